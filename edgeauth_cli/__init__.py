@@ -1,0 +1,1 @@
+"""The ``edgeauth`` command: manage roles, subjects, groups and clients; explain; revoke; audit."""

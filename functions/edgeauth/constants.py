@@ -1,0 +1,109 @@
+"""Names shared by the Lambda functions, the CLI, the local gateway and the CDK app.
+
+Only ``functions/`` ships to Lambda, so every name that both sides use is defined here once and
+imported by ``infra/``. Changing a value here changes the contract between the deployed
+infrastructure and the code: treat it like a schema change.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Environment variables read by the authorizer (see README "Configuration") ---------------------
+ENV_ISSUERS: Final = "EDGEAUTH_ISSUERS"
+"""JSON list of trusted issuers (see :mod:`edgeauth.core.settings`)."""
+ENV_ROLE_TABLE: Final = "EDGEAUTH_ROLE_TABLE"
+"""Name of the DynamoDB role table."""
+ENV_ROLE_CACHE_TTL: Final = "EDGEAUTH_ROLE_CACHE_TTL"
+"""Seconds a role-table lookup is reused inside one container (default 30, at most 60)."""
+ENV_DEFAULT_USAGE_KEY: Final = "EDGEAUTH_DEFAULT_USAGE_KEY"
+"""API key value of the default usage tier, returned for clients without a key of their own."""
+ENV_TOKEN_CACHE_SIZE: Final = "EDGEAUTH_TOKEN_CACHE_SIZE"
+"""How many verified tokens one container remembers (by hash, until ``exp``)."""
+ENV_DYNAMODB_TIMEOUT: Final = "EDGEAUTH_DYNAMODB_TIMEOUT"
+"""Connect/read timeout in seconds for role-table calls (bounded retries on top)."""
+ENV_ENDPOINT_URL: Final = "EDGEAUTH_ENDPOINT_URL"
+"""Optional AWS endpoint override (the local stack's moto server). Never set on AWS."""
+
+# Powertools' own variables, set by the CDK app.
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+
+METRICS_NAMESPACE: Final = "EdgeAuth"
+AUTHORIZER_SERVICE: Final = "edgeauth-authorizer"
+
+# --- Role table (see README "The role table") --------------------------------------------------------
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+
+ROLE_PK_PREFIX: Final = "ROLE#"
+"""Role item: ``pk = "ROLE#<name>"``, ``sk = "ROLE"``."""
+ROLE_SK: Final = "ROLE"
+SUBJECT_PK_PREFIX: Final = "SUBJECT#"
+"""Subject item: ``pk = "SUBJECT#<issuer>"``, ``sk = <sub>``."""
+GROUP_PK_PREFIX: Final = "GROUP#"
+"""Group mapping: ``pk = "GROUP#<issuer>"``, ``sk = <claim value>``."""
+CLIENT_PK_PREFIX: Final = "CLIENT#"
+"""Client item: ``pk = "CLIENT#<issuer>"``, ``sk = <client id>``."""
+
+# Attribute names on items.
+ATTR_ALLOW: Final = "allow"
+ATTR_DENY: Final = "deny"
+ATTR_INHERIT: Final = "inherit"
+ATTR_DISABLED: Final = "disabled"
+ATTR_DESCRIPTION: Final = "description"
+ATTR_ROLES: Final = "roles"
+ATTR_NOT_BEFORE: Final = "not_before"
+ATTR_USAGE_KEY: Final = "usage_key"
+ATTR_USAGE_KEY_ID: Final = "usage_key_id"
+ATTR_TIER: Final = "tier"
+ATTR_VERSION: Final = "version"
+ATTR_UPDATED_BY: Final = "updated_by"
+ATTR_UPDATED_AT: Final = "updated_at"
+
+# --- Authorizer answer ---------------------------------------------------------------------------
+CONTEXT_SUBJECT: Final = "sub"
+CONTEXT_ISSUER: Final = "iss"
+CONTEXT_ROLES: Final = "roles"
+CONTEXT_CLIENT_ID: Final = "clientId"
+CONTEXT_DECISION: Final = "decision"
+CONTEXT_REASON: Final = "reason"
+
+# --- Audit --------------------------------------------------------------------------------------------
+AUDIT_DECISION_MESSAGE: Final = "authorization decision"
+"""``message`` of the authorizer's one JSON audit line per decision."""
+AUDIT_SCHEMA_VERSION: Final = 1
+
+# --- Other functions' environment ------------------------------------------------------------------
+ENV_AUDIT_LOG_GROUP: Final = "EDGEAUTH_AUDIT_LOG_GROUP"
+"""Audit consumer and role-events handler: the log group that receives normalised audit events."""
+ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
+"""Role-events handler: the REST API whose stage authorizer cache is flushed on a role edit."""
+ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
+"""Role-events handler: the stage whose authorizer cache is flushed."""
+
+# Lambda handler entry points inside the ``functions/`` asset.
+HANDLER_AUTHORIZER: Final = "authorizer.handler.handler"
+HANDLER_AUDIT_CONSUMER: Final = "audit_consumer.handler.handler"
+HANDLER_ROLE_EVENTS: Final = "role_events.handler.handler"
+
+# API Gateway identity sources of the REQUEST authorizer: the token and the route, so that every
+# cached policy is about exactly one route (see ARCHITECTURE / README "Why the route is in the key").
+IDENTITY_SOURCES: Final = (
+    "method.request.header.Authorization",
+    "context.httpMethod",
+    "context.resourcePath",
+)
+
+# CloudFormation output keys of the stack (read by the CLI's --stack and by the local stack).
+OUTPUT_API_URL: Final = "ApiUrl"
+OUTPUT_REST_API_ID: Final = "RestApiId"
+OUTPUT_STAGE_NAME: Final = "StageName"
+OUTPUT_ROLE_TABLE: Final = "RoleTableName"
+OUTPUT_AUDIT_STREAM: Final = "AuditStreamName"
+OUTPUT_AUDIT_LOG_GROUP: Final = "AuditLogGroupName"
+OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"
+OUTPUT_ACCESS_LOG_GROUP: Final = "AccessLogGroupName"
+OUTPUT_USAGE_PLAN_PREFIX: Final = "UsagePlan"
+"""Usage plan ids are output as ``UsagePlan<Tier>`` (tier name in PascalCase)."""

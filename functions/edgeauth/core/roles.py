@@ -1,0 +1,318 @@
+"""The role model and the RBAC decision.
+
+Pure: items arrive as plain Python values (already converted from DynamoDB's attribute-value JSON by
+the adapter), and every function here is deterministic.
+
+Safety rules (README "The role table"):
+
+* deny by default; a matching ``deny`` beats any ``allow``;
+* a malformed role item grants nothing (its well-formed ``deny`` entries still apply, and a
+  malformed ``deny`` entry denies everything, since what it meant to deny is unknown);
+* a ``disabled`` role grants nothing (its ``deny`` entries still apply) and is not followed;
+* a role in an inheritance cycle, or inheriting a missing role, never grants more than it says:
+  cycle members grant nothing; a missing parent grants nothing;
+* a token claim's value is never itself a role name: groups map to roles only through table items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeauth import constants as C
+from edgeauth.core.routes import (
+    Permission,
+    Template,
+    TemplateError,
+    covers,
+    method_matches,
+    overlaps,
+    parse_permission,
+)
+
+MAX_INHERITANCE_DEPTH = 8
+_ROLE_NAME_MAX = 128
+
+
+def valid_role_name(name: object) -> bool:
+    """Role names: 1..128 printable characters, no ``#`` and no whitespace."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= _ROLE_NAME_MAX
+        and name.isprintable()
+        and "#" not in name
+        and not any(ch.isspace() for ch in name)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """One role item, parsed. ``problems`` is empty for a well-formed item."""
+
+    name: str
+    allow: tuple[Permission, ...] = ()
+    deny: tuple[Permission, ...] = ()
+    inherit: tuple[str, ...] = ()
+    disabled: bool = False
+    deny_all: bool = False
+    problems: tuple[str, ...] = ()
+    version: int | None = None
+
+    @property
+    def grants(self) -> bool:
+        """Whether this role's allows and parents count at all."""
+        return not self.disabled and not self.problems
+
+
+def _string_list(value: Any, attr: str, problems: list[str]) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+        for v in items:
+            if not isinstance(v, str):
+                problems.append(f"'{attr}' must contain only strings, found {type(v).__name__}")
+                return [v for v in items if isinstance(v, str)]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    problems.append(f"'{attr}' must be a list of strings, found {type(value).__name__}")
+    return []
+
+
+_ROLE_ATTRS = frozenset(
+    {
+        C.TABLE_PARTITION_KEY,
+        C.TABLE_SORT_KEY,
+        C.ATTR_ALLOW,
+        C.ATTR_DENY,
+        C.ATTR_INHERIT,
+        C.ATTR_DISABLED,
+        C.ATTR_DESCRIPTION,
+        C.ATTR_VERSION,
+        C.ATTR_UPDATED_BY,
+        C.ATTR_UPDATED_AT,
+    }
+)
+
+
+def parse_role_item(name: str, item: Mapping[str, Any]) -> Role:
+    """Parse a role item. Never raises for bad content: problems are recorded on the role."""
+    problems: list[str] = []
+    if not valid_role_name(name):
+        problems.append(f"invalid role name {name!r}")
+    unknown = sorted(set(item) - _ROLE_ATTRS)
+    if unknown:
+        problems.append(f"unknown attribute(s) {', '.join(unknown)}")
+
+    allow: list[Permission] = []
+    for text in _string_list(item.get(C.ATTR_ALLOW), C.ATTR_ALLOW, problems):
+        try:
+            allow.append(parse_permission(text))
+        except TemplateError as e:
+            problems.append(f"allow: {e}")
+
+    deny: list[Permission] = []
+    deny_all = False
+    deny_problems: list[str] = []
+    for text in _string_list(item.get(C.ATTR_DENY), C.ATTR_DENY, deny_problems):
+        try:
+            deny.append(parse_permission(text))
+        except TemplateError as e:
+            deny_problems.append(f"deny: {e}")
+    if deny_problems:
+        deny_all = True
+        problems.extend(deny_problems)
+
+    inherit: list[str] = []
+    for parent in _string_list(item.get(C.ATTR_INHERIT), C.ATTR_INHERIT, problems):
+        if valid_role_name(parent):
+            inherit.append(parent)
+        else:
+            problems.append(f"inherit: invalid role name {parent!r}")
+
+    disabled_raw = item.get(C.ATTR_DISABLED, False)
+    if isinstance(disabled_raw, bool):
+        disabled = disabled_raw
+    else:
+        problems.append(f"'disabled' must be a boolean, found {type(disabled_raw).__name__}")
+        disabled = True
+
+    version_raw = item.get(C.ATTR_VERSION)
+    version = version_raw if isinstance(version_raw, int) and not isinstance(version_raw, bool) else None
+
+    return Role(
+        name=name,
+        allow=tuple(allow),
+        deny=tuple(deny),
+        inherit=tuple(inherit),
+        disabled=disabled,
+        deny_all=deny_all,
+        problems=tuple(problems),
+        version=version,
+    )
+
+
+def parse_role_names(value: Any, attr: str = C.ATTR_ROLES) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Role names listed on a subject or group item: ``(valid names, problems)``."""
+    problems: list[str] = []
+    names = _string_list(value, attr, problems)
+    good: list[str] = []
+    for n in names:
+        if valid_role_name(n):
+            good.append(n)
+        else:
+            problems.append(f"{attr}: invalid role name {n!r}")
+    return tuple(good), tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSource:
+    """Why a subject holds a role: ``subject``, ``group:<value>`` or ``inherited:<role>``."""
+
+    role: str
+    source: str
+
+
+@dataclass(slots=True)
+class EffectiveRoles:
+    """The roles a principal holds after inheritance, with provenance and what was skipped."""
+
+    roles: dict[str, Role] = field(default_factory=dict)
+    granting: tuple[str, ...] = ()
+    sources: list[RoleSource] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.roles)
+
+
+def resolve_roles(
+    direct: Iterable[RoleSource],
+    fetch: Callable[[Iterable[str]], Mapping[str, Role | None]],
+    max_depth: int = MAX_INHERITANCE_DEPTH,
+) -> EffectiveRoles:
+    """Follow inheritance from the directly granted roles.
+
+    ``fetch`` returns the parsed roles for a batch of names (``None`` for a missing one); it is called
+    once per inheritance level so the adapter can batch its reads.
+    """
+    result = EffectiveRoles()
+    all_roles: dict[str, Role | None] = {}
+    frontier: list[RoleSource] = []
+    seen_names: set[str] = set()
+    for src in direct:
+        result.sources.append(src)
+        if src.role not in seen_names:
+            seen_names.add(src.role)
+            frontier.append(src)
+
+    depth = 0
+    while frontier:
+        if depth > max_depth:
+            result.problems.append(
+                f"inheritance deeper than {max_depth} levels; roles beyond it grant nothing"
+            )
+            break
+        fetched = fetch([s.role for s in frontier])
+        next_frontier: list[RoleSource] = []
+        for src in frontier:
+            role = fetched.get(src.role)
+            all_roles[src.role] = role
+            if role is None:
+                result.problems.append(f"role {src.role!r} ({src.source}) does not exist")
+                continue
+            if role.problems:
+                result.problems.append(f"role {role.name!r} is malformed: {'; '.join(role.problems)}")
+            if not role.grants:
+                continue  # disabled or malformed: its parents are not followed
+            for parent in role.inherit:
+                if parent not in seen_names:
+                    seen_names.add(parent)
+                    psrc = RoleSource(parent, f"inherited:{role.name}")
+                    result.sources.append(psrc)
+                    next_frontier.append(psrc)
+        frontier = next_frontier
+        depth += 1
+
+    cyclic = _cycle_members(all_roles)
+    for name in sorted(cyclic):
+        result.problems.append(f"role {name!r} is in an inheritance cycle and grants nothing")
+
+    granting: list[str] = []
+    for name, role in all_roles.items():
+        if role is None:
+            continue
+        result.roles[name] = role
+        if role.grants and name not in cyclic:
+            granting.append(name)
+    result.granting = tuple(sorted(granting))
+    return result
+
+
+def _cycle_members(roles: Mapping[str, Role | None]) -> set[str]:
+    """Names of roles that can reach themselves through ``inherit`` (Tarjan-free DFS, small graphs)."""
+    graph = {
+        name: [p for p in role.inherit if p in roles]
+        for name, role in roles.items()
+        if role is not None
+    }
+    members: set[str] = set()
+    for start in graph:
+        stack = list(graph[start])
+        visited: set[str] = set()
+        while stack:
+            node = stack.pop()
+            if node == start:
+                members.add(start)
+                break
+            if node in visited:
+                continue
+            visited.add(node)
+            stack.extend(graph.get(node, ()))
+    return members
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An RBAC decision: effect, the reason code and the rule that decided (if any)."""
+
+    allowed: bool
+    reason: str
+    rule: str | None = None
+    matched: tuple[str, ...] = ()
+
+    @property
+    def effect(self) -> str:
+        return "Allow" if self.allowed else "Deny"
+
+
+def decide(method: str, resource: Template, effective: EffectiveRoles) -> Decision:
+    """Deny by default; any overlapping deny wins; otherwise a covering allow of a granting role."""
+    matched: list[str] = []
+    deny_rule: str | None = None
+    # Deny entries apply from every held role, granting or not (disabling never widens access).
+    for name in sorted(effective.roles):
+        role = effective.roles[name]
+        if role.deny_all:
+            deny_rule = deny_rule or f"{name}:deny:<malformed>"
+            matched.append(f"{name}:deny:<malformed>")
+        for perm in role.deny:
+            if method_matches(perm.method, method) and overlaps(perm.template, resource):
+                rule = f"{name}:deny:{perm.text}"
+                deny_rule = deny_rule or rule
+                matched.append(rule)
+    allow_rule: str | None = None
+    for name in effective.granting:
+        for perm in effective.roles[name].allow:
+            if method_matches(perm.method, method) and covers(perm.template, resource):
+                rule = f"{name}:allow:{perm.text}"
+                allow_rule = allow_rule or rule
+                matched.append(rule)
+    if deny_rule is not None:
+        return Decision(False, "explicit_deny", deny_rule, tuple(matched))
+    if allow_rule is not None:
+        return Decision(True, "allowed", allow_rule, tuple(matched))
+    if not effective.granting and not effective.roles:
+        return Decision(False, "no_roles", None, tuple(matched))
+    return Decision(False, "no_matching_permission", None, tuple(matched))

@@ -1,0 +1,162 @@
+"""API Gateway resource templates and the permissions written against them.
+
+A permission is ``"METHOD /resource/template"`` in API Gateway's own notation: ``{name}`` is one path
+segment, a final ``{name+}`` is one or more segments. METHOD is one of :data:`METHODS` or ``*``.
+
+The authorizer decides on the resource template that API Gateway matched (``/accounts/{id}``), not
+on the literal path, because the gateway caches the answer per template. Two relations follow:
+
+* an ``allow`` permission applies when it **covers** the template: every request the template can
+  receive is inside the permission (``GET /accounts/{id}`` covers ``/accounts/{accountId}``, but
+  ``GET /accounts/42`` does not, since the same cached answer also serves ``/accounts/43``);
+* a ``deny`` permission applies when it **overlaps** the template: some request could be inside
+  both (``DELETE /accounts/42`` overlaps ``/accounts/{id}``, so it denies the whole route).
+
+Both err towards refusing, never towards allowing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+METHODS: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+# A segment of a template: a literal, a {name} variable or a final greedy {name+}.
+_VAR = re.compile(r"\{([A-Za-z0-9._-]+)\}")
+_GREEDY = re.compile(r"\{([A-Za-z0-9._-]+)\+\}")
+# Characters API Gateway accepts in a literal resource path part.
+_LITERAL = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]+")
+
+LITERAL = 0
+VARIABLE = 1
+GREEDY = 2
+
+
+class TemplateError(ValueError):
+    """A permission or resource template is not well formed. The message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed resource template: a tuple of ``(kind, text)`` segments."""
+
+    text: str
+    segments: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """``METHOD /template``; ``method`` is ``*`` for any method."""
+
+    method: str
+    template: Template
+
+    @property
+    def text(self) -> str:
+        return f"{self.method} {self.template.text}"
+
+
+@lru_cache(maxsize=4096)
+def parse_template(text: str) -> Template:
+    """Parse ``/a/{b}/{c+}``. Raises :class:`TemplateError`."""
+    if not isinstance(text, str) or not text.startswith("/"):
+        raise TemplateError(f"resource template must start with '/': {text!r}")
+    if text == "/":
+        return Template("/", ())
+    if text.endswith("/"):
+        raise TemplateError(f"resource template must not end with '/': {text!r}")
+    parts = text[1:].split("/")
+    segments: list[tuple[int, str]] = []
+    names: set[str] = set()
+    for i, part in enumerate(parts):
+        if not part:
+            raise TemplateError(f"empty path segment in {text!r}")
+        greedy = _GREEDY.fullmatch(part)
+        if greedy:
+            if i != len(parts) - 1:
+                raise TemplateError(f"a greedy '{{{greedy.group(1)}+}}' must be the last segment: {text!r}")
+            name = greedy.group(1)
+            kind = GREEDY
+        elif var := _VAR.fullmatch(part):
+            name = var.group(1)
+            kind = VARIABLE
+        elif "{" in part or "}" in part:
+            raise TemplateError(f"malformed path variable {part!r} in {text!r}")
+        elif _LITERAL.fullmatch(part):
+            segments.append((LITERAL, part))
+            continue
+        else:
+            raise TemplateError(f"invalid characters in segment {part!r} of {text!r}")
+        if name in names:
+            raise TemplateError(f"path variable {{{name}}} appears twice in {text!r}")
+        names.add(name)
+        segments.append((kind, name))
+    return Template(text, tuple(segments))
+
+
+def parse_permission(text: str) -> Permission:
+    """Parse ``"METHOD /template"`` (one space or more between). Raises :class:`TemplateError`."""
+    if not isinstance(text, str):
+        raise TemplateError(f"permission must be a string, got {type(text).__name__}")
+    parts = text.split()
+    if len(parts) != 2:
+        raise TemplateError(f"permission must be 'METHOD /resource/template', got {text!r}")
+    method, template = parts
+    if method != "*" and method not in METHODS:
+        raise TemplateError(
+            f"unknown method {method!r} in {text!r}; use one of {', '.join(sorted(METHODS))} or '*'"
+        )
+    return Permission(method, parse_template(template))
+
+
+def template_arn_suffix(template: Template) -> str:
+    """The template as an execute-api resource: every path variable becomes ``*``."""
+    if not template.segments:
+        return "/"
+    return "/" + "/".join("*" if kind != LITERAL else text for kind, text in template.segments)
+
+
+def covers(permission: Template, resource: Template) -> bool:
+    """True when every request that can reach ``resource`` is inside ``permission``."""
+    p, r = permission.segments, resource.segments
+    n = len(p)
+    for i, (kind, text) in enumerate(p):
+        if kind == GREEDY:
+            # One or more remaining segments of any kind (a greedy resource included).
+            return len(r) > i
+        if i >= len(r):
+            return False
+        rkind, rtext = r[i]
+        if rkind == GREEDY:
+            return False  # the resource spans more than one segment here
+        if kind == LITERAL and (rkind != LITERAL or rtext != text):
+            return False
+    return len(r) == n
+
+
+def overlaps(permission: Template, resource: Template) -> bool:
+    """True when some request could be inside both templates."""
+    return _overlap(permission.segments, 0, resource.segments, 0)
+
+
+def _overlap(
+    p: tuple[tuple[int, str], ...], i: int, r: tuple[tuple[int, str], ...], j: int
+) -> bool:
+    if i == len(p) or j == len(r):
+        return i == len(p) and j == len(r)
+    pkind, ptext = p[i]
+    rkind, rtext = r[j]
+    if pkind == GREEDY:
+        return True  # absorbs the rest (at least the current segment of r)
+    if rkind == GREEDY:
+        return True
+    if pkind == LITERAL and rkind == LITERAL and ptext != rtext:
+        return False
+    return _overlap(p, i + 1, r, j + 1)
+
+
+def method_matches(permission_method: str, method: str) -> bool:
+    """``*`` matches every method; otherwise exact (HEAD is not GET)."""
+    return permission_method == "*" or permission_method == method

@@ -1,0 +1,367 @@
+"""Typed, validated configuration of the authorizer.
+
+Pure: :func:`load_settings` takes a mapping (``os.environ`` in the handler, a dict in tests) and
+either returns :class:`Settings` or raises :class:`ConfigError` naming the setting and the problem.
+The same validation runs at ``cdk synth`` (``infra/config.py`` calls :func:`parse_issuer`), so a bad
+value is caught before deployment and, should one slip through, stops the function at init.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from edgeauth import constants as C
+from edgeauth.core.errors import ConfigError
+
+#: Asymmetric JWS algorithms the authorizer can verify. ``none`` and the HMAC family are never
+#: accepted: an API gateway must not hold a secret that can also mint tokens (RFC 8725 §3.1, §3.2).
+SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(
+    {
+        "RS256", "RS384", "RS512",
+        "PS256", "PS384", "PS512",
+        "ES256", "ES384", "ES512",
+        "EdDSA",
+    }
+)  # fmt: skip
+
+DEFAULT_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "aud", "exp", "sub")
+DEFAULT_LEEWAY_SECONDS = 30
+MAX_LEEWAY_SECONDS = 300
+DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
+DEFAULT_ROLE_CACHE_TTL = 30
+MAX_ROLE_CACHE_TTL = 60
+DEFAULT_TOKEN_CACHE_SIZE = 10_000
+DEFAULT_DYNAMODB_TIMEOUT = 1.0
+MAX_DYNAMODB_TIMEOUT = 5.0
+
+DEFAULT_JWKS_MAX_AGE = 3600
+DEFAULT_JWKS_COOLDOWN = 30
+MIN_JWKS_COOLDOWN = 10
+DEFAULT_JWKS_MAX_STALE = 6 * 3600
+DEFAULT_JWKS_TIMEOUT = 2.0
+MAX_JWKS_TIMEOUT = 2.0
+DEFAULT_JWKS_MAX_BYTES = 64 * 1024
+MAX_JWKS_MAX_BYTES = 1024 * 1024
+
+_ISSUER_KEYS = frozenset(
+    {
+        "issuer",
+        "audiences",
+        "jwks_uri",
+        "discovery",
+        "algorithms",
+        "leeway_seconds",
+        "max_lifetime_seconds",
+        "required_claims",
+        "token_type",
+        "required_scopes",
+        "groups_claim",
+        "client_claim",
+        "jwks_max_age_seconds",
+        "jwks_cooldown_seconds",
+        "jwks_max_stale_seconds",
+        "jwks_timeout_seconds",
+        "jwks_max_bytes",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerSettings:
+    """One trusted issuer. Tokens are matched to it by exact ``iss`` string comparison."""
+
+    issuer: str
+    audiences: frozenset[str]
+    algorithms: frozenset[str]
+    jwks_uri: str | None = None
+    discovery: bool = False
+    leeway_seconds: int = DEFAULT_LEEWAY_SECONDS
+    max_lifetime_seconds: int | None = DEFAULT_MAX_LIFETIME_SECONDS
+    required_claims: tuple[str, ...] = DEFAULT_REQUIRED_CLAIMS
+    token_type: str | None = None
+    required_scopes: frozenset[str] = frozenset()
+    groups_claim: str | None = None
+    client_claim: str | None = "client_id"
+    jwks_max_age_seconds: int = DEFAULT_JWKS_MAX_AGE
+    jwks_cooldown_seconds: int = DEFAULT_JWKS_COOLDOWN
+    jwks_max_stale_seconds: int = DEFAULT_JWKS_MAX_STALE
+    jwks_timeout_seconds: float = DEFAULT_JWKS_TIMEOUT
+    jwks_max_bytes: int = DEFAULT_JWKS_MAX_BYTES
+
+    @property
+    def discovery_url(self) -> str:
+        """The OIDC discovery document of this issuer (OpenID Connect Discovery 1.0 §4)."""
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the authorizer needs, read once at cold start."""
+
+    issuers: tuple[IssuerSettings, ...]
+    role_table: str
+    role_cache_ttl: int = DEFAULT_ROLE_CACHE_TTL
+    default_usage_key: str | None = None
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
+    dynamodb_timeout: float = DEFAULT_DYNAMODB_TIMEOUT
+    endpoint_url: str | None = None
+    issuer_by_name: Mapping[str, IssuerSettings] = field(default_factory=dict, compare=False)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_key_url(setting: str, url: str) -> str:
+    """A URL keys (or a discovery document) may be fetched from: https, or http on loopback only."""
+    if not isinstance(url, str) or not url:
+        raise ConfigError(setting, "must be a non-empty URL string")
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return url
+    if parts.scheme == "http":
+        raise ConfigError(
+            setting,
+            f"must use https (plain http is allowed only on a loopback address), got {url!r}",
+        )
+    raise ConfigError(setting, f"must be an https URL, got {url!r}")
+
+
+def _strings(setting: str, value: Any, *, allow_empty: bool) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(setting, "must be a list of non-empty strings")
+    if not value and not allow_empty:
+        raise ConfigError(setting, "must not be empty")
+    return value
+
+
+def _int(setting: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(setting, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(setting, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _number(setting: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(setting, f"must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(setting, f"must be between {low} and {high}, got {value}")
+    return float(value)
+
+
+def _optional_str(setting: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(setting, "must be a non-empty string or null")
+    return value
+
+
+def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
+    """Validate one issuer entry. ``where`` prefixes every setting name in error messages."""
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "must be an object")
+    unknown = sorted(set(raw) - _ISSUER_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}", "is not a known issuer setting")
+
+    issuer = raw.get("issuer")
+    if not isinstance(issuer, str) or not issuer.strip():
+        raise ConfigError(f"{where}.issuer", "is required and must be a non-empty string")
+    if issuer != issuer.strip():
+        raise ConfigError(f"{where}.issuer", "must not have leading or trailing whitespace")
+
+    if "audiences" not in raw:
+        raise ConfigError(f"{where}.audiences", "is required (the accepted 'aud' values)")
+    audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=False)
+
+    algorithms = _strings(
+        f"{where}.algorithms", raw.get("algorithms", ["RS256"]), allow_empty=False
+    )
+    for alg in algorithms:
+        if alg not in SUPPORTED_ALGORITHMS:
+            raise ConfigError(
+                f"{where}.algorithms",
+                f"{alg!r} is not accepted; use asymmetric algorithms only: "
+                + ", ".join(sorted(SUPPORTED_ALGORITHMS)),
+            )
+
+    jwks_uri = raw.get("jwks_uri")
+    discovery = raw.get("discovery", False)
+    if not isinstance(discovery, bool):
+        raise ConfigError(f"{where}.discovery", "must be true or false")
+    if jwks_uri is not None:
+        validate_key_url(f"{where}.jwks_uri", jwks_uri)
+    if discovery:
+        validate_key_url(f"{where}.issuer", issuer)
+    if (jwks_uri is None) == (not discovery):
+        raise ConfigError(
+            f"{where}.jwks_uri",
+            "give exactly one key source: 'jwks_uri', or 'discovery': true",
+        )
+
+    required_claims = tuple(
+        _strings(
+            f"{where}.required_claims",
+            raw.get("required_claims", list(DEFAULT_REQUIRED_CLAIMS)),
+            allow_empty=False,
+        )
+    )
+    if "exp" not in required_claims:
+        raise ConfigError(f"{where}.required_claims", "must include 'exp'")
+
+    max_lifetime = raw.get("max_lifetime_seconds", DEFAULT_MAX_LIFETIME_SECONDS)
+    if max_lifetime is not None:
+        max_lifetime = _int(f"{where}.max_lifetime_seconds", max_lifetime, 60, 31 * 24 * 3600)
+
+    return IssuerSettings(
+        issuer=issuer,
+        audiences=frozenset(audiences),
+        algorithms=frozenset(algorithms),
+        jwks_uri=jwks_uri,
+        discovery=discovery,
+        leeway_seconds=_int(
+            f"{where}.leeway_seconds",
+            raw.get("leeway_seconds", DEFAULT_LEEWAY_SECONDS),
+            0,
+            MAX_LEEWAY_SECONDS,
+        ),
+        max_lifetime_seconds=max_lifetime,
+        required_claims=required_claims,
+        token_type=_optional_str(f"{where}.token_type", raw.get("token_type")),
+        required_scopes=frozenset(
+            _strings(f"{where}.required_scopes", raw.get("required_scopes", []), allow_empty=True)
+        ),
+        groups_claim=_optional_str(f"{where}.groups_claim", raw.get("groups_claim")),
+        client_claim=_optional_str(f"{where}.client_claim", raw.get("client_claim", "client_id")),
+        jwks_max_age_seconds=_int(
+            f"{where}.jwks_max_age_seconds",
+            raw.get("jwks_max_age_seconds", DEFAULT_JWKS_MAX_AGE),
+            60,
+            7 * 24 * 3600,
+        ),
+        jwks_cooldown_seconds=_int(
+            f"{where}.jwks_cooldown_seconds",
+            raw.get("jwks_cooldown_seconds", DEFAULT_JWKS_COOLDOWN),
+            MIN_JWKS_COOLDOWN,
+            3600,
+        ),
+        jwks_max_stale_seconds=_int(
+            f"{where}.jwks_max_stale_seconds",
+            raw.get("jwks_max_stale_seconds", DEFAULT_JWKS_MAX_STALE),
+            0,
+            7 * 24 * 3600,
+        ),
+        jwks_timeout_seconds=_number(
+            f"{where}.jwks_timeout_seconds",
+            raw.get("jwks_timeout_seconds", DEFAULT_JWKS_TIMEOUT),
+            0.1,
+            MAX_JWKS_TIMEOUT,
+        ),
+        jwks_max_bytes=_int(
+            f"{where}.jwks_max_bytes",
+            raw.get("jwks_max_bytes", DEFAULT_JWKS_MAX_BYTES),
+            1024,
+            MAX_JWKS_MAX_BYTES,
+        ),
+    )
+
+
+def parse_issuers(raw: Any, setting: str = C.ENV_ISSUERS) -> tuple[IssuerSettings, ...]:
+    """Validate a list of issuers; issuer strings must be unique."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(setting, "must be a non-empty list of issuers")
+    issuers = tuple(parse_issuer(item, f"{setting}[{i}]") for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for i, item in enumerate(issuers):
+        if item.issuer in seen:
+            raise ConfigError(f"{setting}[{i}].issuer", f"duplicate issuer {item.issuer!r}")
+        seen.add(item.issuer)
+    return issuers
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
+    return _int(name, value, low, high)
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    return _number(name, value, low, high)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and validate the authorizer's environment. Raises :class:`ConfigError`."""
+    raw_issuers = env.get(C.ENV_ISSUERS)
+    if not raw_issuers:
+        raise ConfigError(C.ENV_ISSUERS, "is required (a JSON list of trusted issuers)")
+    try:
+        decoded = json.loads(raw_issuers)
+    except json.JSONDecodeError as e:
+        raise ConfigError(C.ENV_ISSUERS, f"is not valid JSON ({e.msg} at position {e.pos})") from None
+    issuers = parse_issuers(decoded)
+
+    table = env.get(C.ENV_ROLE_TABLE, "")
+    if not table:
+        raise ConfigError(C.ENV_ROLE_TABLE, "is required (the role table's name)")
+
+    default_key = env.get(C.ENV_DEFAULT_USAGE_KEY) or None
+    if default_key is not None and len(default_key) < 20:
+        raise ConfigError(C.ENV_DEFAULT_USAGE_KEY, "must be at least 20 characters (an API key value)")
+
+    endpoint = env.get(C.ENV_ENDPOINT_URL) or None
+    if endpoint is not None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(C.ENV_ENDPOINT_URL, f"must be an http(s) URL, got {endpoint!r}")
+
+    return Settings(
+        issuers=issuers,
+        role_table=table,
+        role_cache_ttl=_env_int(
+            env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL
+        ),
+        default_usage_key=default_key,
+        token_cache_size=_env_int(
+            env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000
+        ),
+        dynamodb_timeout=_env_float(
+            env, C.ENV_DYNAMODB_TIMEOUT, DEFAULT_DYNAMODB_TIMEOUT, 0.05, MAX_DYNAMODB_TIMEOUT
+        ),
+        endpoint_url=endpoint,
+        issuer_by_name={i.issuer: i for i in issuers},
+    )
+
+
+def issuers_to_env(issuers: Sequence[Mapping[str, Any]]) -> str:
+    """Serialize issuer settings for the ``EDGEAUTH_ISSUERS`` variable (used by the CDK app)."""
+    return json.dumps(list(issuers), separators=(",", ":"), sort_keys=True)
