@@ -107,3 +107,35 @@ OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP: Final = "AccessLogGroupName"
 OUTPUT_USAGE_PLAN_PREFIX: Final = "UsagePlan"
 """Usage plan ids are output as ``UsagePlan<Tier>`` (tier name in PascalCase)."""
+
+# API Gateway access log format (JSON, one line per request). The CDK app sets it on the stage, the
+# local gateway reproduces it, and the audit consumer normalises it into ``access`` audit events.
+ACCESS_LOG_FIELDS: Final = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTimeEpoch": "$context.requestTimeEpoch",
+    "apiId": "$context.apiId",
+    "stage": "$context.stage",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integration.status",
+    "sourceIp": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "principalId": "$context.authorizer.principalId",
+    "sub": "$context.authorizer.sub",
+    "iss": "$context.authorizer.iss",
+    "roles": "$context.authorizer.roles",
+    "clientId": "$context.authorizer.clientId",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerLatency": "$context.authorizer.latency",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+    "errorResponseType": "$context.error.responseType",
+}

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 METHODS: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -160,3 +162,70 @@ def _overlap(
 def method_matches(permission_method: str, method: str) -> bool:
     """``*`` matches every method; otherwise exact (HEAD is not GET)."""
     return permission_method == "*" or permission_method == method
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    """The resource template API Gateway would select for a path, with its path parameters."""
+
+    template: Template
+    params: dict[str, str]
+
+
+class RouteTable:
+    """Resource templates of one REST API, matched as API Gateway matches them.
+
+    At every level a literal child beats a ``{var}`` child, which beats a greedy ``{var+}`` child;
+    a greedy child matches one or more remaining segments. Backtracking applies: when the literal
+    branch has no match for the rest of the path, the variable branch is tried.
+    """
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        self.templates = tuple(parse_template(t) for t in templates)
+        self._root: dict[str, Any] = {}
+        for t in self.templates:
+            node = self._root
+            for kind, text in t.segments:
+                key = text if kind == LITERAL else ("{}" if kind == VARIABLE else "{+}")
+                node = node.setdefault(key, {"__name__": text} if kind != LITERAL else {})
+            node["__template__"] = t
+
+    def match(self, path: str) -> RouteMatch | None:
+        """Match a literal request path (``/accounts/42``); ``None`` when no resource matches."""
+        if not path.startswith("/"):
+            return None
+        parts = [p for p in path[1:].split("/")] if path != "/" else []
+        if parts and parts[-1] == "":
+            parts.pop()  # a trailing slash is ignored, as API Gateway does
+        if any(p == "" for p in parts):
+            return None
+        params: dict[str, str] = {}
+        found = self._walk(self._root, parts, 0, params)
+        if found is None:
+            return None
+        return RouteMatch(found, params)
+
+    def _walk(
+        self, node: dict[str, Any], parts: list[str], i: int, params: dict[str, str]
+    ) -> Template | None:
+        if i == len(parts):
+            template: Template | None = node.get("__template__")
+            return template
+        seg = parts[i]
+        if seg in node and not seg.startswith("__"):
+            found = self._walk(node[seg], parts, i + 1, params)
+            if found is not None:
+                return found
+        var = node.get("{}")
+        if var is not None:
+            params[var["__name__"]] = seg
+            found = self._walk(var, parts, i + 1, params)
+            if found is not None:
+                return found
+            del params[var["__name__"]]
+        greedy = node.get("{+}")
+        if greedy is not None and "__template__" in greedy:
+            params[greedy["__name__"]] = "/".join(parts[i:])
+            tmpl: Template = greedy["__template__"]
+            return tmpl
+        return None
