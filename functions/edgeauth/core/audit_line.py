@@ -96,7 +96,7 @@ def decision_line(
         "level": "INFO",
         "location": "edgeauth.audit",
         "message": C.AUDIT_DECISION_MESSAGE,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%03dZ" % (ms % 1000),
+        "timestamp": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ts))}.{ms % 1000:03d}Z",
         "service": service,
         "xray_trace_id": record.xray_trace_id,
         "audit_version": C.AUDIT_SCHEMA_VERSION,
@@ -123,4 +123,4 @@ def decision_line(
         "RoleCacheHit": 1 if record.role_cache_hit else 0,
     }
     encoded = _dumps(body)
-    return '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%s},%s' % (ms, _EMF_METRICS, encoded[1:])
+    return f'{{"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":{_EMF_METRICS}}},{encoded[1:]}'

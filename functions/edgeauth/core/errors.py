@@ -59,9 +59,7 @@ class TokenClaimError(AuthenticationError):
 
     reason = "invalid_claim"
 
-    def __init__(
-        self, reason: str, claim: str, expected: str = "", found: str = ""
-    ) -> None:
+    def __init__(self, reason: str, claim: str, expected: str = "", found: str = "") -> None:
         self.claim = claim
         self.expected = expected
         self.found = found

@@ -253,9 +253,7 @@ def resolve_roles(
 def _cycle_members(roles: Mapping[str, Role | None]) -> set[str]:
     """Names of roles that can reach themselves through ``inherit`` (Tarjan-free DFS, small graphs)."""
     graph = {
-        name: [p for p in role.inherit if p in roles]
-        for name, role in roles.items()
-        if role is not None
+        name: [p for p in role.inherit if p in roles] for name, role in roles.items() if role is not None
     }
     members: set[str] = set()
     for start in graph:

@@ -18,8 +18,8 @@ Both err towards refusing, never towards allowing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -143,9 +143,7 @@ def overlaps(permission: Template, resource: Template) -> bool:
     return _overlap(permission.segments, 0, resource.segments, 0)
 
 
-def _overlap(
-    p: tuple[tuple[int, str], ...], i: int, r: tuple[tuple[int, str], ...], j: int
-) -> bool:
+def _overlap(p: tuple[tuple[int, str], ...], i: int, r: tuple[tuple[int, str], ...], j: int) -> bool:
     if i == len(p) or j == len(r):
         return i == len(p) and j == len(r)
     pkind, ptext = p[i]

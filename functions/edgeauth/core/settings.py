@@ -192,9 +192,7 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
         raise ConfigError(f"{where}.audiences", "is required (the accepted 'aud' values)")
     audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=False)
 
-    algorithms = _strings(
-        f"{where}.algorithms", raw.get("algorithms", ["RS256"]), allow_empty=False
-    )
+    algorithms = _strings(f"{where}.algorithms", raw.get("algorithms", ["RS256"]), allow_empty=False)
     for alg in algorithms:
         if alg not in SUPPORTED_ALGORITHMS:
             raise ConfigError(
@@ -347,13 +345,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return Settings(
         issuers=issuers,
         role_table=table,
-        role_cache_ttl=_env_int(
-            env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL
-        ),
+        role_cache_ttl=_env_int(env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL),
         default_usage_key=default_key,
-        token_cache_size=_env_int(
-            env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000
-        ),
+        token_cache_size=_env_int(env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000),
         dynamodb_timeout=_env_float(
             env, C.ENV_DYNAMODB_TIMEOUT, DEFAULT_DYNAMODB_TIMEOUT, 0.05, MAX_DYNAMODB_TIMEOUT
         ),

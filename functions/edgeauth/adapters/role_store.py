@@ -1,0 +1,305 @@
+"""The role table on DynamoDB: exact-key reads only (BatchGetItem), cached in the container.
+
+Reads are by key, never Scan: the principal's subject item, its group mappings and its client item
+in one BatchGetItem, then the roles level by level along ``inherit`` (one BatchGetItem per level).
+Every item read (present or absent) is cached for ``cache_ttl`` seconds, and so is the resolved
+:class:`Grants` of a principal, so a warm container makes no network call.
+
+Faults fail closed: throttling, timeouts, access denied or a missing table raise
+:class:`RoleStoreError` after botocore's bounded retries; unprocessed keys are retried a bounded
+number of times and then raise too. Nothing is cached from a failed read.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from edgeauth import constants as C
+from edgeauth.core.errors import RoleStoreError
+from edgeauth.core.roles import (
+    Decision,
+    EffectiveRoles,
+    Role,
+    RoleSource,
+    parse_role_item,
+    parse_role_names,
+    resolve_roles,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Key = tuple[str, str]
+
+#: BatchGetItem takes at most 100 keys; tokens with more group values than this are refused upstream.
+MAX_KEYS_PER_BATCH = 100
+UNPROCESSED_RETRIES = 3
+MAX_CACHED_PRINCIPALS = 10_000
+
+
+def from_attribute_value(value: Mapping[str, Any]) -> Any:
+    """Convert one DynamoDB attribute value (``{"S": "x"}``) to a plain Python value."""
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        text = value["N"]
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if "BOOL" in value:
+        return bool(value["BOOL"])
+    if "NULL" in value:
+        return None
+    if "L" in value:
+        return [from_attribute_value(v) for v in value["L"]]
+    if "M" in value:
+        return {k: from_attribute_value(v) for k, v in value["M"].items()}
+    if "SS" in value:
+        return set(value["SS"])
+    if "NS" in value:
+        return {from_attribute_value({"N": n}) for n in value["NS"]}
+    if "B" in value or "BS" in value:
+        return _Unsupported("binary")
+    return _Unsupported(next(iter(value), "?"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsupported:
+    """A value of a type the role model never uses; any attribute holding it is malformed."""
+
+    type_name: str
+
+
+def item_to_python(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {k: from_attribute_value(v) for k, v in item.items()}
+
+
+def role_key(name: str) -> Key:
+    return (C.ROLE_PK_PREFIX + name, C.ROLE_SK)
+
+
+def subject_key(issuer: str, sub: str) -> Key:
+    return (C.SUBJECT_PK_PREFIX + issuer, sub)
+
+
+def group_key(issuer: str, group: str) -> Key:
+    return (C.GROUP_PK_PREFIX + issuer, group)
+
+
+def client_key(issuer: str, client_id: str) -> Key:
+    return (C.CLIENT_PK_PREFIX + issuer, client_id)
+
+
+@dataclass(slots=True)
+class Grants:
+    """What the role table says about one principal, resolved, plus a per-route decision memo."""
+
+    effective: EffectiveRoles
+    not_before: float | None = None
+    usage_key: str | None = None
+    tier: str | None = None
+    problems: list[str] = field(default_factory=list)
+    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
+    context_roles: str = ""
+
+
+class RoleStore:
+    """Read side of the role table, shared by the authorizer, the CLI's ``explain`` and the tests."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        cache_ttl: float = 30.0,
+        client_factory: Callable[[], DynamoDBClient] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._client_factory = client_factory
+        self.cache_ttl = cache_ttl
+        self._clock = clock
+        self._items: dict[Key, tuple[float, dict[str, Any] | None]] = {}
+        self._grants: dict[tuple[str, str, tuple[str, ...], str | None], tuple[float, Grants]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            if self._client_factory is None:
+                raise RoleStoreError("no DynamoDB client configured")
+            self._client = self._client_factory()
+        return self._client
+
+    def invalidate(self) -> None:
+        """Forget everything cached (tests, and the CLI after a write)."""
+        with self._lock:
+            self._items.clear()
+            self._grants.clear()
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def grants(
+        self,
+        issuer: str,
+        sub: str,
+        groups: tuple[str, ...] = (),
+        client_id: str | None = None,
+    ) -> tuple[Grants, bool]:
+        """The principal's resolved grants and whether they came from the cache."""
+        cache_key = (issuer, sub, groups, client_id)
+        now = self._clock()
+        hit = self._grants.get(cache_key)
+        if hit is not None and hit[0] > now:
+            return hit[1], True
+        grants = self._resolve(issuer, sub, groups, client_id)
+        if self.cache_ttl > 0:
+            with self._lock:
+                if len(self._grants) >= MAX_CACHED_PRINCIPALS:
+                    self._grants.clear()
+                self._grants[cache_key] = (now + self.cache_ttl, grants)
+        return grants, False
+
+    def _resolve(self, issuer: str, sub: str, groups: tuple[str, ...], client_id: str | None) -> Grants:
+        # DynamoDB refuses empty key strings: a token without ``sub`` has no subject item.
+        skey = subject_key(issuer, sub) if sub else None
+        gkeys = [group_key(issuer, g) for g in groups]
+        ckey = client_key(issuer, client_id) if client_id else None
+        first = ([skey] if skey else []) + gkeys + ([ckey] if ckey else [])
+        items = self.get_items(first)
+
+        problems: list[str] = []
+        direct: list[RoleSource] = []
+        not_before: float | None = None
+        subject = items.get(skey) if skey else None
+        if subject is not None:
+            names, bad = parse_role_names(subject.get(C.ATTR_ROLES))
+            problems.extend(f"subject {sub!r}: {p}" for p in bad)
+            direct.extend(RoleSource(n, "subject") for n in names)
+            if C.ATTR_NOT_BEFORE in subject:
+                nb = subject[C.ATTR_NOT_BEFORE]
+                if isinstance(nb, int | float) and not isinstance(nb, bool):
+                    not_before = float(nb)
+                else:
+                    # Unknown revocation time: treat every token as revoked (fail closed).
+                    problems.append(f"subject {sub!r}: 'not_before' is not a number")
+                    not_before = float("inf")
+        for g, gk in zip(groups, gkeys, strict=True):
+            gitem = items.get(gk)
+            if gitem is None:
+                continue
+            names, bad = parse_role_names(gitem.get(C.ATTR_ROLES))
+            problems.extend(f"group {g!r}: {p}" for p in bad)
+            direct.extend(RoleSource(n, f"group:{g}") for n in names)
+
+        usage_key: str | None = None
+        tier: str | None = None
+        if ckey is not None:
+            citem = items.get(ckey)
+            if citem is not None:
+                uk = citem.get(C.ATTR_USAGE_KEY)
+                if isinstance(uk, str) and uk:
+                    usage_key = uk
+                elif uk is not None:
+                    problems.append(f"client {client_id!r}: 'usage_key' is not a string")
+                t = citem.get(C.ATTR_TIER)
+                tier = t if isinstance(t, str) else None
+
+        effective = resolve_roles(direct, self.roles)
+        problems.extend(effective.problems)
+        return Grants(
+            effective=effective,
+            not_before=not_before,
+            usage_key=usage_key,
+            tier=tier,
+            problems=problems,
+            context_roles=",".join(effective.granting),
+        )
+
+    def roles(self, names: Iterable[str]) -> dict[str, Role | None]:
+        """Parsed roles by name (``None`` where no item exists)."""
+        names = list(names)
+        items = self.get_items([role_key(n) for n in names])
+        result: dict[str, Role | None] = {}
+        for n in names:
+            item = items.get(role_key(n))
+            result[n] = None if item is None else parse_role_item(n, item)
+        return result
+
+    def get_items(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
+        """Items by key through the item cache; one BatchGetItem per 100 uncached keys."""
+        now = self._clock()
+        result: dict[Key, dict[str, Any] | None] = {}
+        missing: list[Key] = []
+        for key in dict.fromkeys(keys):
+            cached = self._items.get(key)
+            if cached is not None and cached[0] > now:
+                result[key] = cached[1]
+            else:
+                missing.append(key)
+        for start in range(0, len(missing), MAX_KEYS_PER_BATCH):
+            chunk = missing[start : start + MAX_KEYS_PER_BATCH]
+            fetched = self._batch_get(chunk)
+            expires = now + self.cache_ttl
+            with self._lock:
+                for key in chunk:
+                    item = fetched.get(key)
+                    result[key] = item
+                    if self.cache_ttl > 0:
+                        self._items[key] = (expires, item)
+        return result
+
+    def _batch_get(self, keys: list[Key]) -> dict[Key, dict[str, Any]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        pk, sk = C.TABLE_PARTITION_KEY, C.TABLE_SORT_KEY
+        request: dict[str, Any] = {
+            self.table_name: {"Keys": [{pk: {"S": k[0]}, sk: {"S": k[1]}} for k in keys]}
+        }
+        found: dict[Key, dict[str, Any]] = {}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            try:
+                resp = self.client.batch_get_item(RequestItems=request)
+            except ClientError as e:
+                code = e.response.get("Error", {}).get("Code", "ClientError")
+                raise RoleStoreError(f"role table read failed: {code}") from e
+            except BotoCoreError as e:
+                raise RoleStoreError(f"role table read failed: {type(e).__name__}") from e
+            for raw in resp.get("Responses", {}).get(self.table_name, []):
+                item = item_to_python(raw)
+                found[(str(item.get(pk)), str(item.get(sk)))] = item
+            unprocessed = resp.get("UnprocessedKeys") or {}
+            if not unprocessed.get(self.table_name):
+                return found
+            request = dict(unprocessed)
+            if attempt < UNPROCESSED_RETRIES:
+                time.sleep(0.02 * (2**attempt))
+        raise RoleStoreError("role table read failed: unprocessed keys after retries")
+
+
+def dynamodb_client_factory(
+    region: str | None, endpoint_url: str | None, timeout: float
+) -> Callable[[], DynamoDBClient]:
+    """Build the client lazily (first use), with short timeouts and bounded standard retries."""
+
+    def build() -> DynamoDBClient:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 3, "mode": "standard"},
+            tcp_keepalive=True,
+        )
+        client: DynamoDBClient = boto3.client(
+            "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+        )
+        return client
+
+    return build

@@ -1,0 +1,75 @@
+"""Wire the authorizer's parts from the environment (used by the handler and the local gateway)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from edgeauth.adapters import jwks_fetcher
+from edgeauth.adapters.role_store import RoleStore, dynamodb_client_factory
+from edgeauth.authorizer import Authorizer
+from edgeauth.core.jwks import Fetch, JwksCache
+from edgeauth.core.settings import Settings, load_settings
+from edgeauth.core.tokens import TokenVerifier
+
+_logger: Any = None
+
+
+def _powertools_logger() -> Any:
+    """Powertools Logger, imported on first use only (it is not needed on the hot path)."""
+    global _logger  # noqa: PLW0603 - one logger per container
+    if _logger is None:
+        from aws_lambda_powertools import Logger
+
+        _logger = Logger()
+    return _logger
+
+
+def warn(message: str, extra: Mapping[str, Any]) -> None:
+    _powertools_logger().warning(message, extra=dict(extra))
+
+
+def record_jwks_fetch(issuer: str, ok: bool) -> None:
+    """Powertools metric for each JWKS fetch (rare: at most once per cooldown per issuer)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="JwksFetches", unit=MetricUnit.Count, value=1, namespace=_namespace()) as metric:
+        metric.add_dimension(name="outcome", value="ok" if ok else "failed")
+    if not ok:
+        warn("JWKS fetch failed", {"iss": issuer})
+
+
+def _namespace() -> str:
+    from edgeauth.constants import ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE
+
+    return os.environ.get(ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE)
+
+
+def build_authorizer(
+    env: Mapping[str, str],
+    *,
+    emit: Callable[[str], Any],
+    fetch: Fetch = jwks_fetcher.fetch,
+    dynamodb_client: Any = None,
+    on_jwks_fetch: Callable[[str, bool], None] | None = record_jwks_fetch,
+) -> Authorizer:
+    """Validate ``env`` (raises ConfigError) and assemble an :class:`Authorizer`."""
+    settings: Settings = load_settings(env)
+    key_sets = {i.issuer: JwksCache(i, fetch, on_fetch=on_jwks_fetch) for i in settings.issuers}
+    verifier = TokenVerifier(settings.issuer_by_name, key_sets, cache_size=settings.token_cache_size)
+    store = RoleStore(
+        settings.role_table,
+        dynamodb_client,
+        cache_ttl=settings.role_cache_ttl,
+        client_factory=dynamodb_client_factory(
+            env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            settings.endpoint_url,
+            settings.dynamodb_timeout,
+        ),
+    )
+
+    def write_line(line: str) -> None:
+        emit(line + "\n")
+
+    return Authorizer(settings, verifier, store, emit=write_line, warn=warn)

@@ -1,0 +1,342 @@
+"""JWT access-token verification (RFC 7519, RFC 8725 best current practices).
+
+The signature is checked by PyJWT's algorithm objects (``jwt.algorithms``), on keys chosen by
+:class:`~edgeauth.core.jwks.JwksCache`. Parsing and claim checks are done here rather than by
+``jwt.decode`` for two reasons: the checks are stricter than PyJWT's (numeric-only time claims,
+no NaN/Infinity, no duplicate JSON members, ``crit`` refused, ``jku``/``x5u``/``jwk``/``x5c`` never
+used, issuer matched before any key lookup), and ``jwt.decode`` spends two thirds of its time in a
+per-character base64url check written in Python (see README "Benchmarks").
+
+Order of checks: size → shape → header (``alg`` in the global asymmetric list, ``crit``) → payload
+JSON → ``iss`` exact match → ``alg`` allowed for that issuer → ``typ`` → key → signature → claims.
+Claims are checked only after the signature, so an audit reason such as ``expired`` is never about a
+forged token.
+
+A verified token is remembered by the SHA-256 of its text until its ``exp`` (bounded count), so a
+repeated token is not verified twice while valid. A cached verification is dropped when its key is
+no longer published by the issuer.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from edgeauth.core.errors import (
+    AuthenticationError,
+    TokenClaimError,
+    TokenParseError,
+    TokenSignatureError,
+)
+from edgeauth.core.jwks import JwksCache, KeyEntry
+from edgeauth.core.settings import SUPPORTED_ALGORITHMS, IssuerSettings
+
+MAX_TOKEN_BYTES = 8192
+MAX_GROUPS = 100
+MAX_CLAIM_STRING = 1024
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+# Header parameters this verifier understands; any name in ``crit`` is refused (RFC 7515 §4.1.11).
+_UNDERSTOOD_CRIT: frozenset[str] = frozenset()
+
+
+def b64url_decode(part: str) -> bytes:
+    """Strict base64url without padding (RFC 7515 §2). Raises :class:`TokenParseError`."""
+    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
+        raise TokenParseError("malformed_token", "not base64url")
+    try:
+        return binascii.a2b_base64(part.translate(_TO_STD) + "=" * (-len(part) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise TokenParseError("malformed_token", "not base64url") from None
+
+
+_TO_STD = str.maketrans("-_", "+/")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = _decoder.decode(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenParseError("malformed_token", f"{what} is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise TokenParseError("malformed_token", f"{what} is not a JSON object")
+    return value
+
+
+def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a token WITHOUT verifying it (for ``edgeauth explain`` only)."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenParseError("token_too_large", "token exceeds 8 KB")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenParseError("malformed_token", "not a compact JWS")
+    return _json_object(b64url_decode(parts[0]), "header"), _json_object(b64url_decode(parts[1]), "payload")
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature and claims passed. Only what the authorizer uses is kept."""
+
+    issuer: IssuerSettings
+    sub: str
+    exp: float
+    iat: float | None
+    kid: str | None
+    jti: str | None
+    groups: tuple[str, ...]
+    client_id: str | None
+    claims: Mapping[str, Any]
+    key: KeyEntry
+
+
+class TokenVerifier:
+    """Verifies compact JWS access tokens against the configured issuers."""
+
+    def __init__(
+        self,
+        issuers: Mapping[str, IssuerSettings],
+        key_sets: Mapping[str, JwksCache],
+        *,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._issuers = issuers
+        self._key_sets = key_sets
+        self._clock = clock
+        self._cache_size = cache_size
+        self._cache: dict[bytes, VerifiedToken] = {}
+        self._lock = threading.Lock()
+        self._algorithms: dict[str, Any] = {}
+
+    def verify(self, token: str) -> tuple[VerifiedToken, bool]:
+        """The verified token and whether it came from the cache. Raises AuthenticationError."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise TokenParseError("token_too_large", "token exceeds 8 KB")
+        digest = hashlib.sha256(token.encode()).digest()
+        cached = self._cache.get(digest)
+        if cached is not None:
+            now = self._clock()
+            if now <= cached.exp + cached.issuer.leeway_seconds and self._key_sets[
+                cached.issuer.issuer
+            ].current(cached.key):
+                return cached, True
+            with self._lock:
+                self._cache.pop(digest, None)
+        verified = self._verify(token)
+        if self._cache_size > 0:
+            with self._lock:
+                if len(self._cache) >= self._cache_size:
+                    self._evict()
+                self._cache[digest] = verified
+        return verified, False
+
+    def _evict(self) -> None:
+        now = self._clock()
+        expired = [k for k, v in self._cache.items() if v.exp + v.issuer.leeway_seconds < now]
+        for k in expired:
+            del self._cache[k]
+        if len(self._cache) >= self._cache_size:
+            # Drop the oldest half (dicts keep insertion order): bounded work, bounded memory.
+            for k in list(self._cache)[: max(1, len(self._cache) // 2)]:
+                del self._cache[k]
+
+    def unverified_hint(self, token: str) -> tuple[str | None, str | None]:
+        """``(iss, kid)`` as presented, for the audit line of a refused token (never trusted)."""
+        try:
+            header, claims = peek(token)
+        except AuthenticationError:
+            return None, None
+        iss, kid = claims.get("iss"), header.get("kid")
+        return (
+            iss[:256] if isinstance(iss, str) else None,
+            kid[:256] if isinstance(kid, str) else None,
+        )
+
+    def _algorithm(self, alg: str) -> Any:
+        obj = self._algorithms.get(alg)
+        if obj is None:
+            from jwt.algorithms import get_default_algorithms
+
+            obj = get_default_algorithms()[alg]
+            self._algorithms[alg] = obj
+        return obj
+
+    def _verify(self, token: str) -> VerifiedToken:
+        if token.count(".") != 2:
+            raise TokenParseError("malformed_token", "not a compact JWS (three parts)")
+        h64, p64, s64 = token.split(".")
+        header = _json_object(b64url_decode(h64), "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS:
+            raise TokenSignatureError("alg_not_allowed", "algorithm refused")
+        if "crit" in header:
+            crit = header["crit"]
+            if (
+                not isinstance(crit, list)
+                or not crit
+                or any(not isinstance(c, str) or c not in _UNDERSTOOD_CRIT for c in crit)
+            ):
+                raise TokenParseError("unknown_crit", "crit names a parameter not understood")
+        if "zip" in header:
+            raise TokenParseError("malformed_token", "'zip' is not allowed in a JWS")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
+            raise TokenParseError("malformed_token", "kid must be a short non-empty string")
+
+        claims = _json_object(b64url_decode(p64), "payload")
+        iss = claims.get("iss")
+        if not isinstance(iss, str):
+            raise TokenClaimError("missing_claim", "iss", "a string", type(iss).__name__)
+        issuer = self._issuers.get(iss)
+        if issuer is None:
+            raise AuthenticationError("unknown_issuer", "issuer is not trusted")
+        if alg not in issuer.algorithms:
+            raise TokenSignatureError("alg_not_allowed", f"{alg} is not allowed for this issuer")
+        if issuer.token_type is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or _media_type(typ) != _media_type(issuer.token_type):
+                raise TokenClaimError("wrong_token_type", "typ", issuer.token_type, str(typ)[:64])
+
+        signature = b64url_decode(s64)
+        signing_input = f"{h64}.{p64}".encode("ascii")
+        algorithm = self._algorithm(alg)
+        key_entry: KeyEntry | None = None
+        for candidate in self._key_sets[iss].candidates(kid, alg):
+            if algorithm.verify(signing_input, candidate.key(), signature):
+                key_entry = candidate
+                break
+        if key_entry is None:
+            raise TokenSignatureError("bad_signature", "signature does not verify")
+
+        return self._check_claims(issuer, claims, kid, key_entry)
+
+    def _check_claims(
+        self, issuer: IssuerSettings, claims: dict[str, Any], kid: str | None, key: KeyEntry
+    ) -> VerifiedToken:
+        for name in issuer.required_claims:
+            if name not in claims:
+                raise TokenClaimError("missing_claim", name, "present", "absent")
+        now = self._clock()
+        leeway = issuer.leeway_seconds
+        for name in ("exp", "nbf", "iat"):
+            if name in claims and not _is_number(claims[name]):
+                raise TokenClaimError("claim_type", name, "a JSON number", type(claims[name]).__name__)
+        exp = float(claims["exp"])
+        if now > exp + leeway:
+            raise TokenClaimError("expired", "exp", f">= now - {leeway}s", "in the past")
+        if "nbf" in claims and now + leeway < claims["nbf"]:
+            raise TokenClaimError("not_yet_valid", "nbf", f"<= now + {leeway}s", "in the future")
+        iat: float | None = None
+        if "iat" in claims:
+            iat = float(claims["iat"])
+            if iat > now + leeway:
+                raise TokenClaimError("issued_in_future", "iat", f"<= now + {leeway}s", "in the future")
+        if issuer.max_lifetime_seconds is not None:
+            start = iat if iat is not None else now
+            if exp - start > issuer.max_lifetime_seconds:
+                raise TokenClaimError(
+                    "lifetime_too_long", "exp", f"<= {issuer.max_lifetime_seconds}s after iat", "later"
+                )
+
+        if "aud" in claims:
+            aud = claims["aud"]
+            if isinstance(aud, str):
+                ok = aud in issuer.audiences
+            elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+                ok = not issuer.audiences.isdisjoint(aud)
+            else:
+                raise TokenClaimError("claim_type", "aud", "a string or list of strings", type(aud).__name__)
+            if not ok:
+                raise TokenClaimError("wrong_audience", "aud", "an accepted audience", "another")
+        else:
+            # No aud: acceptable only if the issuer's required_claims explicitly leave it out.
+            pass
+
+        sub = claims.get("sub", "")
+        if not isinstance(sub, str) or len(sub) > MAX_CLAIM_STRING or ("sub" in claims and not sub):
+            raise TokenClaimError("claim_type", "sub", "a non-empty string", type(sub).__name__)
+        jti = claims.get("jti")
+        if jti is not None and not isinstance(jti, str):
+            raise TokenClaimError("claim_type", "jti", "a string", type(jti).__name__)
+
+        if issuer.required_scopes:
+            scopes = _scopes(claims)
+            if not issuer.required_scopes <= scopes:
+                raise TokenClaimError("missing_scope", "scope", "the required scopes", "fewer")
+
+        groups: tuple[str, ...] = ()
+        if issuer.groups_claim and issuer.groups_claim in claims:
+            raw = claims[issuer.groups_claim]
+            if isinstance(raw, str):
+                raw = [raw]
+            if not isinstance(raw, list) or not all(isinstance(g, str) and 0 < len(g) <= 256 for g in raw):
+                raise TokenClaimError("claim_type", issuer.groups_claim, "a list of strings", "other")
+            if len(raw) > MAX_GROUPS:
+                raise TokenClaimError(
+                    "claim_too_large", issuer.groups_claim, f"<= {MAX_GROUPS} values", str(len(raw))
+                )
+            groups = tuple(sorted(set(raw)))
+
+        client_id: str | None = None
+        if issuer.client_claim and issuer.client_claim in claims:
+            raw_client = claims[issuer.client_claim]
+            if not isinstance(raw_client, str) or not raw_client or len(raw_client) > 256:
+                raise TokenClaimError(
+                    "claim_type", issuer.client_claim, "a string", type(raw_client).__name__
+                )
+            client_id = raw_client
+
+        return VerifiedToken(
+            issuer=issuer,
+            sub=sub,
+            exp=exp,
+            iat=iat,
+            kid=kid,
+            jti=jti[:256] if jti else None,
+            groups=groups,
+            client_id=client_id,
+            claims=claims,
+            key=key,
+        )
+
+
+def _media_type(typ: str) -> str:
+    """RFC 7515 §4.1.9: compare case-insensitively, ``application/`` prefix optional."""
+    t = typ.lower()
+    return t[len("application/") :] if t.startswith("application/") else t
+
+
+def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    scp = claims.get("scp")
+    if isinstance(scp, str):
+        return frozenset(scp.split())
+    if isinstance(scp, list) and all(isinstance(s, str) for s in scp):
+        return frozenset(scp)
+    return frozenset()

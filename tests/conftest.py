@@ -1,0 +1,86 @@
+"""Shared fixtures: AWS credentials for moto, the role table, an authorizer wired to fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from edgeauth import constants as C
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ROLE_TABLE = "edgeauth-roles-test"
+
+
+def create_role_table(client: Any, name: str = ROLE_TABLE) -> None:
+    """The role table as the CDK app defines it (same key names, from the shared constants)."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": C.TABLE_PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": C.TABLE_SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": C.TABLE_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": C.TABLE_SORT_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    create_role_table(client)
+    return client
+
+
+def put_role(client: Any, name: str, **attrs: Any) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    item = {C.TABLE_PARTITION_KEY: C.ROLE_PK_PREFIX + name, C.TABLE_SORT_KEY: C.ROLE_SK, **attrs}
+    client.put_item(TableName=ROLE_TABLE, Item={k: ser.serialize(v) for k, v in item.items()})
+
+
+def put_item(client: Any, pk: str, sk: str, **attrs: Any) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    item = {C.TABLE_PARTITION_KEY: pk, C.TABLE_SORT_KEY: sk, **attrs}
+    client.put_item(TableName=ROLE_TABLE, Item={k: ser.serialize(v) for k, v in item.items()})
+
+
+def issuer_env(**issuer: Any) -> dict[str, str]:
+    from tests.support.tokens import AUDIENCE, ISSUER
+
+    cfg: dict[str, Any] = {
+        "issuer": ISSUER,
+        "audiences": [AUDIENCE],
+        "jwks_uri": "https://idp.example.com/jwks.json",
+        "algorithms": ["RS256", "PS256", "ES256", "EdDSA"],
+        "groups_claim": "groups",
+    }
+    cfg.update(issuer)
+    return {
+        C.ENV_ISSUERS: json.dumps([cfg]),
+        C.ENV_ROLE_TABLE: ROLE_TABLE,
+        C.ENV_DEFAULT_USAGE_KEY: "edgeauth-default-key-0123456789",
+        "AWS_REGION": "us-east-1",
+    }

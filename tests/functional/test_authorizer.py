@@ -1,0 +1,280 @@
+"""The authorizer end to end in-process: real PyJWT signatures, moto DynamoDB, fake JWKS endpoint.
+
+GIVEN a role table and an issuer, WHEN API Gateway sends a REQUEST event, THEN the answer is the one
+API Gateway needs (401 by exception, Deny/Allow policy for the route, 500 by exception on faults),
+and exactly one audit line is written with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from edgeauth.authorizer import Unauthorized
+from edgeauth.bootstrap import build_authorizer
+from edgeauth.core.errors import ConfigError, RoleStoreError
+from tests.conftest import issuer_env, put_item, put_role
+from tests.support.events import API_ARN, authorizer_event
+from tests.support.fakes import FakeKeyEndpoint
+from tests.support.tokens import ISSUER, claims, make_key, sign
+
+JWKS_URL = "https://idp.example.com/jwks.json"
+
+
+class Harness:
+    def __init__(self, dynamodb: Any, **issuer: Any) -> None:
+        self.key = make_key("RS256", "k1")
+        from tests.support.tokens import jwks
+
+        self.endpoint = FakeKeyEndpoint({JWKS_URL: jwks(self.key)})
+        self.lines: list[str] = []
+        self.authorizer = build_authorizer(
+            issuer_env(**issuer),
+            emit=self.lines.append,
+            fetch=self.endpoint,
+            dynamodb_client=dynamodb,
+            on_jwks_fetch=None,
+        )
+
+    def call(self, token: str | None, **event: Any) -> dict[str, Any]:
+        auth = f"Bearer {token}" if token is not None else None
+        return self.authorizer.authorize(authorizer_event(authorization=auth, **event))
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        assert self.lines, "no audit line written"
+        return json.loads(self.lines[-1])
+
+
+@pytest.fixture
+def h(dynamodb: Any) -> Harness:
+    put_role(dynamodb, "reader", allow=["GET /accounts", "GET /accounts/{id}"])
+    put_role(
+        dynamodb,
+        "teller",
+        allow=["POST /accounts/{id}/transfers"],
+        inherit=["reader"],
+    )
+    put_role(dynamodb, "admin", allow=["* /{proxy+}", "* /"], deny=["DELETE /admin/config"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "bob", roles=["teller"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "alice", roles=["admin"])
+    return Harness(dynamodb)
+
+
+def test_allow_returns_a_policy_for_the_route_template_with_context_and_usage_key(h: Harness) -> None:
+    # WHEN carol (reader) calls GET /accounts/42
+    answer = h.call(sign(h.key, claims(sub="carol")))
+    # THEN the policy allows exactly the route's template, with path variables as *
+    stmt = answer["policyDocument"]["Statement"]
+    assert stmt == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{API_ARN}/prod/GET/accounts/*"}
+    ]
+    assert answer["principalId"] == "carol"
+    assert answer["context"] == {"sub": "carol", "iss": ISSUER, "roles": "reader"}
+    assert answer["usageIdentifierKey"] == "edgeauth-default-key-0123456789"
+    line = h.audit
+    assert (line["decision"], line["reason"], line["rule"]) == (
+        "allow",
+        "allowed",
+        "reader:allow:GET /accounts/{id}",
+    )
+    assert line["sub"] == "carol" and line["roles"] == ["reader"] and line["path"] == "/accounts/42"
+
+
+def test_inherited_role_grants_parent_permissions(h: Harness) -> None:
+    answer = h.call(sign(h.key, claims(sub="bob")), method="GET", resource="/accounts", path="/accounts")
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert h.audit["roles"] == ["reader", "teller"]
+
+
+def test_rbac_denial_is_a_deny_policy_that_says_nothing_about_why(h: Harness) -> None:
+    answer = h.call(
+        sign(h.key, claims(sub="carol")),
+        method="POST",
+        resource="/accounts/{id}/transfers",
+        path="/accounts/42/transfers",
+    )
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert answer["policyDocument"]["Statement"][0]["Resource"] == f"{API_ARN}/prod/POST/accounts/*/transfers"
+    assert "usageIdentifierKey" not in answer
+    assert "reason" not in json.dumps(answer) and "no_matching" not in json.dumps(answer)
+    assert (h.audit["decision"], h.audit["reason"]) == ("deny", "no_matching_permission")
+
+
+def test_explicit_deny_beats_allow(h: Harness) -> None:
+    answer = h.call(
+        sign(h.key, claims(sub="alice")), method="DELETE", resource="/{proxy+}", path="/admin/config"
+    )
+    # /{proxy+} overlaps DELETE /admin/config: the whole template must be denied for DELETE.
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert h.audit["reason"] == "explicit_deny"
+    assert h.audit["rule"] == "admin:deny:DELETE /admin/config"
+
+
+def test_head_is_not_get_and_override_headers_are_ignored(h: Harness) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    answer = h.call(token, method="HEAD", resource="/accounts/{id}")
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    answer = h.call(
+        token,
+        method="POST",
+        resource="/accounts/{id}/transfers",
+        path="/accounts/1/transfers",
+        headers={"X-HTTP-Method-Override": "GET"},
+        query={"_method": "GET"},
+    )
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+def test_unknown_subject_has_no_roles_and_is_denied(h: Harness) -> None:
+    answer = h.call(sign(h.key, claims(sub="mallory")))
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert h.audit["reason"] == "no_roles"
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [
+        (None, "missing_token"),
+        ("Basic dXNlcjpwYXNz", "malformed_authorization"),
+        ("Bearer", "malformed_authorization"),
+        ("Bearer a b", "malformed_authorization"),
+        ("Bearer not-a-jwt", "malformed_token"),
+    ],
+)
+def test_authentication_failures_raise_unauthorized(
+    h: Harness, authorization: str | None, reason: str
+) -> None:
+    with pytest.raises(Unauthorized) as info:
+        h.authorizer.authorize(authorizer_event(authorization=authorization))
+    assert str(info.value) == "Unauthorized"
+    assert (h.audit["decision"], h.audit["reason"]) == ("unauthorized", reason)
+
+
+def test_bearer_scheme_is_case_insensitive_and_allows_several_spaces(h: Harness) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    answer = h.authorizer.authorize(authorizer_event(authorization=f"bEaReR   {token}"))
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_header_name_is_case_insensitive(h: Harness) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    event = authorizer_event(headers={"authorization": f"Bearer {token}"})
+    event["multiValueHeaders"] = {}
+    assert h.authorizer.authorize(event)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_two_authorization_values_are_refused(h: Harness) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    with pytest.raises(Unauthorized):
+        h.authorizer.authorize(authorizer_event(authorization=[f"Bearer {token}", f"Bearer {token}"]))
+    assert h.audit["reason"] == "multiple_authorization"
+    event = authorizer_event(headers={"authorization": f"Bearer {token}", "Authorization": f"Bearer {token}"})
+    event["multiValueHeaders"] = {}
+    with pytest.raises(Unauthorized):
+        h.authorizer.authorize(event)
+
+
+def test_audit_line_never_contains_the_token_or_its_signature(h: Harness) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    h.call(token)
+    with pytest.raises(Unauthorized):
+        h.call(token[:-4] + "AAAA")
+    for line in h.lines:
+        assert token not in line
+        assert token.split(".")[2][:20] not in line
+        assert token.split(".")[1] not in line
+
+
+def test_audit_line_is_emf_with_decision_metrics(h: Harness) -> None:
+    h.call(sign(h.key, claims(sub="carol")))
+    line = h.audit
+    metrics = line["_aws"]["CloudWatchMetrics"][0]
+    assert metrics["Namespace"] == "EdgeAuth"
+    assert metrics["Dimensions"] == [["decision", "reason"]]
+    assert line["Decisions"] == 1 and line["LatencyMs"] >= 0
+    assert line["message"] == "authorization decision" and line["level"] == "INFO"
+
+
+def test_role_table_fault_fails_closed_with_an_error_not_a_deny(dynamodb: Any) -> None:
+    h = Harness(dynamodb)
+
+    def throttle(**kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+            "BatchGetItem",
+        )
+
+    h.authorizer.store._client = type("C", (), {"batch_get_item": staticmethod(throttle)})()
+    with pytest.raises(RoleStoreError):
+        h.call(sign(h.key, claims(sub="carol")))
+    assert (h.audit["decision"], h.audit["reason"]) == ("error", "role_store_unavailable")
+
+
+def test_missing_table_fails_closed(dynamodb: Any) -> None:
+    dynamodb.delete_table(TableName="edgeauth-roles-test")
+    h = Harness(dynamodb)
+    with pytest.raises(RoleStoreError):
+        h.call(sign(h.key, claims(sub="carol")))
+
+
+def test_jwks_unreachable_for_unknown_key_is_an_error(dynamodb: Any) -> None:
+    h = Harness(dynamodb)
+    h.endpoint.failing = True
+    from edgeauth.core.errors import JwksUnavailableError
+
+    with pytest.raises(JwksUnavailableError):
+        h.call(sign(h.key, claims(sub="carol")))
+    assert h.audit["decision"] == "error"
+
+
+def test_revoked_subject_tokens_issued_before_not_before_are_refused(h: Harness, dynamodb: Any) -> None:
+    token = sign(h.key, claims(sub="carol", iat=1_700_000_000, exp=1_700_000_300))
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"], not_before=1_700_000_100)
+    h.authorizer.verifier._clock = lambda: 1_700_000_200.0  # type: ignore[method-assign]
+    with pytest.raises(Unauthorized):
+        h.call(token)
+    assert h.audit["reason"] == "revoked"
+
+
+def test_group_claim_maps_to_roles_only_through_table_items(h: Harness, dynamodb: Any) -> None:
+    # A group literally named like a role grants nothing without a mapping item.
+    token = sign(h.key, claims(sub="dave", groups=["admin"]))
+    assert h.call(token)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    put_item(dynamodb, f"GROUP#{ISSUER}", "tellers", roles=["teller"])
+    token = sign(h.key, claims(sub="erin", groups=["tellers"]))
+    answer = h.call(token, method="POST", resource="/accounts/{id}/transfers", path="/accounts/1/transfers")
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_client_with_its_own_key_gets_it_as_usage_identifier(h: Harness, dynamodb: Any) -> None:
+    put_item(dynamodb, f"CLIENT#{ISSUER}", "mobile-app", tier="gold", usage_key="key-of-mobile-app-000000")
+    answer = h.call(sign(h.key, claims(sub="carol", client_id="mobile-app")))
+    assert answer["usageIdentifierKey"] == "key-of-mobile-app-000000"
+    assert answer["context"]["clientId"] == "mobile-app"
+
+
+def test_repeated_token_is_served_from_the_cache_without_reverifying(h: Harness) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    h.call(token)
+    verified_first = h.authorizer.verifier.verify(token)
+    assert verified_first[1] is True
+    assert len(h.endpoint.calls) == 1
+
+
+def test_malformed_event_raises(h: Harness) -> None:
+    with pytest.raises(Exception) as info:
+        h.authorizer.authorize({"headers": {}})
+    assert str(info.value) != "Unauthorized"
+
+
+def test_bad_configuration_stops_init_naming_the_setting(dynamodb: Any) -> None:
+    env = issuer_env(jwks_uri="http://idp.example.com/jwks.json")
+    with pytest.raises(ConfigError) as info:
+        build_authorizer(env, emit=print)
+    assert info.value.setting == "EDGEAUTH_ISSUERS[0].jwks_uri"
+    assert "https" in info.value.problem
