@@ -1,0 +1,154 @@
+"""Role items and the RBAC decision: deny by default, deny wins, malformed never widens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pytest
+
+from edgeauth.core.roles import (
+    EffectiveRoles,
+    Role,
+    RoleSource,
+    decide,
+    parse_role_item,
+    resolve_roles,
+)
+from edgeauth.core.routes import parse_template
+
+
+def table(items: Mapping[str, Mapping[str, Any]]) -> Any:
+    roles = {name: parse_role_item(name, item) for name, item in items.items()}
+    calls: list[list[str]] = []
+
+    def fetch(names: Iterable[str]) -> dict[str, Role | None]:
+        names = list(names)
+        calls.append(names)
+        return {n: roles.get(n) for n in names}
+
+    fetch.calls = calls  # type: ignore[attr-defined]
+    return fetch
+
+
+def effective(items: Mapping[str, Mapping[str, Any]], *granted: str) -> EffectiveRoles:
+    return resolve_roles([RoleSource(g, "subject") for g in granted], table(items))
+
+
+def allowed(eff: EffectiveRoles, method: str, resource: str) -> bool:
+    return decide(method, parse_template(resource), eff).allowed
+
+
+def test_well_formed_role_parses_lists_and_string_sets() -> None:
+    role = parse_role_item("r", {"allow": {"GET /a"}, "deny": ["POST /a"], "inherit": [], "disabled": False})
+    assert role.problems == ()
+    assert [p.text for p in role.allow] == ["GET /a"]
+    assert role.grants
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"allow": "GET /a"},
+        {"allow": ["GET a"]},
+        {"allow": ["FETCH /a"]},
+        {"allow": [1]},
+        {"disabled": "false"},
+        {"inherit": ["bad name"]},
+        {"alow": ["GET /a"]},
+    ],
+)
+def test_malformed_role_grants_nothing(item: dict[str, Any]) -> None:
+    role = parse_role_item("r", {"allow": ["GET /a"], **item} if "allow" not in item else item)
+    assert role.problems
+    eff = effective({"r": {"allow": ["GET /a"], **item} if "allow" not in item else item}, "r")
+    assert not allowed(eff, "GET", "/a")
+
+
+def test_malformed_deny_entry_denies_everything_for_the_holder() -> None:
+    eff = effective(
+        {"broken": {"deny": ["DELETE /accounts/{id"]}, "reader": {"allow": ["GET /accounts"]}},
+        "broken",
+        "reader",
+    )
+    d = decide("GET", parse_template("/accounts"), eff)
+    assert not d.allowed and d.reason == "explicit_deny"
+
+
+def test_deny_beats_allow_across_roles() -> None:
+    eff = effective({"a": {"allow": ["* /{p+}"]}, "b": {"deny": ["DELETE /{p+}"]}}, "a", "b")
+    assert allowed(eff, "GET", "/accounts/{id}")
+    d = decide("DELETE", parse_template("/accounts/{id}"), eff)
+    assert (d.allowed, d.reason, d.rule) == (False, "explicit_deny", "b:deny:DELETE /{p+}")
+
+
+def test_deny_by_default() -> None:
+    eff = effective({"r": {"allow": ["GET /a"]}}, "r")
+    d = decide("GET", parse_template("/b"), eff)
+    assert (d.allowed, d.reason) == (False, "no_matching_permission")
+    assert decide("GET", parse_template("/a"), effective({})).reason == "no_roles"
+
+
+def test_inheritance_is_followed_with_provenance() -> None:
+    eff = effective(
+        {
+            "reader": {"allow": ["GET /accounts"]},
+            "teller": {"allow": ["POST /t"], "inherit": ["reader"]},
+            "lead": {"inherit": ["teller"]},
+        },
+        "lead",
+    )
+    assert allowed(eff, "GET", "/accounts")
+    assert eff.granting == ("lead", "reader", "teller")
+    assert RoleSource("reader", "inherited:teller") in eff.sources
+
+
+def test_cycle_members_grant_nothing_and_are_reported() -> None:
+    eff = effective(
+        {
+            "a": {"allow": ["GET /a"], "inherit": ["b"]},
+            "b": {"allow": ["GET /b"], "inherit": ["a"]},
+            "c": {"allow": ["GET /c"]},
+        },
+        "a",
+        "c",
+    )
+    assert not allowed(eff, "GET", "/a")
+    assert not allowed(eff, "GET", "/b")
+    assert allowed(eff, "GET", "/c")
+    assert any("cycle" in p for p in eff.problems)
+
+
+def test_missing_parent_grants_nothing_but_the_child_keeps_its_own() -> None:
+    eff = effective({"child": {"allow": ["GET /own"], "inherit": ["ghost"]}}, "child")
+    assert allowed(eff, "GET", "/own")
+    assert any("ghost" in p for p in eff.problems)
+
+
+def test_disabled_role_grants_nothing_is_not_followed_but_its_denies_apply() -> None:
+    eff = effective(
+        {
+            "off": {"allow": ["GET /a"], "deny": ["GET /b"], "inherit": ["p"], "disabled": True},
+            "p": {"allow": ["GET /c"]},
+            "on": {"allow": ["GET /b"]},
+        },
+        "off",
+        "on",
+    )
+    assert not allowed(eff, "GET", "/a")
+    assert not allowed(eff, "GET", "/c")
+    assert not allowed(eff, "GET", "/b")
+
+
+def test_inheritance_depth_is_bounded() -> None:
+    items: dict[str, dict[str, Any]] = {f"r{i}": {"inherit": [f"r{i + 1}"]} for i in range(20)}
+    items["r20"] = {"allow": ["GET /deep"]}
+    eff = effective(items, "r0")
+    assert not allowed(eff, "GET", "/deep")
+    assert any("deeper" in p for p in eff.problems)
+
+
+def test_roles_are_fetched_one_batch_per_inheritance_level() -> None:
+    fetch = table({"a": {"inherit": ["b", "c"]}, "b": {"inherit": ["d"]}, "c": {}, "d": {}})
+    resolve_roles([RoleSource("a", "subject")], fetch)
+    assert fetch.calls == [["a"], ["b", "c"], ["d"]]
