@@ -1,0 +1,128 @@
+"""RoleStore against moto DynamoDB: exact-key reads, caching, console-written items, faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from edgeauth.adapters.role_store import RoleStore
+from edgeauth.core.errors import RoleStoreError
+from tests.conftest import ROLE_TABLE, put_item, put_role
+from tests.support.fakes import Clock
+from tests.support.tokens import ISSUER
+
+
+def test_grants_resolve_subject_groups_and_client_in_one_read(dynamodb: Any) -> None:
+    put_role(dynamodb, "reader", allow=["GET /a"])
+    put_role(dynamodb, "ops", allow=["GET /ops"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    put_item(dynamodb, f"GROUP#{ISSUER}", "operators", roles=["ops"])
+    put_item(dynamodb, f"CLIENT#{ISSUER}", "cli", usage_key="u" * 24, tier="gold")
+    store = RoleStore(ROLE_TABLE, dynamodb)
+    grants, hit = store.grants(ISSUER, "carol", ("operators",), "cli")
+    assert not hit
+    assert grants.effective.granting == ("ops", "reader")
+    assert grants.usage_key == "u" * 24 and grants.tier == "gold"
+    assert {(s.role, s.source) for s in grants.effective.sources} == {
+        ("reader", "subject"),
+        ("ops", "group:operators"),
+    }
+
+
+def test_console_written_string_sets_are_read(dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName=ROLE_TABLE,
+        Item={"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"SS": ["GET /a", "GET /b"]}},
+    )
+    dynamodb.put_item(
+        TableName=ROLE_TABLE,
+        Item={"pk": {"S": f"SUBJECT#{ISSUER}"}, "sk": {"S": "carol"}, "roles": {"SS": ["reader"]}},
+    )
+    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "carol")
+    assert grants.effective.granting == ("reader",)
+    assert not grants.problems
+
+
+def test_wrong_attribute_types_grant_nothing_and_are_reported(dynamodb: Any) -> None:
+    dynamodb.put_item(
+        TableName=ROLE_TABLE,
+        Item={"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"S": "GET /a"}},
+    )
+    dynamodb.put_item(
+        TableName=ROLE_TABLE,
+        Item={"pk": {"S": f"SUBJECT#{ISSUER}"}, "sk": {"S": "carol"}, "roles": {"L": [{"S": "reader"}]}},
+    )
+    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "carol")
+    assert grants.effective.granting == ()
+    assert any("ROLE" in p or "reader" in p for p in grants.problems)
+
+
+def test_non_numeric_not_before_means_revoked(dynamodb: Any) -> None:
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=[], not_before="yesterday")
+    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "carol")
+    assert grants.not_before == float("inf")
+
+
+def test_reads_are_cached_for_the_ttl_then_reread(dynamodb: Any) -> None:
+    put_role(dynamodb, "reader", allow=["GET /a"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    clock = Clock()
+    store = RoleStore(ROLE_TABLE, dynamodb, cache_ttl=30, clock=clock)
+    store.grants(ISSUER, "carol")
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=[])
+    clock.advance(29)
+    grants, hit = store.grants(ISSUER, "carol")
+    assert hit and grants.effective.granting == ("reader",)
+    clock.advance(2)
+    grants, hit = store.grants(ISSUER, "carol")
+    assert not hit and grants.effective.granting == ()
+
+
+class _Unprocessed:
+    """Returns every key as unprocessed ``failures`` times, then delegates."""
+
+    def __init__(self, real: Any, failures: int) -> None:
+        self.real, self.failures, self.calls = real, failures, 0
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            return {"Responses": {ROLE_TABLE: []}, "UnprocessedKeys": kwargs["RequestItems"]}
+        return self.real.batch_get_item(**kwargs)
+
+
+def test_unprocessed_keys_are_retried_a_bounded_number_of_times(dynamodb: Any) -> None:
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    flaky = _Unprocessed(dynamodb, failures=2)
+    grants, _ = RoleStore(ROLE_TABLE, flaky).grants(ISSUER, "carol")  # type: ignore[arg-type]
+    assert [s.role for s in grants.effective.sources] == ["reader"]
+    stuck = _Unprocessed(dynamodb, failures=100)
+    with pytest.raises(RoleStoreError):
+        RoleStore(ROLE_TABLE, stuck).grants(ISSUER, "carol")  # type: ignore[arg-type]
+    assert stuck.calls == 4
+
+
+@pytest.mark.parametrize(
+    "code", ["ThrottlingException", "ProvisionedThroughputExceededException", "AccessDeniedException"]
+)
+def test_client_errors_fail_closed_and_nothing_is_cached(dynamodb: Any, code: str) -> None:
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    store = RoleStore(ROLE_TABLE, dynamodb)
+
+    def fail(request: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "BatchGetItem")
+
+    dynamodb.meta.events.register_first("before-send.dynamodb.BatchGetItem", fail)
+    with pytest.raises(RoleStoreError) as info:
+        store.grants(ISSUER, "carol")
+    assert code in str(info.value)
+    dynamodb.meta.events.unregister("before-send.dynamodb.BatchGetItem", fail)
+    grants, hit = store.grants(ISSUER, "carol")
+    assert not hit and [s.role for s in grants.effective.sources] == ["reader"]
+
+
+def test_token_without_sub_reads_no_subject_item(dynamodb: Any) -> None:
+    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "", ())
+    assert grants.effective.granting == ()
