@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from edgeauth_cli import commands
-from edgeauth_cli.context import CliError, CliContext
+from edgeauth_cli.context import CliContext, CliError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

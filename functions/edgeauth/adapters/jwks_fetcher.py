@@ -8,8 +8,11 @@ configuration time and again here.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import ssl
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -32,18 +35,40 @@ def fetch(url: str, timeout: float, max_bytes: int) -> bytes:
     host = parts.hostname
     if not host:
         raise JwksUnavailableError("key URL has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        # A port out of range escaped as ValueError (not a JwksUnavailableError) before.
+        raise JwksUnavailableError("key URL has an invalid port") from None
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=_context())
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_context())
     elif parts.scheme == "http" and is_loopback_host(host):
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     else:
         raise JwksUnavailableError("key URL must be https (http only on loopback)")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     deadline = time.monotonic() + timeout
+    # The socket timeout bounds each blocking call, not the whole exchange: ``resp.read(n)`` loops
+    # over recv() until n bytes arrive, so a server trickling a byte per (timeout - ε) held the fetch
+    # open for minutes. A watchdog shuts the socket down at the deadline: the whole fetch (after the
+    # connect, itself bounded by the socket timeout) then takes about ``timeout`` at most.
+    # The socket is captured after connect: http.client drops ``conn.sock`` once the response owns it.
+    expired = threading.Event()
+
+    def _expire(sock: socket.socket) -> None:
+        expired.set()
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    watchdog: threading.Timer | None = None
     try:
+        conn.connect()
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _expire, (conn.sock,))
+        watchdog.daemon = True
+        watchdog.start()
         conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "edgeauth"})
         resp = conn.getresponse()
         if resp.status != 200:
@@ -54,7 +79,7 @@ def fetch(url: str, timeout: float, max_bytes: int) -> bytes:
         chunks: list[bytes] = []
         total = 0
         while True:
-            if time.monotonic() > deadline:
+            if expired.is_set() or time.monotonic() > deadline:
                 raise JwksUnavailableError("key endpoint too slow")
             chunk = resp.read(min(16384, max_bytes + 1 - total))
             if not chunk:
@@ -63,10 +88,16 @@ def fetch(url: str, timeout: float, max_bytes: int) -> bytes:
             total += len(chunk)
             if total > max_bytes:
                 raise JwksUnavailableError("key endpoint body exceeds the size cap")
+        if expired.is_set():
+            raise JwksUnavailableError("key endpoint too slow")  # the body may have been cut short
         return b"".join(chunks)
     except JwksUnavailableError:
         raise
     except (OSError, http.client.HTTPException) as e:
+        if expired.is_set():
+            raise JwksUnavailableError("key endpoint too slow") from e
         raise JwksUnavailableError(f"key endpoint unreachable: {type(e).__name__}") from e
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         conn.close()

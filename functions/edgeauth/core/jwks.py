@@ -106,7 +106,8 @@ def parse_jwks(body: bytes) -> list[KeyEntry]:
     """Parse a JWKS document. Raises :class:`JwksUnavailableError` when it is not one."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        # RecursionError: deeply nested arrays; it must count as a failed fetch, not escape it.
         raise JwksUnavailableError("JWKS is not valid JSON") from e
     keys = doc.get("keys") if isinstance(doc, dict) else None
     if not isinstance(keys, list):
@@ -155,11 +156,8 @@ class JwksCache:
         cannot be known.
         """
         now = self._clock()
-        if self._entries is None:
-            if self._may_fetch(now):
-                self._refresh(now)
-        elif now - self._fetched_at > self.issuer.jwks_max_age_seconds and self._may_fetch(now):
-            self._refresh(now)
+        if self._entries is None or now - self._fetched_at > self.issuer.jwks_max_age_seconds:
+            self._fetch_or_wait(now)
         if self._entries is None:
             raise JwksUnavailableError("issuer keys were never fetched successfully")
         age = now - self._fetched_at
@@ -172,8 +170,8 @@ class JwksCache:
             found = self._entries
         else:
             found = self._by_kid.get(kid, [])
-            if not found and self._may_fetch(now):
-                self._refresh(now)
+            if not found:
+                self._fetch_or_wait(now)
                 found = self._by_kid.get(kid, [])
             if not found:
                 if self._last_failed:
@@ -185,19 +183,43 @@ class JwksCache:
         return usable
 
     def current(self, entry: KeyEntry) -> bool:
-        """Whether ``entry`` is still published (used to expire cached verifications on rotation)."""
+        """Whether ``entry`` is still published (used to expire cached verifications on rotation).
+
+        ``False`` also once the key set is older than ``jwks_max_age_seconds``: the caller then
+        verifies in full, which refreshes the set. Without this, a token served from the token cache
+        never triggered a refresh, so a key the issuer had withdrawn kept being trusted for cached
+        tokens (until their ``exp``) and the ``jwks_max_stale_seconds`` bound did not apply to them.
+        """
+        if self._clock() - self._fetched_at > self.issuer.jwks_max_age_seconds:
+            return False
         return entry in self._by_kid.get(entry.kid, ())
 
     # -- fetching -------------------------------------------------------------------------------
+
+    def _fetch_or_wait(self, now: float) -> None:
+        """Fetch if the cooldown allows; otherwise, if a fetch is in flight, wait for its result.
+
+        Without the wait, a caller arriving during another thread's fetch skipped it (cooldown) and
+        answered from the old state: a 500 ("never fetched") on a cold cache, or a 401 (``unknown_kid``)
+        for the very key the fetch in flight was installing. The wait is bounded by the fetch timeout.
+        """
+        if self._may_fetch(now):
+            self._refresh(now)
+        elif self._lock.locked():
+            with self._lock:
+                pass
 
     def _may_fetch(self, now: float) -> bool:
         return self._last_attempt is None or now - self._last_attempt >= self.issuer.jwks_cooldown_seconds
 
     def _refresh(self, started: float) -> None:
-        attempt_before = self._last_attempt
         with self._lock:
-            if self._last_attempt != attempt_before:
-                return  # another thread fetched while we waited: use its result
+            # Re-check the cooldown under the lock: another thread may have fetched while we waited
+            # (use its result). Comparing ``_last_attempt`` with a value read before the lock was not
+            # enough: a thread that passed ``_may_fetch`` just before another set ``_last_attempt``,
+            # and read it just after, fetched a second time.
+            if not self._may_fetch(self._clock()):
+                return
             self._last_attempt = self._clock()
             self.fetch_count += 1
             try:
@@ -219,7 +241,7 @@ class JwksCache:
             body = self._fetch(issuer.discovery_url, issuer.jwks_timeout_seconds, issuer.jwks_max_bytes)
             try:
                 doc = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as e:
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise JwksUnavailableError("discovery document is not valid JSON") from e
             if not isinstance(doc, dict) or doc.get("issuer") != issuer.issuer:
                 # OIDC Discovery §4.3: the document's issuer must equal the configured one exactly.

@@ -130,6 +130,11 @@ def validate_key_url(setting: str, url: str) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigError(setting, "must be a non-empty URL string")
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        # Accepted before, the URL then failed in the fetcher with a ValueError on every request.
+        raise ConfigError(setting, f"has an invalid port, got {url!r}") from None
     if parts.scheme == "https" and parts.hostname:
         return url
     if parts.scheme == "http" and is_loopback_host(parts.hostname):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-import re
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,22 +41,29 @@ from edgeauth.core.settings import SUPPORTED_ALGORITHMS, IssuerSettings
 MAX_TOKEN_BYTES = 8192
 MAX_GROUPS = 100
 MAX_CLAIM_STRING = 1024
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # Header parameters this verifier understands; any name in ``crit`` is refused (RFC 7515 §4.1.11).
 _UNDERSTOOD_CRIT: frozenset[str] = frozenset()
 
 
 def b64url_decode(part: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2). Raises :class:`TokenParseError`."""
-    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
+    """Strict base64url without padding (RFC 7515 §2). Raises :class:`TokenParseError`.
+
+    Accepts exactly ``[A-Za-z0-9_-]*`` of a length that is not 1 mod 4. Done in C: the text is
+    encoded as ASCII (anything else is refused), mapped to the standard alphabet by
+    ``bytes.translate`` with ``+``, ``/`` and ``=`` mapped to ``!`` (so they are refused too), and
+    decoded in ``strict_mode``, which refuses every byte outside the alphabet. A regex check and
+    ``str.translate`` did the same at about 4× the cost (README "Benchmarks").
+    """
+    if len(part) % 4 == 1:
         raise TokenParseError("malformed_token", "not base64url")
     try:
-        return binascii.a2b_base64(part.translate(_TO_STD) + "=" * (-len(part) % 4), strict_mode=True)
-    except (binascii.Error, ValueError):
+        raw = part.encode("ascii").translate(_TO_STD)
+        return binascii.a2b_base64(raw + b"=" * (-len(part) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
         raise TokenParseError("malformed_token", "not base64url") from None
 
 
-_TO_STD = str.maketrans("-_", "+/")
+_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 
 
 def _reject_constant(name: str) -> Any:
@@ -76,7 +83,9 @@ _decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_re
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = _decoder.decode(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: ~6 KB of "[[[[..." nests deeper than the interpreter's recursion limit.
+        # Without catching it an unauthenticated caller turns a malformed token into a 500.
         raise TokenParseError("malformed_token", f"{what} is not a JSON object") from None
     if not isinstance(value, dict):
         raise TokenParseError("malformed_token", f"{what} is not a JSON object")
@@ -94,7 +103,15 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _is_number(value: Any) -> bool:
-    return type(value) is int or type(value) is float
+    """A finite JSON number (not a bool). ``1e400`` parses to ``inf`` and ``10**400`` cannot be
+    converted to a float: without the finiteness check the first made a token that never expires
+    (when no maximum lifetime is configured) and the second raised OverflowError (a 500)."""
+    if type(value) is not int and type(value) is not float:
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +153,10 @@ class TokenVerifier:
         """The verified token and whether it came from the cache. Raises AuthenticationError."""
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenParseError("token_too_large", "token exceeds 8 KB")
+        if not token.isascii():
+            # A compact JWS is ASCII. A lone surrogate (possible in a JSON event) made encode()
+            # below raise UnicodeEncodeError (a 500); ASCII-only also makes len() a byte count.
+            raise TokenParseError("malformed_token", "token is not ASCII")
         digest = hashlib.sha256(token.encode()).digest()
         cached = self._cache.get(digest)
         if cached is not None:

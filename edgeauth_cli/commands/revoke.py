@@ -1,0 +1,149 @@
+"""``edgeauth revoke --sub SUB``: make every token of a subject issued until now invalid.
+
+Sets ``not_before`` = now (epoch seconds) on the subject item (creating it with no roles when the
+subject only had roles through groups), with a conditional write; the authorizer refuses tokens whose
+``iat`` is at or before it. Then flushes the stage's authorizer cache, so policies API Gateway cached
+for those tokens stop being replayed; the authorizer's own role cache (at most 60 s) bounds the rest.
+
+The write is retried after a conflict (re-reading the item each time): unlike ``apply``, revoking
+only ever adds a not-before time, so a retry cannot overwrite anybody's edit. The flush is retried
+with a bounded backoff; a flush that still fails is reported clearly (exit 1), since cached policies
+then stay valid for up to the cache TTL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from edgeauth import constants as C
+from edgeauth.adapters.role_store import subject_key
+from edgeauth_cli import render
+from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of
+from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.table_writer import Change, ConflictError, content, now_iso, read_item, writer_for
+
+FLUSH_ATTEMPTS = 4
+FLUSH_BASE_DELAY = 0.5
+WRITE_ATTEMPTS = 3
+#: Errors a retry cannot fix.
+_PERMANENT = frozenset(
+    {"NotFoundException", "BadRequestException", "UnauthorizedException", "AccessDeniedException"}
+)
+
+sleep: Callable[[float], None] = time.sleep
+clock: Callable[[], float] = time.time
+
+_EPILOG = """examples:
+  edgeauth --stack EdgeAuth-dev revoke --sub user-123 --iss https://login.example.com/
+  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth --table roles revoke --sub user-123 \\
+      --rest-api-id a1b2c3d4e5 --stage prod
+
+exit codes: 0 revoked and cache flushed; 1 the write failed, or the cache could not be flushed
+(the revocation is written either way; the message says which)
+"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "revoke",
+        help="invalidate every token of a subject issued until now, and flush the authorizer cache",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--sub", required=True, help="the subject ('sub' claim)")
+    add_issuer_argument(parser)
+    parser.add_argument("--rest-api-id", help=f"REST API id (default: stack output {C.OUTPUT_REST_API_ID})")
+    parser.add_argument("--stage", help=f"stage (default: stack output {C.OUTPUT_STAGE_NAME})")
+    parser.add_argument(
+        "--no-flush",
+        action="store_true",
+        help="do not flush the authorizer cache (cached policies stay valid up to the cache TTL)",
+    )
+    parser.set_defaults(func=cmd_revoke)
+
+
+def flush_authorizer_cache(
+    client: Any,
+    rest_api_id: str,
+    stage: str,
+    *,
+    attempts: int = FLUSH_ATTEMPTS,
+    base_delay: float = FLUSH_BASE_DELAY,
+) -> str | None:
+    """Flush with bounded exponential backoff. ``None`` on success, else the last error's text."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from edgeauth_cli.table_writer import aws_error_text
+
+    error = "not attempted"
+    for attempt in range(attempts):
+        try:
+            client.flush_stage_authorizers_cache(restApiId=rest_api_id, stageName=stage)
+            return None
+        except ClientError as e:
+            error = aws_error_text(e)
+            if e.response.get("Error", {}).get("Code") in _PERMANENT:
+                return error
+        except BotoCoreError as e:
+            error = aws_error_text(e)
+        if attempt < attempts - 1:
+            sleep(base_delay * 2**attempt)
+    return f"{error} (after {attempts} attempts)"
+
+
+def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
+    issuer = issuer_of(args)
+    key = subject_key(issuer, args.sub)
+    client = ctx.client("dynamodb")
+    writer = writer_for(ctx)
+    not_before = int(clock())
+    for attempt in range(WRITE_ATTEMPTS):
+        old = read_item(client, ctx.role_table, key)
+        new = {**content(old), C.ATTR_NOT_BEFORE: not_before}
+        if old is None:
+            new[C.ATTR_ROLES] = []
+        try:
+            writer.write([Change(key, old, new)])
+            break
+        except ConflictError:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            render.note("the subject item changed meanwhile; reading it again")
+    when = now_iso(lambda: float(not_before))
+    result: dict[str, Any] = {"issuer": issuer, "sub": args.sub, "not_before": not_before, "flushed": False}
+    render.note(f"revoked: tokens of {args.sub!r} ({issuer}) issued at or before {when} are refused")
+
+    if args.no_flush:
+        result["flush_error"] = "skipped (--no-flush)"
+        _print(ctx, result)
+        render.note(
+            "authorizer cache NOT flushed (--no-flush): cached policies stay valid up to the cache TTL"
+        )
+        return 0
+    rest_api_id = args.rest_api_id or (ctx.stack_outputs().get(C.OUTPUT_REST_API_ID) if ctx.stack else None)
+    stage = args.stage or (ctx.stack_outputs().get(C.OUTPUT_STAGE_NAME) if ctx.stack else None)
+    if not rest_api_id or not stage:
+        result["flush_error"] = "no REST API id / stage (pass --stack, or --rest-api-id and --stage)"
+    else:
+        result["flush_error"] = flush_authorizer_cache(ctx.client("apigateway"), rest_api_id, stage)
+    result["flushed"] = result["flush_error"] is None
+    _print(ctx, result)
+    if not result["flushed"]:
+        raise CliError(
+            f"the revocation is written, but the authorizer cache was NOT flushed: {result['flush_error']}. "
+            "Policies API Gateway already cached for this subject stay valid up to the cache TTL; "
+            "flush it with 'aws apigateway flush-stage-authorizers-cache'"
+        )
+    render.note(f"authorizer cache of {rest_api_id}/{stage} flushed")
+    return 0
+
+
+def _print(ctx: CliContext, result: dict[str, Any]) -> None:
+    if ctx.output == "json":
+        render.print_json(result)
+    else:
+        render.print_fields(list(result.items()))

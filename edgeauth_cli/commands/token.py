@@ -1,0 +1,95 @@
+"""``edgeauth token``: a token from the local stack's development identity provider.
+
+Only for the local stack (``make local``): the development identity provider signs a token for any
+subject it is asked for. The identity provider's URL comes from ``--idp-url``, else
+``EDGEAUTH_IDP_URL``, else the running local stack's state file (``.local/stack.json``), else
+``http://127.0.0.1:8081/``. The token alone is printed, so ``TOKEN=$(edgeauth token --sub bob)``
+works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from edgeauth_cli.context import CliContext, CliError
+
+DEFAULT_IDP_URL = "http://127.0.0.1:8081/"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "token",
+        help="print a token from the local stack's development identity provider",
+        description="Print an access token signed by the local stack's development identity provider "
+        "(make local). Never available on a deployed stack.",
+        epilog="Example: curl -H \"Authorization: Bearer $(edgeauth token --sub bob)\" "
+        "http://127.0.0.1:8080/dev/accounts/42",
+    )
+    p.add_argument("--sub", required=True, help="the token's subject (demo: alice, bob, carol)")
+    p.add_argument("--groups", default="", help="comma-separated group claim values")
+    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    p.add_argument("--scope", default=None, help="space-separated scopes (default: the issuer's required ones)")
+    p.add_argument("--client-id", default=None, help="client id claim (a client with its own usage key)")
+    p.add_argument("--idp-url", default=None, help="the development identity provider's issuer URL")
+    p.set_defaults(func=cmd_token)
+
+
+def idp_url(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    env = os.environ.get("EDGEAUTH_IDP_URL")
+    if env:
+        return env
+    try:
+        from edgeauth_local.stack import STATE_FILE
+
+        if STATE_FILE.is_file():
+            issuer = json.loads(STATE_FILE.read_text()).get("issuer")
+            if isinstance(issuer, str) and issuer:
+                return issuer
+    except (ImportError, OSError, ValueError):
+        pass
+    return DEFAULT_IDP_URL
+
+
+def cmd_token(ctx: CliContext, args: argparse.Namespace) -> int:
+    if args.ttl <= 0:
+        raise CliError("--ttl must be a positive number of seconds", 2)
+    base = idp_url(args.idp_url).rstrip("/")
+    body: dict[str, Any] = {
+        "sub": args.sub,
+        "groups": [g for g in args.groups.split(",") if g],
+        "ttl": args.ttl,
+    }
+    if args.scope is not None:
+        body["scope"] = args.scope
+    if args.client_id:
+        body["client_id"] = args.client_id
+    if not base.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        raise CliError(f"{base} is not a local development identity provider (loopback http only)", 2)
+    req = urllib.request.Request(  # noqa: S310 - loopback http only, checked above
+        f"{base}/token",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode("utf-8", "replace")[:300]
+        raise CliError(f"the identity provider refused: HTTP {e.code} {detail}") from e
+    except OSError as e:
+        raise CliError(
+            f"no development identity provider at {base} ({e}); is the local stack running (make local)?"
+        ) from e
+    token = answer.get("access_token") if isinstance(answer, dict) else None
+    if not isinstance(token, str):
+        raise CliError("the identity provider's answer has no access_token")
+    print(token)
+    return 0

@@ -1,0 +1,179 @@
+"""DPoP proofs (RFC 9449): the client proves, on every request, that it holds the token's key.
+
+:func:`verify_proof` performs the checks of RFC 9449 §4.3 that need no state; the replay check
+(``jti`` not seen before within the window, across Lambda containers) is done by the caller through
+a :class:`ReplayStore` (see :mod:`edgeauth.adapters.replay_store`), after the proof verified, so an
+attacker cannot fill the store with unsigned junk.
+
+Binding: the access token's ``cnf.jkt`` must equal the RFC 7638 thumbprint of the proof's ``jwk``,
+and the proof's ``ath`` must equal the base64url SHA-256 of the access token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from edgeauth.core.errors import AuthenticationError
+from edgeauth.core.tokens import MAX_TOKEN_BYTES, b64url_decode
+from edgeauth.core.tokens import _json_object as json_object
+
+DPOP_MODES = ("off", "optional", "required")
+DPOP_TYP = "dpop+jwt"
+#: RFC 7638 §3.2: the required members of each key type, in lexicographic order.
+_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+class DpopError(AuthenticationError):
+    """The DPoP proof or binding is not acceptable (401, ``error="invalid_dpop_proof"``)."""
+
+    reason = "invalid_dpop_proof"
+
+
+class ReplayStore(Protocol):
+    """Remembers proof ids until they expire; shared by every container."""
+
+    def first_use(self, key: str, expires_at: float) -> bool:
+        """Record ``key``; ``True`` if it was not already recorded (and unexpired)."""
+        ...
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of a public JWK. Raises :class:`DpopError` if it has none."""
+    members = _THUMBPRINT_MEMBERS.get(str(jwk.get("kty")))
+    if members is None or any(not isinstance(jwk.get(m), str) for m in members):
+        raise DpopError("invalid_dpop_proof", "jwk lacks the members of its key type")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def access_token_hash(token: str) -> str:
+    """The ``ath`` value for an access token (RFC 9449 §4.2)."""
+    return b64url(hashlib.sha256(token.encode("ascii")).digest())
+
+
+def normalize_htu(url: str) -> str:
+    """Syntax- and scheme-based normalisation (RFC 3986 §6.2.2–6.2.3) without query and fragment."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise DpopError("invalid_dpop_proof", "htu has an invalid port") from None
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class DpopProof:
+    """A verified proof: its id, the key thumbprint and when it was made."""
+
+    jti: str
+    jkt: str
+    iat: float
+
+    def replay_key(self) -> str:
+        # Scoped by key: a client cannot block another client's proof ids.
+        return hashlib.sha256(f"{self.jkt}\x00{self.jti}".encode()).hexdigest()
+
+
+def _key_for(jwk: dict[str, Any], alg: str) -> Any:
+    if _PRIVATE_MEMBERS & jwk.keys():
+        raise DpopError("invalid_dpop_proof", "jwk contains private key material")
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+    kty = jwk.get("kty")
+    try:
+        if alg.startswith(("RS", "PS")) and kty == "RSA":
+            key = RSAAlgorithm.from_jwk(jwk)
+            if key.key_size < 2048:
+                raise DpopError("invalid_dpop_proof", "RSA key under 2048 bits")
+            return key
+        if alg in _EC_CURVES and kty == "EC" and jwk.get("crv") == _EC_CURVES[alg]:
+            return ECAlgorithm.from_jwk(jwk)
+        if alg == "EdDSA" and kty == "OKP" and jwk.get("crv") in ("Ed25519", "Ed448"):
+            return OKPAlgorithm.from_jwk(jwk)
+    except DpopError:
+        raise
+    except Exception:
+        raise DpopError("invalid_dpop_proof", "jwk does not parse") from None
+    raise DpopError("invalid_dpop_proof", "jwk does not fit alg")
+
+
+def verify_proof(
+    proof: str,
+    *,
+    method: str,
+    url: str,
+    access_token: str,
+    algorithms: frozenset[str],
+    now: float,
+    max_age_seconds: int,
+    leeway_seconds: int,
+) -> DpopProof:
+    """Check one DPoP proof for a request (RFC 9449 §4.3 steps 2–9, 11, 12 except the replay)."""
+    if len(proof) > MAX_TOKEN_BYTES or proof.count(".") != 2:
+        raise DpopError("invalid_dpop_proof", "not a compact JWS")
+    h64, p64, s64 = proof.split(".")
+    header = json_object(b64url_decode(h64), "header")
+    claims = json_object(b64url_decode(p64), "payload")
+    if header.get("typ") != DPOP_TYP:
+        raise DpopError("invalid_dpop_proof", "typ is not dpop+jwt")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise DpopError("invalid_dpop_proof", "alg not allowed")
+    if "crit" in header:
+        raise DpopError("invalid_dpop_proof", "crit is not understood")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise DpopError("invalid_dpop_proof", "jwk header is not an object")
+    key = _key_for(jwk, alg)
+    from jwt.algorithms import get_default_algorithms
+
+    if not get_default_algorithms()[alg].verify(f"{h64}.{p64}".encode("ascii"), key, b64url_decode(s64)):
+        raise DpopError("invalid_dpop_proof", "signature does not verify")
+
+    jti, htm, htu, iat, ath = (claims.get(k) for k in ("jti", "htm", "htu", "iat", "ath"))
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise DpopError("invalid_dpop_proof", "jti missing")
+    if htm != method:
+        raise DpopError("invalid_dpop_proof", "htm does not match the request method")
+    if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
+        raise DpopError("invalid_dpop_proof", "htu does not match the request URL")
+    if not isinstance(iat, int | float) or isinstance(iat, bool) or not math.isfinite(iat):
+        raise DpopError("invalid_dpop_proof", "iat is not a number")
+    if iat > now + leeway_seconds:
+        raise DpopError("invalid_dpop_proof", "iat in the future")
+    if iat < now - max_age_seconds:
+        raise DpopError("invalid_dpop_proof", "proof too old")
+    if ath != access_token_hash(access_token):
+        raise DpopError("invalid_dpop_proof", "ath does not match the access token")
+    return DpopProof(jti=jti, jkt=jwk_thumbprint(jwk), iat=float(iat))
+
+
+def bound_thumbprint(claims: dict[str, Any]) -> str | None:
+    """The ``cnf.jkt`` of an access token, ``None`` if unbound. Malformed ``cnf`` raises."""
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    if not isinstance(cnf, dict):
+        raise DpopError("invalid_token", "cnf is not an object")
+    jkt = cnf.get("jkt")
+    if jkt is None:
+        return None
+    if not isinstance(jkt, str) or not jkt:
+        raise DpopError("invalid_token", "cnf.jkt is not a string")
+    return jkt

@@ -1,0 +1,1 @@
+"""The role-events Lambda: role table stream → ``role_change`` audit events + authorizer cache flush."""

@@ -1,0 +1,315 @@
+"""Audit event schema: normalisation of decision/access lines, role changes, ids, injection, truncation."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from edgeauth import constants as C
+from edgeauth.audit import schema as S
+from edgeauth.audit.schema import SourceLogEvent, normalise_log_event, role_change_event
+from edgeauth.core.audit_line import DecisionRecord, decision_line
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture(autouse=True)
+def _no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("unit tests must not open sockets")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def src(message: str, event_id: str = "e1", group: str = "/aws/lambda/authorizer") -> SourceLogEvent:
+    return SourceLogEvent(
+        log_group=group,
+        log_stream="2024/01/01/[$LATEST]abc",
+        event_id=event_id,
+        timestamp_ms=T0,
+        message=message,
+    )
+
+
+def access_line(**over: str) -> str:
+    body = {k: "-" for k in C.ACCESS_LOG_FIELDS}
+    body.update(
+        requestId="req-1",
+        requestTimeEpoch=str(T0 - 5),
+        httpMethod="GET",
+        resourcePath="/accounts/{id}",
+        path="/accounts/42",
+        status="200",
+        responseLatency="12",
+        integrationLatency="8",
+        integrationStatus="200",
+        apiKeyId="key-123",
+        principalId="alice",
+        sub="alice",
+        iss="https://idp.example",
+        authorizerStatus="200",
+        authorizerLatency="3",
+    )
+    body.update(over)
+    return json.dumps(body)
+
+
+def written(ev: S.AuditEvent) -> dict[str, Any]:
+    text = ev.to_json()
+    assert "\n" not in text
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+class TestDecision:
+    def test_given_authorizer_line_when_normalised_then_decision_event_with_fields(self) -> None:
+        # GIVEN the authorizer's own line
+        line = decision_line(
+            DecisionRecord(
+                decision="deny",
+                reason="no_matching_permission",
+                method="DELETE",
+                resource="/accounts/{id}",
+                path="/accounts/7",
+                iss="https://idp.example",
+                sub="bob",
+                roles=["reader", "auditor"],
+                latency_ms=1.234,
+                request_id="r-9",
+                role_cache_hit=True,
+            ),
+            now=T0 / 1000,
+        )
+        # WHEN
+        ev = normalise_log_event(src(line))
+        # THEN
+        assert ev is not None and ev.kind == "decision"
+        doc = written(ev)
+        assert doc["audit_version"] == C.AUDIT_SCHEMA_VERSION
+        assert doc["decision"] == "deny" and doc["reason"] == "no_matching_permission"
+        assert doc["sub"] == "bob" and doc["roles"] == "reader,auditor"
+        assert doc["method"] == "DELETE" and doc["resource"] == "/accounts/{id}"
+        assert doc["latency_ms"] == 1.234 and doc["role_cache_hit"] == 1
+        assert doc["time"] == "2023-11-14T22:13:20.000Z"
+        assert "_aws" not in doc and "Decisions" not in doc and "rule" not in doc  # null fields omitted
+
+    def test_given_same_source_when_normalised_twice_then_same_id(self) -> None:
+        line = decision_line(DecisionRecord(decision="allow", reason="allowed"))
+        a, b = normalise_log_event(src(line, "E1")), normalise_log_event(src(line, "E1"))
+        c = normalise_log_event(src(line, "E2"))
+        assert a is not None and b is not None and c is not None
+        assert a.id == b.id != c.id
+        assert len(a.id) == 32
+
+    def test_given_decision_line_with_wrong_shape_then_malformed(self) -> None:
+        line = json.dumps({"message": C.AUDIT_DECISION_MESSAGE, "event": "decision", "decision": 3})
+        ev = normalise_log_event(src(line))
+        assert ev is not None and ev.kind == "malformed"
+        assert written(ev)["error"] == S.ERR_BAD_DECISION
+
+    def test_given_future_schema_version_then_marked_not_guessed(self) -> None:
+        body = json.loads(decision_line(DecisionRecord(decision="allow", reason="allowed")))
+        body["audit_version"] = 99
+        ev = normalise_log_event(src(json.dumps(body)))
+        assert ev is not None and written(ev)["error"] == S.ERR_UNKNOWN_VERSION
+
+
+class TestInjection:
+    def test_given_subject_with_newline_and_json_then_one_field_and_no_new_keys(self) -> None:
+        # GIVEN a subject that tries to end the line and add fields
+        evil = 'x"}\n{"kind":"role_change","decision":"allow","sub":"root'
+        line = decision_line(DecisionRecord(decision="deny", reason="no_roles", sub=evil))
+        # WHEN
+        ev = normalise_log_event(src(line))
+        assert ev is not None
+        text = ev.to_json()
+        # THEN the line stays one line, one object, and the value round-trips unchanged
+        assert "\n" not in text
+        doc = json.loads(text)
+        assert doc["sub"] == evil and doc["kind"] == "decision" and doc["decision"] == "deny"
+        assert text.count('"kind"') == 1
+
+    def test_given_access_line_with_duplicate_keys_then_malformed_not_overridden(self) -> None:
+        # API Gateway does not escape $context values: a crafted value can repeat a key.
+        raw = access_line()[:-1] + ', "status": "200"}'
+        raw = raw.replace('"status": "200"', '"status": "403"', 1)
+        ev = normalise_log_event(src(raw, group="api-access"))
+        assert ev is not None and ev.kind == "malformed"
+        assert written(ev)["error"] == S.ERR_DUPLICATE_KEYS
+
+    def test_given_non_string_values_then_coerced_to_text(self) -> None:
+        body = json.loads(decision_line(DecisionRecord(decision="deny", reason="x")))
+        body["sub"] = {"nested": ["a", 1]}
+        ev = normalise_log_event(src(json.dumps(body)))
+        assert ev is not None and written(ev)["sub"] == '{"nested":["a",1]}'
+
+
+class TestTruncation:
+    def test_given_oversized_field_then_cut_with_marker_and_named(self) -> None:
+        line = decision_line(DecisionRecord(decision="deny", reason="r", path="/" + "a" * 10_000))
+        ev = normalise_log_event(src(line))
+        assert ev is not None
+        doc = written(ev)
+        assert len(doc["path"]) == S.MAX_FIELD_CHARS
+        assert doc["path"].endswith(S.TRUNCATION_MARKER)
+        assert doc["truncated"] == "path"
+
+    def test_given_huge_garbage_line_then_malformed_excerpt_bounded(self) -> None:
+        ev = normalise_log_event(src("not json " * 100_000))
+        assert ev is not None and ev.kind == "malformed"
+        doc = written(ev)
+        assert doc["error"] == S.ERR_NOT_JSON
+        assert len(doc["excerpt"]) == S.MAX_EXCERPT_CHARS and doc["truncated"] == "excerpt"
+        assert len(ev.to_json()) <= S.MAX_EVENT_BYTES
+
+
+class TestNonAudit:
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "START RequestId: 1 Version: $LATEST",
+            "END RequestId: 1",
+            "REPORT RequestId: 1\tDuration: 2.0 ms",
+            '{"time":"2024-01-01T00:00:00Z","type":"platform.start","record":{}}',
+            '{"level":"INFO","message":"cold start","service":"edgeauth-authorizer"}',
+        ],
+    )
+    def test_given_platform_or_other_app_line_then_skipped(self, line: str) -> None:
+        assert normalise_log_event(src(line)) is None
+
+    @pytest.mark.parametrize("line", ["[1, 2]", '"just a string"', "{bad json"])
+    def test_given_unreadable_line_then_malformed(self, line: str) -> None:
+        ev = normalise_log_event(src(line))
+        assert ev is not None and ev.kind == "malformed"
+
+
+class TestAccess:
+    def test_given_success_then_access_event_numbers_and_no_refusal(self) -> None:
+        ev = normalise_log_event(src(access_line(), group="api-access"))
+        assert ev is not None and ev.kind == "access"
+        doc = written(ev)
+        assert doc["status"] == 200 and doc["latency_ms"] == 12 and doc["api_key_id"] == "key-123"
+        assert doc["principal"] == "alice" and doc["resource"] == "/accounts/{id}"
+        assert "refused_by" not in doc and "reason" not in doc and "user_agent" not in doc  # "-" → absent
+        assert ev.time_ms == T0 - 5  # the request's time
+
+    @pytest.mark.parametrize(
+        ("over", "refused_by", "reason"),
+        [
+            (
+                {
+                    "status": "401",
+                    "errorResponseType": "UNAUTHORIZED",
+                    "authorizerStatus": "-",
+                    "authorizerLatency": "-",
+                },
+                "gateway",
+                "missing_token",
+            ),
+            ({"status": "429", "errorResponseType": "THROTTLED"}, "gateway", "throttled"),
+            ({"status": "429", "errorResponseType": "QUOTA_EXCEEDED"}, "gateway", "quota_exceeded"),
+            (
+                {
+                    "status": "403",
+                    "errorResponseType": "MISSING_AUTHENTICATION_TOKEN",
+                    "errorMessage": "Missing Authentication Token",
+                    "authorizerStatus": "-",
+                    "resourcePath": "-",
+                },
+                "gateway",
+                "unknown_route",
+            ),
+            ({"status": "403", "errorResponseType": "ACCESS_DENIED"}, "authorizer", "access_denied"),
+            ({"status": "401", "errorResponseType": "UNAUTHORIZED"}, "authorizer", "unauthorized"),
+            (
+                {"status": "502", "integrationStatus": "502", "errorResponseType": "-"},
+                "backend",
+                "status_502",
+            ),
+        ],
+    )
+    def test_given_refusals_then_classified(self, over: dict[str, str], refused_by: str, reason: str) -> None:
+        ev = normalise_log_event(src(access_line(**over), group="api-access"))
+        assert ev is not None
+        doc = written(ev)
+        assert (doc["refused_by"], doc["reason"]) == (refused_by, reason)
+
+    def test_given_roles_as_json_list_string_then_joined(self) -> None:
+        ev = normalise_log_event(src(access_line(roles='["a","b"]'), group="api-access"))
+        assert ev is not None and written(ev)["roles"] == "a,b"
+
+
+class TestRoleChange:
+    def test_given_modify_then_diff_of_lists_and_scalars(self) -> None:
+        # GIVEN a role edit as the role-events Lambda sees it (TypeDeserializer output)
+        old = {
+            "pk": "ROLE#reader",
+            "sk": "ROLE",
+            "allow": {"GET /a", "GET /b"},
+            "description": "r",
+            "version": Decimal(3),
+        }
+        new = {
+            "pk": "ROLE#reader",
+            "sk": "ROLE",
+            "allow": {"GET /a", "GET /c"},
+            "description": "reader",
+            "version": Decimal(4),
+        }
+        # WHEN
+        ev = role_change_event(
+            stream_event_id="abc123",
+            who="ops@example",
+            when=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
+            table_key={"pk": "ROLE#reader", "sk": "ROLE"},
+            old_image=old,
+            new_image=new,
+        )
+        doc = written(ev)
+        # THEN
+        assert doc["kind"] == "role_change" and doc["action"] == "modify" and doc["actor"] == "ops@example"
+        assert doc["entity"] == "role" and doc["role"] == "reader" and doc["version"] == 4
+        assert doc["diff"]["allow"] == {"added": ["GET /c"], "removed": ["GET /b"]}
+        assert doc["diff"]["description"] == {"old": "r", "new": "reader"}
+        assert doc["changed"] == "allow,description"
+        assert doc["time"] == "2024-05-01T12:00:00.000Z"
+        assert ev.id == S.event_id("ddb", "abc123")
+
+    def test_given_insert_and_remove_then_action_and_entity(self) -> None:
+        key = {"pk": "SUBJECT#https://idp", "sk": "alice"}
+        ins = role_change_event(
+            stream_event_id="1",
+            who=None,
+            when=1.5,
+            table_key=key,
+            old_image=None,
+            new_image={**key, "roles": ["a"]},
+        )
+        rem = role_change_event(
+            stream_event_id="2",
+            who="x",
+            when=2,
+            table_key=key,
+            old_image={**key, "roles": ["a"]},
+            new_image=None,
+        )
+        di, dr = written(ins), written(rem)
+        assert di["action"] == "insert" and di["diff"]["roles"] == {"added": ["a"]} and "actor" not in di
+        assert dr["action"] == "remove" and dr["diff"]["roles"] == {"removed": ["a"]}
+        assert di["entity"] == "subject" and di["iss"] == "https://idp" and di["sub"] == "alice"
+        assert ins.time_ms == 1500
+
+    def test_given_huge_images_then_bounded(self) -> None:
+        key = {"pk": "ROLE#big", "sk": "ROLE"}
+        new = {**key, "allow": {f"GET /r{i}/" + "x" * 3000 for i in range(500)}, "blob": "y" * 100_000}
+        ev = role_change_event(
+            stream_event_id="3", who="x", when=0, table_key=key, old_image={}, new_image=new
+        )
+        text = ev.to_json()
+        assert len(text) <= S.MAX_EVENT_BYTES
+        assert json.loads(text)["id"] == ev.id
