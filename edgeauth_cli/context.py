@@ -30,6 +30,7 @@ class CliContext:
     table_override: str | None = None
     output: str = "table"
     _outputs: dict[str, str] | None = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CliContext:
@@ -50,8 +51,13 @@ class CliContext:
         return boto3.Session(profile_name=self.profile, region_name=self.region)
 
     def client(self, service: str) -> Any:
-        """A boto3 client honouring ``--endpoint-url`` (the local stack) and ``--region``."""
-        return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        """A boto3 client honouring ``--endpoint-url`` (the local stack) and ``--region``.
+
+        One client per service for the life of the command (building one costs tens of ms).
+        """
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return self._clients[service]
 
     def stack_outputs(self) -> dict[str, str]:
         """The ``--stack``'s CloudFormation outputs by OutputKey (read once)."""

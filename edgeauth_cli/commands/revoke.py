@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edgeauth import constants as C
+from edgeauth.adapters.gateway_cache import flush_authorizer_cache as flush
 from edgeauth.adapters.role_store import subject_key
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of
@@ -28,10 +29,6 @@ from edgeauth_cli.table_writer import Change, ConflictError, content, now_iso, r
 FLUSH_ATTEMPTS = 4
 FLUSH_BASE_DELAY = 0.5
 WRITE_ATTEMPTS = 3
-#: Errors a retry cannot fix.
-_PERMANENT = frozenset(
-    {"NotFoundException", "BadRequestException", "UnauthorizedException", "AccessDeniedException"}
-)
 
 sleep: Callable[[float], None] = time.sleep
 clock: Callable[[], float] = time.time
@@ -66,33 +63,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=cmd_revoke)
 
 
-def flush_authorizer_cache(
-    client: Any,
-    rest_api_id: str,
-    stage: str,
-    *,
-    attempts: int = FLUSH_ATTEMPTS,
-    base_delay: float = FLUSH_BASE_DELAY,
-) -> str | None:
-    """Flush with bounded exponential backoff. ``None`` on success, else the last error's text."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from edgeauth_cli.table_writer import aws_error_text
-
-    error = "not attempted"
-    for attempt in range(attempts):
-        try:
-            client.flush_stage_authorizers_cache(restApiId=rest_api_id, stageName=stage)
-            return None
-        except ClientError as e:
-            error = aws_error_text(e)
-            if e.response.get("Error", {}).get("Code") in _PERMANENT:
-                return error
-        except BotoCoreError as e:
-            error = aws_error_text(e)
-        if attempt < attempts - 1:
-            sleep(base_delay * 2**attempt)
-    return f"{error} (after {attempts} attempts)"
+def flush_authorizer_cache(client: Any, rest_api_id: str, stage: str) -> str | None:
+    """Flush with bounded backoff. ``None`` on success, else what went wrong."""
+    outcome = flush(
+        client, rest_api_id, stage, attempts=FLUSH_ATTEMPTS, base_delay=FLUSH_BASE_DELAY, sleep=sleep
+    )
+    if outcome.ok:
+        return None
+    return f"{outcome.error} (after {outcome.attempts} attempts)"
 
 
 def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:

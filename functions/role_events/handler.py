@@ -36,7 +36,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
@@ -45,6 +44,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from edgeauth import constants as C
+from edgeauth.adapters.gateway_cache import (
+    FLUSH_ATTEMPTS,
+    FLUSH_BASE_DELAY,
+    FLUSH_MAX_DELAY,
+    FlushOutcome,
+    GatewayClient,
+    flush_authorizer_cache,
+)
 from edgeauth.audit.schema import AuditEvent, role_change_event
 from edgeauth.audit.writer import AuditLogWriter, stream_for_role_change
 
@@ -52,13 +59,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SERVICE = "edgeauth-role-events"
-FLUSH_ATTEMPTS = 4
-FLUSH_BASE_DELAY = 0.2
-FLUSH_MAX_DELAY = 2.0
-#: Errors a retry cannot fix (a wrong API id or stage, missing permission).
-_PERMANENT = frozenset(
-    {"NotFoundException", "BadRequestException", "UnauthorizedException", "AccessDeniedException"}
-)
 UNKNOWN_CONSOLE = "unknown (console edit)"
 UNKNOWN_DELETE = "unknown (item deleted)"
 TTL_DELETE = "dynamodb.amazonaws.com (TTL expiry)"
@@ -71,12 +71,6 @@ class AuditSink(Protocol):
     """Where audit events go (:class:`~edgeauth.audit.writer.AuditLogWriter` in production)."""
 
     def write(self, stream: str, events: Sequence[AuditEvent]) -> Any: ...
-
-
-class GatewayClient(Protocol):
-    """The one API Gateway call this function makes (a boto3 ``apigateway`` client)."""
-
-    def flush_stage_authorizers_cache(self, *, restApiId: str, stageName: str) -> Any: ...
 
 
 def actor(record: DynamoDBRecord, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
@@ -92,21 +86,6 @@ def actor(record: DynamoDBRecord, old: Mapping[str, Any] | None, new: Mapping[st
     if old is not None and old.get(C.ATTR_VERSION) == new.get(C.ATTR_VERSION):
         return UNKNOWN_CONSOLE  # content changed but the stamps were left alone
     return who
-
-
-@dataclass(frozen=True, slots=True)
-class FlushOutcome:
-    ok: bool
-    attempts: int
-    error: str | None = None
-
-
-def _error_code(e: BaseException) -> str | None:
-    response = getattr(e, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
 
 
 class RoleEvents:
@@ -166,19 +145,18 @@ class RoleEvents:
 
     def flush(self) -> FlushOutcome:
         """Flush the stage's authorizer cache, retrying with bounded backoff; never raises."""
-        error = "not attempted"
-        for attempt in range(1, self.attempts + 1):
-            try:
-                self.gateway.flush_stage_authorizers_cache(restApiId=self.rest_api_id, stageName=self.stage)
-                return FlushOutcome(True, attempt)
-            except Exception as e:  # any failure is reported below, never raised (see module doc)
-                code = _error_code(e)
-                error = code or type(e).__name__
-                if code in _PERMANENT:
-                    return self._flush_failed(attempt, error)
-            if attempt < self.attempts:
-                self._sleep(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-        return self._flush_failed(self.attempts, error)
+        outcome = flush_authorizer_cache(
+            self.gateway,
+            self.rest_api_id,
+            self.stage,
+            attempts=self.attempts,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            sleep=self._sleep,
+        )
+        if not outcome.ok:
+            return self._flush_failed(outcome.attempts, outcome.error or "unknown")
+        return outcome
 
     def _flush_failed(self, attempts: int, error: str) -> FlushOutcome:
         logger.error(
