@@ -25,7 +25,7 @@ from edgeauth import constants as C
 from edgeauth.audit.consumer import AuditConsumer, KinesisSource, RecordOutcome, shard_of
 from edgeauth.audit.writer import AuditLogWriter
 
-SERVICE = "edgeauth-audit-consumer"
+SERVICE = C.AUDIT_CONSUMER_SERVICE
 SETTLE_SECONDS = 2.0
 """Wait before reading back a log stream on the redelivery path (see the writer's docstring)."""
 

@@ -32,6 +32,10 @@ ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
 
 METRICS_NAMESPACE: Final = "EdgeAuth"
 AUTHORIZER_SERVICE: Final = "edgeauth-authorizer"
+AUDIT_CONSUMER_SERVICE: Final = "edgeauth-audit-consumer"
+ROLE_EVENTS_SERVICE: Final = "edgeauth-role-events"
+METRIC_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
+"""Emitted by the role-events handler (dimension ``service``) when the cache flush kept failing."""
 
 # --- Role table (see README "The role table") --------------------------------------------------------
 TABLE_PARTITION_KEY: Final = "pk"

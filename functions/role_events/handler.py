@@ -58,7 +58,7 @@ from edgeauth.audit.writer import AuditLogWriter, stream_for_role_change
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-SERVICE = "edgeauth-role-events"
+SERVICE = C.ROLE_EVENTS_SERVICE
 UNKNOWN_CONSOLE = "unknown (console edit)"
 UNKNOWN_DELETE = "unknown (item deleted)"
 TTL_DELETE = "dynamodb.amazonaws.com (TTL expiry)"
@@ -168,7 +168,7 @@ class RoleEvents:
                 "error": error,
             },
         )
-        metrics.add_metric(name="AuthorizerCacheFlushFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=C.METRIC_CACHE_FLUSH_FAILED, unit=MetricUnit.Count, value=1)
         return FlushOutcome(False, attempts, error)
 
     def handle(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:

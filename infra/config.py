@@ -1,0 +1,466 @@
+"""The settings of one stage, read from ``cdk.json`` context and validated at synth.
+
+Every setting lives under the context key ``edgeauth``::
+
+    {"edgeauth": {"stages": {"dev": {...}, "prod": {...}}}}
+
+and a stage is chosen with ``cdk synth -c stage=NAME`` (default ``dev``). :func:`load_config` returns
+a :class:`StageConfig` or raises :class:`ConfigError` whose message names the setting by its full
+path (``edgeauth.stages.prod.issuers[0].jwks_uri: must use https ...``). Unknown keys are errors at
+every level: a typo must not silently fall back to a default.
+
+Issuers are validated by the authorizer's own code (:func:`edgeauth.core.settings.parse_issuers`),
+so ``cdk synth`` accepts exactly what the function will accept at cold start. Route templates are
+parsed by :mod:`edgeauth.core.routes`, the parser the authorizer's RBAC uses.
+
+README "Configuration" > "Stack settings (cdk.json)" documents each setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from edgeauth.core.errors import ConfigError
+from edgeauth.core.routes import GREEDY, LITERAL, Template, TemplateError, parse_permission, parse_template
+from edgeauth.core.settings import (
+    DEFAULT_ROLE_CACHE_TTL,
+    MAX_ROLE_CACHE_TTL,
+    IssuerSettings,
+    is_loopback_host,
+    issuers_to_env,
+    parse_issuers,
+    validate_key_url,
+)
+from infra import constants as ids
+
+__all__ = [
+    "AlarmSettings",
+    "ConfigError",
+    "Quota",
+    "Route",
+    "StageConfig",
+    "Throttle",
+    "UsageTier",
+    "load_config",
+]
+
+MAX_AUTHORIZER_CACHE_TTL: Final = 3600
+"""API Gateway's upper bound for a Lambda authorizer's result cache."""
+DEFAULT_AUTHORIZER_CACHE_TTL: Final = 300
+
+LOG_RETENTION_DAYS: Final = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+"""Retention periods CloudWatch Logs accepts. "Never expire" is deliberately not offered."""
+DEFAULT_LOG_RETENTION_DAYS: Final = 30
+DEFAULT_AUDIT_LOG_RETENTION_DAYS: Final = 365
+
+QUOTA_PERIODS: Final = ("DAY", "WEEK", "MONTH")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+# Lambda allows 4 KB of environment in total; the other variables of the authorizer take well under
+# 512 bytes, so the serialised issuers get the rest.
+MAX_ISSUERS_ENV_BYTES: Final = 4096 - 512
+
+ALWAYS_CREATED_ROUTES: Final = (("ANY", "/"), ("ANY", "/{proxy+}"))
+"""Routes the API always has: the root and a greedy catch-all, both proxied to the backend."""
+
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
+_TIER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+
+_STAGE_KEYS: Final = frozenset(
+    {
+        "issuers",
+        "backend_url",
+        "routes",
+        "authorizer_cache_ttl",
+        "role_cache_ttl",
+        "usage_tiers",
+        "default_tier",
+        "throttling",
+        "log_retention_days",
+        "audit_log_retention_days",
+        "log_level",
+        "alarms",
+        "api_cloudwatch_role",
+        "termination_protection",
+    }
+)
+_REQUIRED_STAGE_KEYS: Final = ("issuers", "backend_url", "usage_tiers", "default_tier")
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Requests a key may make per ``period`` (``DAY``, ``WEEK`` or ``MONTH``)."""
+
+    limit: int
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Steady-state requests per second and burst size (token bucket)."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTier:
+    """One usage plan: a throttle per key and an optional quota."""
+
+    name: str
+    throttle: Throttle
+    quota: Quota | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An API method: ``method`` is ``ANY`` or an HTTP method; ``template`` an API Gateway resource path."""
+
+    method: str
+    template: Template
+
+    @property
+    def path(self) -> str:
+        """The resource path as API Gateway writes it (``/accounts/{id}``)."""
+        return self.template.text
+
+    @property
+    def path_variables(self) -> tuple[str, ...]:
+        """Names of the path variables, greedy ones included, in order."""
+        return tuple(text for kind, text in self.template.segments if kind != LITERAL)
+
+    @property
+    def integration_path(self) -> str:
+        """The backend path: the same template with ``{name+}`` written ``{name}`` (HTTP integration URL)."""
+        if not self.template.segments:
+            return "/"
+        parts = [text if kind == LITERAL else "{" + text + "}" for kind, text in self.template.segments]
+        return "/" + "/".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSettings:
+    """Alarm thresholds; each alarm compares one period's value with its threshold."""
+
+    period_seconds: int = 300
+    evaluation_periods: int = 1
+    authorizer_errors: int = 1
+    authorizer_p99_ms: int = 1000
+    api_5xx: int = 5
+    unauthorized_percent: float = 20.0
+    forbidden_percent: float = 20.0
+    rate_min_requests: int = 100
+    throttled: int = 100
+    iterator_age_seconds: int = 300
+    topic_arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageConfig:
+    """Everything the stack needs for one stage. Built only by :func:`load_config`."""
+
+    stage: str
+    issuers: tuple[IssuerSettings, ...]
+    issuers_env: str
+    """The issuers as the authorizer reads them from ``EDGEAUTH_ISSUERS`` (validated JSON)."""
+    backend_url: str
+    """Without a trailing slash; https, or http on a loopback host (local stack only)."""
+    routes: tuple[Route, ...]
+    """Every API method, the always-created ``ANY /`` and ``ANY /{proxy+}`` first."""
+    authorizer_cache_ttl: int
+    role_cache_ttl: int
+    usage_tiers: tuple[UsageTier, ...]
+    default_tier: str
+    throttling: Throttle
+    log_retention_days: int
+    audit_log_retention_days: int
+    log_level: str
+    alarms: AlarmSettings
+    api_cloudwatch_role: bool
+    termination_protection: bool
+
+    @property
+    def stack_name(self) -> str:
+        return ids.stack_name(self.stage)
+
+    @property
+    def local_only(self) -> bool:
+        """True when an issuer or the backend is on a loopback host: usable with the local stack only."""
+        hosts = [urlsplit(self.backend_url).hostname]
+        hosts += [urlsplit(i.jwks_uri or i.issuer).hostname for i in self.issuers]
+        return any(is_loopback_host(h) for h in hosts)
+
+
+def load_config(context: Mapping[str, Any], stage: str | None = None) -> StageConfig:
+    """Validate the ``edgeauth`` context and return the settings of ``stage`` (default ``dev``).
+
+    ``context`` is the whole CDK context (``cdk.json``'s ``context`` plus ``-c`` values); the stage is
+    ``stage`` if given, else the context value ``stage``, else ``dev``.
+    Raises :class:`ConfigError` naming the first invalid setting.
+    """
+    root_raw = context.get(ids.CONTEXT_ROOT)
+    root = ids.CONTEXT_ROOT
+    if root_raw is None:
+        raise ConfigError(root, "is missing from the CDK context (cdk.json 'context')")
+    _object(root, root_raw, frozenset({"stages"}))
+    stages = root_raw.get("stages")
+    _object(f"{root}.stages", stages, None)
+    if not stages:
+        raise ConfigError(f"{root}.stages", "must define at least one stage")
+
+    name = stage if stage is not None else context.get(ids.CONTEXT_STAGE, ids.DEFAULT_STAGE)
+    if not isinstance(name, str) or name not in stages:
+        raise ConfigError(
+            ids.CONTEXT_STAGE,
+            f"unknown stage {name!r}; {root}.stages defines: {', '.join(sorted(stages))}",
+        )
+    return _stage(name, stages[name], f"{root}.stages.{name}")
+
+
+def _stage(name: str, raw: Any, where: str) -> StageConfig:
+    if not _STAGE_NAME.fullmatch(name):
+        raise ConfigError(
+            where, "stage names must match [a-z][a-z0-9]{0,19} (used in stack and API stage names)"
+        )
+    _object(where, raw, _STAGE_KEYS)
+    for key in _REQUIRED_STAGE_KEYS:
+        if key not in raw:
+            raise ConfigError(f"{where}.{key}", "is required")
+
+    issuers_raw = raw["issuers"]
+    issuers = parse_issuers(issuers_raw, f"{where}.issuers")
+    issuers_env = issuers_to_env(issuers_raw)
+    if len(issuers_env.encode()) > MAX_ISSUERS_ENV_BYTES:
+        raise ConfigError(
+            f"{where}.issuers",
+            f"serialise to {len(issuers_env.encode())} bytes; the authorizer's environment allows "
+            f"{MAX_ISSUERS_ENV_BYTES} (Lambda's limit is 4 KB in total)",
+        )
+
+    tiers = _usage_tiers(f"{where}.usage_tiers", raw["usage_tiers"])
+    default_tier = raw["default_tier"]
+    if not isinstance(default_tier, str) or default_tier not in {t.name for t in tiers}:
+        raise ConfigError(
+            f"{where}.default_tier",
+            f"must name one of usage_tiers ({', '.join(t.name for t in tiers)}), got {default_tier!r}",
+        )
+
+    return StageConfig(
+        stage=name,
+        issuers=issuers,
+        issuers_env=issuers_env,
+        backend_url=_backend_url(f"{where}.backend_url", raw["backend_url"]),
+        routes=_routes(f"{where}.routes", raw.get("routes", [])),
+        authorizer_cache_ttl=_int(
+            f"{where}.authorizer_cache_ttl",
+            raw.get("authorizer_cache_ttl", DEFAULT_AUTHORIZER_CACHE_TTL),
+            0,
+            MAX_AUTHORIZER_CACHE_TTL,
+        ),
+        role_cache_ttl=_int(
+            f"{where}.role_cache_ttl",
+            raw.get("role_cache_ttl", DEFAULT_ROLE_CACHE_TTL),
+            0,
+            MAX_ROLE_CACHE_TTL,
+        ),
+        usage_tiers=tiers,
+        default_tier=default_tier,
+        throttling=_throttle(
+            f"{where}.throttling", raw.get("throttling", {"rate": 100, "burst": 200}), only_keys=True
+        ),
+        log_retention_days=_retention(
+            f"{where}.log_retention_days", raw.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)
+        ),
+        audit_log_retention_days=_retention(
+            f"{where}.audit_log_retention_days",
+            raw.get("audit_log_retention_days", DEFAULT_AUDIT_LOG_RETENTION_DAYS),
+        ),
+        log_level=_choice(f"{where}.log_level", raw.get("log_level", "INFO"), LOG_LEVELS),
+        alarms=_alarms(f"{where}.alarms", raw.get("alarms", {})),
+        api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", raw.get("api_cloudwatch_role", True)),
+        termination_protection=_bool(
+            f"{where}.termination_protection", raw.get("termination_protection", False)
+        ),
+    )
+
+
+def _backend_url(where: str, raw: Any) -> str:
+    # Same rule as key URLs: the authorizer's token checks are worthless if the hop behind the
+    # gateway can be read or rewritten, so plain http is for the local stack's loopback backend only.
+    url = validate_key_url(where, raw)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ConfigError(where, f"must not have a query or fragment, got {url!r}")
+    if parts.username or parts.password:
+        raise ConfigError(where, "must not contain credentials (they would be stored in the template)")
+    return url.rstrip("/")
+
+
+def _routes(where: str, raw: Any) -> tuple[Route, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(
+            where, "must be a list of 'METHOD /resource/template' or '/resource/template' strings"
+        )
+    routes = [Route(method, parse_template(path)) for method, path in ALWAYS_CREATED_ROUTES]
+    seen = {(r.method, r.path): "always created" for r in routes}
+    # API Gateway allows one path-variable child per resource ({id} and {accountId} cannot be siblings,
+    # nor {id} and {proxy+}); catch it here rather than as a failed deployment.
+    variable_child: dict[str, tuple[str, str]] = {"/": ("{proxy+}", "always created")}
+    for i, item in enumerate(raw):
+        setting = f"{where}[{i}]"
+        if not isinstance(item, str):
+            raise ConfigError(setting, f"must be a string, got {item!r}")
+        try:
+            if item.startswith("/"):
+                method, template = "ANY", parse_template(item.strip())
+            else:
+                permission = parse_permission(item)
+                method = "ANY" if permission.method == "*" else permission.method
+                template = permission.template
+        except TemplateError as e:
+            raise ConfigError(setting, str(e)) from None
+        key = (method, template.text)
+        if key in seen:
+            raise ConfigError(setting, f"duplicate route {method} {template.text} ({seen[key]})")
+        seen[key] = f"also {setting}"
+        parent = ""
+        for kind, text in template.segments:
+            part = text if kind == LITERAL else "{" + text + ("+}" if kind == GREEDY else "}")
+            if kind != LITERAL:
+                previous = variable_child.setdefault(parent or "/", (part, setting))
+                if previous[0] != part:
+                    raise ConfigError(
+                        setting,
+                        f"{template.text!r} puts {part} beside {previous[0]} ({previous[1]}) under "
+                        f"{parent or '/'!r}; API Gateway allows one path variable per level",
+                    )
+            parent = f"{parent}/{part}"
+        routes.append(Route(method, template))
+    return tuple(routes)
+
+
+def _usage_tiers(where: str, raw: Any) -> tuple[UsageTier, ...]:
+    _object(where, raw, None)
+    if not raw:
+        raise ConfigError(where, "must define at least one tier")
+    tiers = []
+    for name, value in raw.items():
+        setting = f"{where}.{name}"
+        if not _TIER_NAME.fullmatch(name):
+            raise ConfigError(setting, "tier names must match [a-z][a-z0-9-]{0,31}")
+        _object(setting, value, frozenset({"rate", "burst", "quota", "description"}))
+        throttle = _throttle(setting, value, only_keys=False)
+        quota = None
+        if value.get("quota") is not None:
+            q = value["quota"]
+            _object(f"{setting}.quota", q, frozenset({"limit", "period"}))
+            if "limit" not in q:
+                raise ConfigError(f"{setting}.quota.limit", "is required (requests per period)")
+            quota = Quota(
+                limit=_int(f"{setting}.quota.limit", q["limit"], 1, 2_000_000_000),
+                period=_choice(f"{setting}.quota.period", q.get("period", "DAY"), QUOTA_PERIODS),
+            )
+        description = value.get("description", f"edgeauth usage tier {name}")
+        if not isinstance(description, str):
+            raise ConfigError(f"{setting}.description", "must be a string")
+        tiers.append(UsageTier(name=name, throttle=throttle, quota=quota, description=description))
+    return tuple(tiers)
+
+
+def _throttle(where: str, raw: Any, *, only_keys: bool) -> Throttle:
+    """``rate`` and ``burst`` of ``raw``; with ``only_keys`` no other key is allowed."""
+    if only_keys:
+        _object(where, raw, frozenset({"rate", "burst"}))
+    for key, meaning in (("rate", "requests per second"), ("burst", "burst size in requests")):
+        if key not in raw:
+            raise ConfigError(f"{where}.{key}", f"is required ({meaning})")
+    rate = raw["rate"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1_000_000:
+        raise ConfigError(f"{where}.rate", f"must be a number of requests per second above 0, got {rate!r}")
+    return Throttle(rate=float(rate), burst=_int(f"{where}.burst", raw["burst"], 0, 1_000_000))
+
+
+def _alarms(where: str, raw: Any) -> AlarmSettings:
+    defaults = AlarmSettings()
+    _object(where, raw, frozenset(AlarmSettings.__dataclass_fields__))
+    topic = raw.get("topic_arn")
+    if topic is not None and (not isinstance(topic, str) or not _SNS_ARN.fullmatch(topic)):
+        raise ConfigError(f"{where}.topic_arn", f"must be an SNS topic ARN or null, got {topic!r}")
+    period = _int(f"{where}.period_seconds", raw.get("period_seconds", defaults.period_seconds), 60, 86400)
+    if period % 60:
+        raise ConfigError(f"{where}.period_seconds", f"must be a multiple of 60, got {period}")
+
+    def integer(key: str, low: int, high: int) -> int:
+        return _int(f"{where}.{key}", raw.get(key, getattr(defaults, key)), low, high)
+
+    def percent(key: str) -> float:
+        value = raw.get(key, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            raise ConfigError(
+                f"{where}.{key}", f"must be a percentage above 0 and at most 100, got {value!r}"
+            )
+        return float(value)
+
+    return AlarmSettings(
+        period_seconds=period,
+        evaluation_periods=integer("evaluation_periods", 1, 100),
+        authorizer_errors=integer("authorizer_errors", 1, 1_000_000),
+        authorizer_p99_ms=integer("authorizer_p99_ms", 1, 30_000),
+        api_5xx=integer("api_5xx", 1, 1_000_000),
+        unauthorized_percent=percent("unauthorized_percent"),
+        forbidden_percent=percent("forbidden_percent"),
+        rate_min_requests=integer("rate_min_requests", 1, 1_000_000),
+        throttled=integer("throttled", 1, 1_000_000),
+        iterator_age_seconds=integer("iterator_age_seconds", 1, 7 * 86400),
+        topic_arn=topic,
+    )
+
+
+def _object(where: str, raw: Any, allowed: frozenset[str] | None) -> None:
+    """``raw`` must be a JSON object; with ``allowed``, every key must be one of them."""
+    if not isinstance(raw, dict):
+        raise ConfigError(where, f"must be an object, got {type(raw).__name__}")
+    if allowed is not None:
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"{where}.{unknown[0]}", f"is not a known setting (known: {', '.join(sorted(allowed))})"
+            )
+
+
+def _int(where: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(where, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(where, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(where, f"must be true or false, got {value!r}")
+    return value
+
+
+def _choice(where: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(where, f"must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def _retention(where: str, value: Any) -> int:
+    days = _int(where, value, 1, 3653)
+    if days not in LOG_RETENTION_DAYS:
+        raise ConfigError(
+            where,
+            f"must be a retention CloudWatch Logs offers ({', '.join(map(str, sorted(LOG_RETENTION_DAYS)))})",
+        )
+    return days

@@ -1,0 +1,193 @@
+"""The audit pipeline: decision and access log lines → Kinesis → consumer → the audit log group."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from edgeauth import constants as C
+from edgeauth.audit.queries import SAVED_QUERIES
+from infra import constants as ids
+from infra.config import StageConfig
+from infra.constructs.function import EdgeAuthFunction
+from infra.constructs.retention import retention_days
+
+STREAM_RETENTION: Final = Duration.hours(24)
+"""How long a record stays readable (Kinesis' included retention)."""
+MAX_RECORD_AGE: Final = Duration.hours(6)
+"""Records older than this go to the dead-letter queue instead of blocking the shard. Shorter than
+:data:`STREAM_RETENTION`, so a dead letter's sequence numbers still point at readable records for
+at least 18 hours: enough to replay them."""
+RETRY_ATTEMPTS: Final = 5
+"""Bounded: after bisecting down to the failing record and retrying it this often, it is dead-lettered."""
+BATCH_SIZE: Final = 100
+MAX_BATCHING_WINDOW: Final = Duration.seconds(1)
+
+CONSUMER_TIMEOUT: Final = Duration.seconds(60)
+CONSUMER_MEMORY_MB: Final = 256
+
+AUTHORIZER_LOG_FILTER: Final = logs.FilterPattern.string_value("$.message", "=", C.AUDIT_DECISION_MESSAGE)
+"""Only the authorizer's audit lines go to the stream (not START/END/REPORT or diagnostics)."""
+
+
+def encrypted_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """An SQS queue for on-failure destinations: SSE, TLS only, 14 days to inspect and replay."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+
+
+class AuditPipeline(Construct):
+    """Everything between the two source log groups and the audit log group.
+
+    What callers may rely on:
+
+    * :attr:`stream`: on-demand Kinesis stream encrypted with :attr:`key` (customer-managed, rotated);
+    * subscription filters from each of ``source_log_groups`` (decision lines only from the
+      authorizer's) into the stream, through :attr:`subscription_role`, which may only put records;
+    * :attr:`consumer`: the audit consumer (:data:`edgeauth.constants.HANDLER_AUDIT_CONSUMER`) on the
+      stream with partial batch responses, bisect on error, :data:`RETRY_ATTEMPTS` retries,
+      :data:`MAX_RECORD_AGE`, and :attr:`dead_letters` as on-failure destination;
+    * :attr:`audit_log_group` (retention ``audit_log_retention_days``, retained on deletion), which the
+      consumer writes to and every :data:`edgeauth.audit.queries.SAVED_QUERIES` entry queries.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        code: lambda_.Code,
+        authorizer_log_group: logs.ILogGroup,
+        access_log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            ids.AUDIT_KEY,
+            description=f"edgeauth {config.stage}: encrypts the audit stream",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.stream = kinesis.Stream(
+            self,
+            ids.AUDIT_STREAM,
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=self.key,
+            retention_period=STREAM_RETENTION,
+        )
+        self.audit_log_group = logs.LogGroup(
+            self,
+            ids.AUDIT_LOG_GROUP,
+            retention=retention_days(config.audit_log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # One role for both filters. The SourceArn condition stops another account's log group from
+        # using it through CloudWatch Logs (confused deputy).
+        self.subscription_role = iam.Role(
+            self,
+            ids.SUBSCRIPTION_ROLE,
+            assumed_by=iam.ServicePrincipal(
+                "logs.amazonaws.com",
+                conditions={
+                    "StringLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+                    }
+                },
+            ),
+            description=f"edgeauth {config.stage}: CloudWatch Logs puts audit lines into the stream",
+        )
+        # Exactly what CloudWatch Logs needs to deliver (not grant_write, which adds key wildcards).
+        self.subscription_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kinesis:PutRecord", "kinesis:PutRecords"], resources=[self.stream.stream_arn]
+            )
+        )
+        self.subscription_role.add_to_policy(
+            iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[self.key.key_arn])
+        )
+        # L1 filters: the L2 destination would grant the role the stream's full write set (with key
+        # wildcards) and iam:PassRole on itself; the statements above are all delivery needs.
+        self.subscription_filters = tuple(
+            self._subscription(construct_id, log_group, pattern)
+            for construct_id, log_group, pattern in (
+                (ids.AUTHORIZER_SUBSCRIPTION, authorizer_log_group, AUTHORIZER_LOG_FILTER),
+                (ids.ACCESS_SUBSCRIPTION, access_log_group, logs.FilterPattern.all_events()),
+            )
+        )
+
+        consumer = EdgeAuthFunction(
+            self,
+            ids.AUDIT_CONSUMER,
+            code=code,
+            handler=C.HANDLER_AUDIT_CONSUMER,
+            description=f"edgeauth {config.stage}: normalises audit lines into the audit log group",
+            service=ids.AUDIT_CONSUMER_SERVICE,
+            environment={C.ENV_AUDIT_LOG_GROUP: self.audit_log_group.log_group_name},
+            log_retention_days=config.log_retention_days,
+            log_level=config.log_level,
+            timeout=CONSUMER_TIMEOUT,
+            memory_size=CONSUMER_MEMORY_MB,
+        )
+        self.consumer: lambda_.Function = consumer.function
+        self.consumer_log_group: logs.LogGroup = consumer.log_group
+        self.audit_log_group.grant(
+            consumer.role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents"
+        )
+
+        self.dead_letters = encrypted_dead_letter_queue(self, ids.AUDIT_DLQ)
+        self.consumer.add_event_source(
+            sources.KinesisEventSource(
+                self.stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=BATCH_SIZE,
+                max_batching_window=MAX_BATCHING_WINDOW,
+                report_batch_item_failures=True,
+                bisect_batch_on_error=True,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_record_age=MAX_RECORD_AGE,
+                on_failure=sources.SqsDlq(self.dead_letters),
+            )
+        )
+
+        self.query_definitions = tuple(
+            logs.CfnQueryDefinition(
+                self,
+                f"Query{ids.pascal_case(query.name)}",
+                name=f"edgeauth/{config.stage}/{query.name}",
+                query_string=query.query,
+                log_group_names=[self.audit_log_group.log_group_name],
+            )
+            for query in SAVED_QUERIES
+        )
+
+    def _subscription(
+        self, construct_id: str, log_group: logs.ILogGroup, pattern: logs.IFilterPattern
+    ) -> logs.CfnSubscriptionFilter:
+        subscription = logs.CfnSubscriptionFilter(
+            self,
+            construct_id,
+            log_group_name=log_group.log_group_name,
+            filter_pattern=pattern.log_pattern_string,
+            destination_arn=self.stream.stream_arn,
+            role_arn=self.subscription_role.role_arn,
+        )
+        # CloudWatch Logs test-delivers when the filter is created: the role's policy must exist first.
+        subscription.node.add_dependency(self.subscription_role)
+        return subscription

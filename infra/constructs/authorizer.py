@@ -1,0 +1,84 @@
+"""The authorizer Lambda: verifies the token, reads roles, returns a policy for one route."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from edgeauth import constants as C
+from infra import constants as ids
+from infra.config import StageConfig
+from infra.constructs.function import EdgeAuthFunction
+
+ROLE_TABLE_READ_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem", "dynamodb:BatchGetItem")
+"""Everything the authorizer may do to the role table."""
+ROLE_TABLE_KEY_PREFIXES: tuple[str, ...] = (
+    C.ROLE_PK_PREFIX,
+    C.SUBJECT_PK_PREFIX,
+    C.GROUP_PK_PREFIX,
+    C.CLIENT_PK_PREFIX,
+)
+"""Partition-key prefixes of the items the authorizer reads (``dynamodb:LeadingKeys``)."""
+
+TIMEOUT = Duration.seconds(5)
+"""Above the JWKS fetch (≤ 2 s) plus role reads with retries; well below API Gateway's 29 s."""
+MEMORY_MB = 512
+"""Lambda's CPU scales with memory; 512 MB keeps RS256 verification and cold start fast."""
+
+
+class Authorizer(Construct):
+    """The REQUEST authorizer's function (the API wires it to the methods).
+
+    Its environment is the authorizer's whole configuration: the issuers (as validated at synth), the
+    role table, the role-cache TTL and the default usage key. Its role may call only
+    ``dynamodb:GetItem`` and ``dynamodb:BatchGetItem`` on the role table, and only for items whose
+    partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        code: lambda_.Code,
+        table: dynamodb.ITable,
+        default_usage_key: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        fn = EdgeAuthFunction(
+            self,
+            ids.FUNCTION,
+            code=code,
+            handler=C.HANDLER_AUTHORIZER,
+            description=f"edgeauth {config.stage}: REQUEST authorizer (JWT, RBAC, usage key, audit line)",
+            service=C.AUTHORIZER_SERVICE,
+            environment={
+                C.ENV_ISSUERS: config.issuers_env,
+                C.ENV_ROLE_TABLE: table.table_name,
+                C.ENV_ROLE_CACHE_TTL: str(config.role_cache_ttl),
+                C.ENV_DEFAULT_USAGE_KEY: default_usage_key,
+            },
+            log_retention_days=config.log_retention_days,
+            log_level=config.log_level,
+            timeout=TIMEOUT,
+            memory_size=MEMORY_MB,
+        )
+        fn.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(ROLE_TABLE_READ_ACTIONS),
+                resources=[table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [f"{prefix}*" for prefix in ROLE_TABLE_KEY_PREFIXES]
+                    }
+                },
+            )
+        )
+        self.function: lambda_.Function = fn.function
+        self.log_group: logs.LogGroup = fn.log_group
+        self.role: iam.Role = fn.role

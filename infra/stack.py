@@ -1,0 +1,130 @@
+"""The one stack: composes the constructs and declares the outputs. No resource is defined here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from edgeauth import constants as C
+from infra import bundling
+from infra import constants as ids
+from infra.config import StageConfig
+from infra.constructs.api import Api
+from infra.constructs.audit_pipeline import AuditPipeline
+from infra.constructs.authorizer import Authorizer
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.role_events import RoleEvents
+from infra.constructs.role_table import RoleTable
+from infra.constructs.usage_plans import UsagePlans, default_usage_key_value
+
+
+class EdgeAuthStack(Stack):
+    """``EdgeAuth-<stage>``: the whole system for one stage.
+
+    ``code`` is the Lambda asset of every function (default: :func:`infra.bundling.function_code`).
+    The constructs are attributes (:attr:`role_table`, :attr:`authorizer`, :attr:`api`,
+    :attr:`usage_plans`, :attr:`audit`, :attr:`role_events`, :attr:`monitoring`). Outputs are named by
+    :mod:`edgeauth.constants` ``OUTPUT_*`` (the CLI's ``--stack`` and the local stack read them).
+    """
+
+    def __init__(
+        self, scope: Construct, *, config: StageConfig, code: lambda_.Code | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            stack_name=config.stack_name,
+            description=f"edgeauth {config.stage}: edge authorizer (API Gateway, Lambda, role table, audit trail)",
+            termination_protection=config.termination_protection,
+            **kwargs,
+        )
+        self.config = config
+        Tags.of(self).add("edgeauth:stage", config.stage)
+        if config.local_only:
+            Annotations.of(self).add_warning_v2(
+                "edgeauth:local-only",
+                f"stage {config.stage!r} has an issuer or backend on a loopback address: it works with the "
+                "local stack only; a deployed authorizer could not reach it",
+            )
+
+        if code is None:
+            if self.bundling_required:
+                # Install now, so that a missing wheel is a plain BundlingError naming the requirement
+                # rather than an error from inside asset staging. (`cdk ls`/`destroy` skip bundling.)
+                bundling.install_requirements()
+            code = bundling.function_code()
+
+        default_key = default_usage_key_value(config.stack_name, config.stage)
+        self.role_table = RoleTable(self, ids.ROLE_TABLE)
+        self.authorizer = Authorizer(
+            self,
+            ids.AUTHORIZER,
+            config=config,
+            code=code,
+            table=self.role_table.table,
+            default_usage_key=default_key,
+        )
+        self.api = Api(self, ids.API, config=config, authorizer_function=self.authorizer.function)
+        self.usage_plans = UsagePlans(
+            self,
+            ids.USAGE_PLANS,
+            config=config,
+            rest_api=self.api.rest_api,
+            stage=self.api.stage,
+            default_key_value=default_key,
+        )
+        self.audit = AuditPipeline(
+            self,
+            ids.AUDIT_PIPELINE,
+            config=config,
+            code=code,
+            authorizer_log_group=self.authorizer.log_group,
+            access_log_group=self.api.access_log_group,
+        )
+        self.role_events = RoleEvents(
+            self,
+            ids.ROLE_EVENTS,
+            config=config,
+            code=code,
+            table=self.role_table.table,
+            audit_log_group=self.audit.audit_log_group,
+            rest_api=self.api.rest_api,
+            stage=self.api.stage,
+        )
+        self.monitoring = Monitoring(
+            self,
+            ids.MONITORING,
+            settings=config.alarms,
+            name_prefix=config.stack_name,
+            stage=self.api.stage,
+            rest_api_id=self.api.rest_api.rest_api_id,
+            access_log_group=self.api.access_log_group,
+            authorizer=self.authorizer.function,
+            audit_consumer=self.audit.consumer,
+            role_events=self.role_events.function,
+            audit_dead_letters=self.audit.dead_letters,
+            role_events_dead_letters=self.role_events.dead_letters,
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        outputs = {
+            C.OUTPUT_API_URL: (self.api.rest_api.url, "Invoke URL of the API stage"),
+            C.OUTPUT_REST_API_ID: (self.api.rest_api.rest_api_id, "REST API id"),
+            C.OUTPUT_STAGE_NAME: (self.api.stage.stage_name, "API stage name"),
+            C.OUTPUT_ROLE_TABLE: (self.role_table.table.table_name, "DynamoDB role table"),
+            C.OUTPUT_AUDIT_STREAM: (self.audit.stream.stream_name, "Kinesis audit stream"),
+            C.OUTPUT_AUDIT_LOG_GROUP: (self.audit.audit_log_group.log_group_name, "Normalised audit events"),
+            C.OUTPUT_AUTHORIZER_LOG_GROUP: (self.authorizer.log_group.log_group_name, "Authorizer log group"),
+            C.OUTPUT_ACCESS_LOG_GROUP: (self.api.access_log_group.log_group_name, "API access log group"),
+        }
+        for tier, plan in self.usage_plans.plans.items():
+            outputs[C.OUTPUT_USAGE_PLAN_PREFIX + ids.pascal_case(tier)] = (
+                plan.usage_plan_id,
+                f"Usage plan id of tier '{tier}'",
+            )
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)

@@ -1,0 +1,139 @@
+"""AuditPipeline: encrypted stream, subscriptions, a consumer that never blocks its shard, saved queries."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match
+
+from edgeauth import constants as C
+from edgeauth.audit.queries import SAVED_QUERIES
+from infra.constructs import audit_pipeline
+from tests.infra.conftest import Synth, actions, resources
+
+
+def test_stream_is_on_demand_and_encrypted_with_a_rotated_key(synth: Synth) -> None:
+    key_id = synth.logical_id(synth.stack.audit.key)
+    synth.template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
+        },
+    )
+    synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_both_log_groups_subscribe_to_the_stream(synth: Synth) -> None:
+    stream = {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.stream), "Arn"]}
+    role = {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.subscription_role), "Arn"]}
+    synth.template.resource_count_is("AWS::Logs::SubscriptionFilter", 2)
+    synth.template.has_resource_properties(
+        "AWS::Logs::SubscriptionFilter",
+        {
+            "LogGroupName": {"Ref": synth.logical_id(synth.stack.authorizer.log_group)},
+            "DestinationArn": stream,
+            "RoleArn": role,
+            "FilterPattern": f'{{ $.message = "{C.AUDIT_DECISION_MESSAGE}" }}',
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::Logs::SubscriptionFilter",
+        {
+            "LogGroupName": {"Ref": synth.logical_id(synth.stack.api.access_log_group)},
+            "DestinationArn": stream,
+            "RoleArn": role,
+            "FilterPattern": "",
+        },
+    )
+
+
+def test_subscription_role_may_only_put_records(synth: Synth) -> None:
+    role = synth.resource(synth.stack.audit.subscription_role)["Properties"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "logs.amazonaws.com"}
+    assert "aws:SourceArn" in statement["Condition"]["StringLike"]
+    granted = {a for s in synth.policy_statements(synth.stack.audit.subscription_role) for a in actions(s)}
+    assert granted == {"kinesis:PutRecord", "kinesis:PutRecords", "kms:GenerateDataKey"}
+
+
+def test_consumer_never_blocks_its_shard(synth: Synth) -> None:
+    consumer = synth.resource(synth.stack.audit.consumer)["Properties"]
+    assert consumer["Handler"] == C.HANDLER_AUDIT_CONSUMER
+    assert consumer["Architectures"] == ["arm64"]
+    assert consumer["Environment"]["Variables"][C.ENV_AUDIT_LOG_GROUP] == {
+        "Ref": synth.logical_id(synth.stack.audit.audit_log_group)
+    }
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": synth.logical_id(synth.stack.audit.consumer)},
+            "EventSourceArn": {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.stream), "Arn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": audit_pipeline.RETRY_ATTEMPTS,
+            "MaximumRecordAgeInSeconds": audit_pipeline.MAX_RECORD_AGE.to_seconds(),
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.dead_letters), "Arn"]}
+                }
+            },
+        },
+    )
+    assert 0 < audit_pipeline.RETRY_ATTEMPTS <= 10
+    assert audit_pipeline.MAX_RECORD_AGE.to_seconds() < audit_pipeline.STREAM_RETENTION.to_seconds()
+
+
+def test_dead_letter_queue_is_encrypted_and_tls_only(synth: Synth) -> None:
+    queue = synth.resource(synth.stack.audit.dead_letters)["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 86400
+    synth.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": synth.logical_id(synth.stack.audit.dead_letters)}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_consumer_writes_only_to_the_audit_log_group(synth: Synth) -> None:
+    audit_id = synth.logical_id(synth.stack.audit.audit_log_group)
+    statements = synth.policy_statements(synth.stack.audit.consumer.role)  # type: ignore[arg-type]
+    own_id = synth.logical_id(synth.stack.audit.consumer_log_group)
+    targets = [r for s in statements if "logs:PutLogEvents" in actions(s) for r in resources(s)]
+    assert sorted(map(str, targets)) == sorted(
+        str({"Fn::GetAtt": [log_group, "Arn"]}) for log_group in (audit_id, own_id)
+    )
+    readers = [r for s in statements if "logs:GetLogEvents" in actions(s) for r in resources(s)]
+    assert [str(r) for r in readers] == [str({"Fn::GetAtt": [audit_id, "Arn"]})]
+    granted = {a for s in statements for a in actions(s)}
+    assert not {a for a in granted if a.startswith(("kinesis:Put", "dynamodb:", "apigateway:"))}
+    wildcard = {a for s in statements if "*" in resources(s) for a in actions(s)}
+    assert wildcard == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_audit_log_group_has_retention_and_is_retained(synth: Synth) -> None:
+    log_group = synth.resource(synth.stack.audit.audit_log_group)
+    assert log_group["Properties"]["RetentionInDays"] == synth.config.audit_log_retention_days
+    assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_every_saved_query_is_a_query_definition_on_the_audit_log_group(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::Logs::QueryDefinition", len(SAVED_QUERIES))
+    audit = {"Ref": synth.logical_id(synth.stack.audit.audit_log_group)}
+    for query in SAVED_QUERIES:
+        synth.template.has_resource_properties(
+            "AWS::Logs::QueryDefinition",
+            {
+                "Name": f"edgeauth/{synth.config.stage}/{query.name}",
+                "QueryString": query.query,
+                "LogGroupNames": [audit],
+            },
+        )

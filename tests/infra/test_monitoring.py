@@ -1,0 +1,140 @@
+"""Monitoring: the alarms exist with the configured thresholds, and 401/403/429 are counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeauth import constants as C
+from infra import constants as ids
+from infra.constructs.monitoring import STATUS_METRICS
+from tests.infra.conftest import Synth
+
+
+def alarm(synth: Synth, alarm_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = synth.resource(synth.stack.monitoring.alarms[alarm_id])["Properties"]
+    return props
+
+
+def test_every_required_alarm_exists(synth: Synth) -> None:
+    expected = {
+        ids.ALARM_AUTHORIZER_ERRORS,
+        ids.ALARM_AUTHORIZER_THROTTLES,
+        ids.ALARM_AUTHORIZER_LATENCY,
+        ids.ALARM_API_5XX,
+        ids.ALARM_UNAUTHORIZED_RATE,
+        ids.ALARM_FORBIDDEN_RATE,
+        ids.ALARM_THROTTLED,
+        ids.ALARM_CONSUMER_ITERATOR_AGE,
+        ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
+        ids.ALARM_AUDIT_DEAD_LETTERS,
+        ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
+        ids.ALARM_CACHE_FLUSH_FAILED,
+    }
+    assert set(synth.stack.monitoring.alarms) == expected
+    synth.template.resource_count_is("AWS::CloudWatch::Alarm", len(expected))
+    for alarm_id in expected:
+        props = alarm(synth, alarm_id)
+        assert props["AlarmName"] == f"{synth.config.stack_name}-{alarm_id}"
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["EvaluationPeriods"] == synth.config.alarms.evaluation_periods
+        # No topic in the dev settings: no actions.
+        assert "AlarmActions" not in props
+
+
+def test_authorizer_alarms(synth: Synth) -> None:
+    settings = synth.config.alarms
+    fn = {"Ref": synth.logical_id(synth.stack.authorizer.function)}
+    errors = alarm(synth, ids.ALARM_AUTHORIZER_ERRORS)
+    assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": fn}]
+    assert errors["Threshold"] == settings.authorizer_errors
+    latency = alarm(synth, ids.ALARM_AUTHORIZER_LATENCY)
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Duration", "p99")
+    assert latency["Threshold"] == settings.authorizer_p99_ms
+
+
+def test_api_5xx_and_429_alarms(synth: Synth) -> None:
+    settings = synth.config.alarms
+    server = alarm(synth, ids.ALARM_API_5XX)
+    assert (server["Namespace"], server["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    assert server["Threshold"] == settings.api_5xx
+    throttled = alarm(synth, ids.ALARM_THROTTLED)
+    assert (throttled["Namespace"], throttled["MetricName"]) == (C.METRICS_NAMESPACE, ids.METRIC_THROTTLED)
+    assert throttled["Dimensions"] == [
+        {"Name": ids.METRIC_DIMENSION_API_ID, "Value": {"Ref": synth.logical_id(synth.stack.api.rest_api)}}
+    ]
+
+
+def test_401_and_403_alarms_are_rates_over_a_minimum_of_requests(synth: Synth) -> None:
+    settings = synth.config.alarms
+    for alarm_id, metric_name, percent in (
+        (ids.ALARM_UNAUTHORIZED_RATE, ids.METRIC_UNAUTHORIZED, settings.unauthorized_percent),
+        (ids.ALARM_FORBIDDEN_RATE, ids.METRIC_FORBIDDEN, settings.forbidden_percent),
+    ):
+        props = alarm(synth, alarm_id)
+        assert props["Threshold"] == percent
+        expression = next(m for m in props["Metrics"] if "Expression" in m)
+        assert f"requests >= {settings.rate_min_requests}" in expression["Expression"]
+        names = {m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m}
+        assert names == {"Count", metric_name}
+
+
+def test_access_log_metric_filters_count_status_codes_per_api(synth: Synth) -> None:
+    access = {"Ref": synth.logical_id(synth.stack.api.access_log_group)}
+    for metric_name, code in STATUS_METRICS:
+        synth.template.has_resource_properties(
+            "AWS::Logs::MetricFilter",
+            {
+                "LogGroupName": access,
+                "FilterPattern": f'{{ $.status = "{code}" }}',
+                "MetricTransformations": [
+                    {
+                        "MetricNamespace": C.METRICS_NAMESPACE,
+                        "MetricName": metric_name,
+                        "MetricValue": "1",
+                        "Dimensions": [{"Key": ids.METRIC_DIMENSION_API_ID, "Value": "$.apiId"}],
+                    }
+                ],
+            },
+        )
+    # The access log writes the status as a string, which is what the filters compare with.
+    assert C.ACCESS_LOG_FIELDS["status"] == "$context.status"
+    assert C.ACCESS_LOG_FIELDS["apiId"] == "$context.apiId"
+
+
+def test_stream_alarms(synth: Synth) -> None:
+    threshold_ms = synth.config.alarms.iterator_age_seconds * 1000
+    for alarm_id, function in (
+        (ids.ALARM_CONSUMER_ITERATOR_AGE, synth.stack.audit.consumer),
+        (ids.ALARM_ROLE_EVENTS_ITERATOR_AGE, synth.stack.role_events.function),
+    ):
+        props = alarm(synth, alarm_id)
+        assert (props["MetricName"], props["Statistic"], props["Threshold"]) == (
+            "IteratorAge",
+            "Maximum",
+            threshold_ms,
+        )
+        assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": synth.logical_id(function)}}]
+    for alarm_id, queue in (
+        (ids.ALARM_AUDIT_DEAD_LETTERS, synth.stack.audit.dead_letters),
+        (ids.ALARM_ROLE_EVENTS_DEAD_LETTERS, synth.stack.role_events.dead_letters),
+    ):
+        props = alarm(synth, alarm_id)
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert props["Threshold"] == 1
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [synth.logical_id(queue), "QueueName"]}}
+        ]
+
+
+def test_dashboard_exists(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_failed_cache_flush_alarms_on_the_role_events_metric(synth: Synth) -> None:
+    props = alarm(synth, ids.ALARM_CACHE_FLUSH_FAILED)
+    assert props["Namespace"] == "EdgeAuth"
+    assert props["MetricName"] == "AuthorizerCacheFlushFailed"
+    assert props["Dimensions"] == [{"Name": "service", "Value": "edgeauth-role-events"}]
+    assert props["Threshold"] == 1
