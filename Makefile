@@ -24,7 +24,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy functions edgeauth_cli edgeauth_local infra app.py
+	$(BIN)/mypy functions edgeauth_cli edgeauth_local infra app.py bench
 
 unit: install
 	$(BIN)/pytest

@@ -27,13 +27,15 @@ def register(subparsers: Any) -> None:
         help="print a token from the local stack's development identity provider",
         description="Print an access token signed by the local stack's development identity provider "
         "(make local). Never available on a deployed stack.",
-        epilog="Example: curl -H \"Authorization: Bearer $(edgeauth token --sub bob)\" "
+        epilog='Example: curl -H "Authorization: Bearer $(edgeauth token --sub bob)" '
         "http://127.0.0.1:8080/dev/accounts/42",
     )
     p.add_argument("--sub", required=True, help="the token's subject (demo: alice, bob, carol)")
     p.add_argument("--groups", default="", help="comma-separated group claim values")
     p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
-    p.add_argument("--scope", default=None, help="space-separated scopes (default: the issuer's required ones)")
+    p.add_argument(
+        "--scope", default=None, help="space-separated scopes (default: the issuer's required ones)"
+    )
     p.add_argument("--client-id", default=None, help="client id claim (a client with its own usage key)")
     p.add_argument("--idp-url", default=None, help="the development identity provider's issuer URL")
     p.set_defaults(func=cmd_token)

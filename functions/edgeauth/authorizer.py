@@ -15,7 +15,6 @@ Nothing in the answer says why a request was refused; the audit line does.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,8 +30,8 @@ from edgeauth.core.routes import Template, TemplateError, parse_template
 from edgeauth.core.settings import Settings
 from edgeauth.core.tokens import TokenVerifier, VerifiedToken
 
-# "Bearer" (any case), one or more spaces, exactly one token (no spaces inside, nothing after).
-_BEARER = re.compile(r"(?i:bearer) +([^\s]+)")
+# "Bearer" (any case), one or more spaces, exactly one token (no spaces inside, nothing after):
+# the regex ``(?i:bearer) +([^\s]+)``, implemented without ``re`` in :func:`bearer_token`.
 
 
 class Unauthorized(Exception):
@@ -64,15 +63,23 @@ class AuthorizerRequest:
         method_arn = event.get("methodArn")
         if not isinstance(method, str) or not isinstance(resource, str) or not isinstance(method_arn, str):
             raise RequestError("event lacks requestContext.httpMethod/resourcePath or methodArn")
+        # Header names match case-insensitively; ``len(k) == 13`` first is only a cheap filter (no
+        # other length can lower-case to "authorization"). multiValueHeaders wins when it has one.
         values: list[str] = []
         multi = event.get("multiValueHeaders") or {}
-        single = event.get("headers") or {}
-        if isinstance(multi, dict) and any(k.lower() == "authorization" for k in multi):
-            for k, v in multi.items():
-                if k.lower() == "authorization":
-                    values.extend(v if isinstance(v, list) else [v])
-        elif isinstance(single, dict):
-            values.extend(v for k, v in single.items() if k.lower() == "authorization")
+        found = (
+            [k for k in multi if len(k) == 13 and k.lower() == "authorization"]
+            if isinstance(multi, dict)
+            else []
+        )
+        if found:
+            for k in found:
+                v = multi[k]
+                values.extend(v if isinstance(v, list) else [v])
+        else:
+            single = event.get("headers") or {}
+            if isinstance(single, dict):
+                values.extend(v for k, v in single.items() if len(k) == 13 and k.lower() == "authorization")
         identity = ctx.get("identity") or {}
         return cls(
             method=method,
@@ -93,10 +100,15 @@ def bearer_token(values: list[str]) -> str:
         raise AuthenticationError("missing_token", "no Authorization header")
     if len(values) > 1:
         raise AuthenticationError("multiple_authorization", "more than one Authorization value")
-    match = _BEARER.fullmatch(values[0])
-    if match is None:
+    # Exactly the language of the regex ``(?i:bearer) +([^\s]+)`` (full match), in C-speed string
+    # operations: per character, ``c.lower() == x`` is what the case-insensitive match accepts, and
+    # ``str.split()`` splits on what ``\s`` matches (both checked over every code point).
+    value = values[0]
+    rest = value[6:]
+    token = rest.lstrip(" ")
+    if value[:6].lower() != "bearer" or len(token) == len(rest) or token.split() != [token]:
         raise AuthenticationError("malformed_authorization", "not 'Bearer <token>'")
-    return match.group(1)
+    return token
 
 
 class Authorizer:
@@ -118,9 +130,16 @@ class Authorizer:
         self._emit = emit
         self._warn = warn
         self._clock = clock
+        self._first_call = True
 
     def authorize(self, event: Mapping[str, Any], trace_id: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
+        if self._first_call:
+            # Cold start: create the DynamoDB client before the first token check imports PyJWT and
+            # cryptography. Those imports then reuse the memory botocore freed while loading its
+            # models, instead of raising the peak: about 1.8 MB less peak RSS (README "Benchmarks").
+            self._first_call = False
+            self.store.warm()
         request = AuthorizerRequest.from_event(event)
         record = DecisionRecord(
             decision="error",

@@ -143,3 +143,14 @@ ACCESS_LOG_FIELDS: Final = {
     "errorMessage": "$context.error.message",
     "errorResponseType": "$context.error.responseType",
 }
+
+# Headers the API adds to every request it proxies to the backend, from the authorizer's answer.
+# API Gateway sets them itself (a client-sent header of the same name is overwritten), so the backend
+# can trust them as long as it is reachable only through the API.
+BACKEND_HEADERS: Final = {
+    "X-Edgeauth-Sub": "context.authorizer.sub",
+    "X-Edgeauth-Iss": "context.authorizer.iss",
+    "X-Edgeauth-Roles": "context.authorizer.roles",
+    "X-Edgeauth-Client-Id": "context.authorizer.clientId",
+    "X-Edgeauth-Principal": "context.authorizer.principalId",
+}

@@ -20,6 +20,12 @@ Decisions worth knowing:
   A new image without ``updated_by``, or with the same ``version`` as the old one (someone edited the
   item in the console and left the stamps alone), is ``unknown (console edit)``. A deletion carries
   no new image: ``unknown (item deleted)``; a TTL deletion names the DynamoDB service.
+* Two flushes: one at once, and one after the authorizer's role-cache time
+  (:data:`~edgeauth.constants.ENV_ROLE_CACHE_TTL` + 1 s). The first clears what the gateway cached;
+  but an authorizer container may still hold the old roles for up to its role-cache time, and a
+  request in that window would put a stale answer back into the gateway's cache for its whole TTL.
+  The second flush clears that too, so an edit takes effect within the role-cache time (plus the
+  stream's delay), never the gateway's cache TTL.
 * The flush runs whenever the batch had records, even if an audit write failed: the table changed
   either way. It is retried with bounded exponential backoff; when it still fails the function logs
   an error and emits the ``AuthorizerCacheFlushFailed`` metric (alarm on it) and does NOT fail the
@@ -27,8 +33,8 @@ Decisions worth knowing:
   cached answers expire by themselves within the cache TTL.
 
 Environment: :data:`~edgeauth.constants.ENV_AUDIT_LOG_GROUP`, :data:`~edgeauth.constants.ENV_REST_API_ID`,
-:data:`~edgeauth.constants.ENV_STAGE_NAME` (required), :data:`~edgeauth.constants.ENV_ENDPOINT_URL`
-(local stack only).
+:data:`~edgeauth.constants.ENV_STAGE_NAME` (required), :data:`~edgeauth.constants.ENV_ROLE_CACHE_TTL`
+(the authorizer's; default 30), :data:`~edgeauth.constants.ENV_ENDPOINT_URL` (local stack only).
 """
 
 from __future__ import annotations
@@ -103,6 +109,7 @@ class RoleEvents:
         max_delay: float = FLUSH_MAX_DELAY,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        settle_seconds: float = 0.0,
     ) -> None:
         self.sink = sink
         self.gateway = gateway
@@ -113,6 +120,7 @@ class RoleEvents:
         self.max_delay = max_delay
         self._sleep = sleep
         self._clock = clock
+        self.settle_seconds = settle_seconds
 
     def event_for(self, record: DynamoDBRecord) -> AuditEvent:
         """The ``role_change`` event of one stream record. Pure apart from the clock fallback."""
@@ -158,6 +166,10 @@ class RoleEvents:
             return self._flush_failed(outcome.attempts, outcome.error or "unknown")
         return outcome
 
+    def _flush_and_count(self) -> None:
+        if self.flush().ok:
+            metrics.add_metric(name="AuthorizerCacheFlushed", unit=MetricUnit.Count, value=1)
+
     def _flush_failed(self, attempts: int, error: str) -> FlushOutcome:
         logger.error(
             "authorizer cache flush failed; role edits take effect when cached policies expire",
@@ -183,9 +195,11 @@ class RoleEvents:
             )
         finally:
             if event.get("Records"):
-                outcome = self.flush()
-                if outcome.ok:
-                    metrics.add_metric(name="AuthorizerCacheFlushed", unit=MetricUnit.Count, value=1)
+                self._flush_and_count()
+                if self.settle_seconds > 0:
+                    # Authorizer containers may still hold the old roles: flush again once they cannot.
+                    self._sleep(self.settle_seconds)
+                    self._flush_and_count()
         failures = response.get("batchItemFailures") or []
         if failures:
             logger.warning(
@@ -204,6 +218,18 @@ def _required(name: str) -> str:
     return value
 
 
+def _role_cache_ttl() -> float:
+    """The authorizer's role-cache time (same variable and default as the authorizer's)."""
+    from edgeauth.core.settings import DEFAULT_ROLE_CACHE_TTL, MAX_ROLE_CACHE_TTL
+
+    raw = os.environ.get(C.ENV_ROLE_CACHE_TTL, "")
+    try:
+        value = float(raw) if raw else float(DEFAULT_ROLE_CACHE_TTL)
+    except ValueError:
+        value = float(MAX_ROLE_CACHE_TTL)  # unknown: wait for the longest the authorizer allows
+    return min(max(value, 0.0), float(MAX_ROLE_CACHE_TTL))
+
+
 def get_role_events() -> RoleEvents:
     """The container's instance, built on first use from the environment."""
     instance = _state.get("instance")
@@ -220,6 +246,7 @@ def get_role_events() -> RoleEvents:
             gateway,
             _required(C.ENV_REST_API_ID),
             _required(C.ENV_STAGE_NAME),
+            settle_seconds=_role_cache_ttl() + 1.0,
         )
     return instance
 

@@ -128,9 +128,13 @@ class Api(Construct):
             proxy=True,
             options=apigw.IntegrationOptions(
                 request_parameters={
-                    f"integration.request.path.{name}": f"method.request.path.{name}" for name in variables
-                }
-                or None,
+                    **{
+                        f"integration.request.path.{name}": f"method.request.path.{name}"
+                        for name in variables
+                    },
+                    # The authorizer's answer, for the backend (a client cannot set these itself).
+                    **{f"integration.request.header.{h}": src for h, src in C.BACKEND_HEADERS.items()},
+                },
             ),
         )
         resource.add_method(

@@ -65,10 +65,13 @@ class RoleEvents(Construct):
                 C.ENV_AUDIT_LOG_GROUP: audit_log_group.log_group_name,
                 C.ENV_REST_API_ID: rest_api.rest_api_id,
                 C.ENV_STAGE_NAME: stage.stage_name,
+                # The second cache flush waits out the authorizer's role cache (see the handler).
+                C.ENV_ROLE_CACHE_TTL: str(config.role_cache_ttl),
             },
             log_retention_days=config.log_retention_days,
             log_level=config.log_level,
-            timeout=TIMEOUT,
+            # Two flushes, role_cache_ttl apart, each with bounded retries.
+            timeout=Duration.seconds(config.role_cache_ttl + 2 * TIMEOUT.to_seconds()),
             memory_size=MEMORY_MB,
         )
         self.function: lambda_.Function = fn.function

@@ -135,15 +135,18 @@ def test_each_edit_becomes_a_role_change_event_and_the_cache_is_flushed_once(env
     # THEN every record succeeded, one audit event each, with who and a diff
     assert response == {"batchItemFailures": []}
     events = audit_events(logs)
-    assert [e["action"] for e in events] == ["insert", "modify", "modify", "remove"]
-    assert [e["actor"] for e in events] == [
-        "arn:aws:iam::1:user/ann",
-        "arn:aws:iam::1:user/bob",
-        role_events.UNKNOWN_CONSOLE,
-        role_events.UNKNOWN_DELETE,
-    ]
+    # (stream records of one second share a timestamp: compare without relying on their order)
+    assert sorted((e["action"], e["actor"]) for e in events) == sorted(
+        [
+            ("insert", "arn:aws:iam::1:user/ann"),
+            ("modify", "arn:aws:iam::1:user/bob"),
+            ("modify", role_events.UNKNOWN_CONSOLE),
+            ("remove", role_events.UNKNOWN_DELETE),
+        ]
+    )
     assert all(e["kind"] == "role_change" and e["role"] == "reader" for e in events)
-    assert events[1]["diff"]["allow"] == {"added": ["GET /b"]}
+    by_actor = {e["actor"]: e for e in events}
+    assert by_actor["arn:aws:iam::1:user/bob"]["diff"]["allow"] == {"added": ["GET /b"]}
     # AND the stage's authorizer cache is flushed once for the batch
     assert gateway.calls == [{"restApiId": "api123", "stageName": "prod"}]
 
@@ -241,3 +244,34 @@ def test_keys_only_record_is_audited_with_keys(env) -> None:
     assert event["entity"] == "subject" and event["sub"] == "alice"
     assert event["actor"] == role_events.UNKNOWN_CONSOLE
     assert event["audit_version"] == C.AUDIT_SCHEMA_VERSION
+
+
+def test_flushes_again_once_authorizer_role_caches_have_expired(env) -> None:
+    # GIVEN authorizers that cache roles for 30 s
+    ddb, logs = env
+    put(ddb, {**ROLE, "version": {"N": "1"}, "updated_by": {"S": "ann"}})
+    gateway = FakeGateway()
+    timeline: list[object] = []
+
+    class Recording(FakeGateway):
+        def flush_stage_authorizers_cache(self, **kwargs):  # type: ignore[no-untyped-def]
+            timeline.append("flush")
+            return gateway.flush_stage_authorizers_cache(**kwargs)
+
+    instance = RoleEvents(
+        AuditLogWriter(GROUP, logs), Recording(), "api123", "prod", sleep=timeline.append, settle_seconds=31.0
+    )
+    # WHEN a role edit arrives
+    instance.handle(stream_event(ddb), None)
+    # THEN the cache is flushed at once, and again after the role cache time: an answer re-cached from
+    # a stale role cache in between is cleared too
+    assert timeline == ["flush", 31.0, "flush"]
+
+
+def test_settle_time_comes_from_the_authorizers_role_cache_ttl(monkeypatch) -> None:
+    monkeypatch.setenv("EDGEAUTH_ROLE_CACHE_TTL", "12")
+    assert role_events._role_cache_ttl() == 12.0
+    monkeypatch.setenv("EDGEAUTH_ROLE_CACHE_TTL", "bogus")
+    assert role_events._role_cache_ttl() == 60.0
+    monkeypatch.delenv("EDGEAUTH_ROLE_CACHE_TTL")
+    assert role_events._role_cache_ttl() == 30.0

@@ -66,6 +66,14 @@ def test_each_route_is_an_http_proxy_to_the_backend(synth: Synth) -> None:
             )
 
 
+def test_the_backend_receives_the_authorizers_answer_as_headers(synth: Synth) -> None:
+    for name, method in methods(synth).items():
+        params = method["Properties"]["Integration"]["RequestParameters"]
+        for header, source in C.BACKEND_HEADERS.items():
+            assert params[f"integration.request.header.{header}"] == source, name
+    assert C.BACKEND_HEADERS["X-Edgeauth-Sub"] == "context.authorizer.sub"
+
+
 def test_root_and_greedy_proxy_always_exist(synth: Synth) -> None:
     uris = {
         (m["Properties"]["HttpMethod"], m["Properties"]["Integration"]["Uri"])

@@ -82,3 +82,10 @@ def test_writes_only_to_the_audit_log_group_and_reads_only_the_stream(synth: Syn
     }
     wildcard = {a for s in statements if "*" in resources(s) for a in actions(s)}
     assert wildcard == {"dynamodb:ListStreams", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_second_flush_waits_out_the_authorizers_role_cache(synth: Synth) -> None:
+    fn = synth.resource(synth.stack.role_events.function)["Properties"]
+    ttl = synth.config.role_cache_ttl
+    assert fn["Environment"]["Variables"]["EDGEAUTH_ROLE_CACHE_TTL"] == str(ttl)
+    assert fn["Timeout"] >= ttl + 30

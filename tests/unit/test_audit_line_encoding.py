@@ -21,7 +21,9 @@ from edgeauth.core.audit_line import DecisionRecord, decision_line
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
-def reference_line(record: DecisionRecord, service: str = C.AUTHORIZER_SERVICE, now: float | None = None) -> str:
+def reference_line(
+    record: DecisionRecord, service: str = C.AUTHORIZER_SERVICE, now: float | None = None
+) -> str:
     ts = time.time() if now is None else now
     ms = int(ts * 1000)
     body: dict[str, Any] = {
@@ -137,5 +139,10 @@ def test_the_line_is_one_json_object_with_the_audit_fields() -> None:
     line = decision_line(DecisionRecord(decision="deny", reason="explicit_deny", sub="a\nb", roles=["r"]))
     body = json.loads(line)
     assert "\n" not in line
-    assert (body["decision"], body["reason"], body["sub"], body["roles"]) == ("deny", "explicit_deny", "a\nb", ["r"])
+    assert (body["decision"], body["reason"], body["sub"], body["roles"]) == (
+        "deny",
+        "explicit_deny",
+        "a\nb",
+        ["r"],
+    )
     assert body["_aws"]["CloudWatchMetrics"][0]["Namespace"] == C.METRICS_NAMESPACE

@@ -94,7 +94,7 @@ class DecisionRecord:
     xray_trace_id: str | None = None
 
 
-_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # the C encoder
+_str = json.encoder.encode_basestring_ascii  # the C encoder (``c_encode_basestring_ascii``)
 _float_repr = float.__repr__
 _INF = float("inf")
 

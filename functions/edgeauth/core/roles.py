@@ -22,6 +22,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.core.routes import (
+    LITERAL,
     Permission,
     Template,
     TemplateError,
@@ -175,16 +176,111 @@ class RoleSource:
 
 @dataclass(slots=True)
 class EffectiveRoles:
-    """The roles a principal holds after inheritance, with provenance and what was skipped."""
+    """The roles a principal holds after inheritance, with provenance and what was skipped.
+
+    Treated as immutable once resolved: :func:`decide` builds a :class:`PermissionIndex` on first
+    use and keeps it here (rebuilt if ``roles`` or ``granting`` is replaced or resized).
+    """
 
     roles: dict[str, Role] = field(default_factory=dict)
     granting: tuple[str, ...] = ()
     sources: list[RoleSource] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _index: PermissionIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def names(self) -> list[str]:
         return sorted(self.roles)
+
+    def permission_index(self) -> PermissionIndex:
+        idx = self._index
+        if (
+            idx is None
+            or idx.roles is not self.roles
+            or idx.size != len(self.roles)
+            or idx.granting is not self.granting
+        ):
+            idx = PermissionIndex(self)
+            self._index = idx
+        return idx
+
+
+# (position in evaluation order, permission or None for a malformed deny list, rule text)
+_Entry = tuple[int, Permission | None, str]
+_MAX_LOOKUPS = 1024
+
+
+def _first_key(template: Template) -> str | None:
+    """Index key of a template: its first literal segment, ``""`` for ``/``, ``None`` for a variable."""
+    if not template.segments:
+        return ""
+    kind, text = template.segments[0]
+    return text if kind == LITERAL else None
+
+
+class PermissionIndex:
+    """A principal's deny and allow entries bucketed by (method, first path segment).
+
+    Built once per resolved principal, so a decision looks only at the entries that can apply to
+    the route instead of every permission of every held role: with 1,000 roles and 10,000
+    permissions in the table and a subject holding 20 of those roles (200 permissions), a decision
+    costs about what it costs with 10 permissions (README "Benchmarks", RBAC at scale).
+
+    Exactness: a permission whose method is neither ``*`` nor the request's can never match
+    (``method_matches``), and one whose first segment is a literal other than the route's literal
+    first segment can neither cover nor overlap it (``covers``/``overlaps`` compare literals
+    segment by segment); a route whose first segment is a variable gets every entry of its method.
+    The candidates are a superset of the entries that can match, visited in the original order
+    (deny entries by sorted role name, then allow entries by granting role), and :func:`decide` runs
+    the very same checks on them, so rule, reason and ``matched`` are those of a full scan.
+    """
+
+    __slots__ = ("_allow", "_always", "_deny", "_lookups", "granting", "roles", "size")
+
+    def __init__(self, effective: EffectiveRoles) -> None:
+        self.roles = effective.roles
+        self.size = len(effective.roles)
+        self.granting = effective.granting
+        self._always: list[_Entry] = []  # malformed deny lists: they deny every route
+        self._deny: dict[tuple[str, str | None], list[_Entry]] = {}
+        self._allow: dict[tuple[str, str | None], list[_Entry]] = {}
+        self._lookups: dict[tuple[str, str | None], tuple[list[_Entry], list[_Entry]]] = {}
+        seq = 0
+        for name in sorted(self.roles):
+            role = self.roles[name]
+            if role.deny_all:
+                self._always.append((seq, None, f"{name}:deny:<malformed>"))
+                seq += 1
+            for perm in role.deny:
+                key = (perm.method, _first_key(perm.template))
+                self._deny.setdefault(key, []).append((seq, perm, f"{name}:deny:{perm.text}"))
+                seq += 1
+        for name in self.granting:
+            for perm in self.roles[name].allow:
+                key = (perm.method, _first_key(perm.template))
+                self._allow.setdefault(key, []).append((seq, perm, f"{name}:allow:{perm.text}"))
+                seq += 1
+
+    def candidates(self, method: str, resource: Template) -> tuple[list[_Entry], list[_Entry]]:
+        """Deny and allow entries that may apply to ``method`` on ``resource``, in order."""
+        first = _first_key(resource)
+        hit = self._lookups.get((method, first))
+        if hit is None:
+            deny_keys: Iterable[tuple[str, str | None]]
+            allow_keys: Iterable[tuple[str, str | None]]
+            if first is None:  # a variable first segment: any first segment may overlap or cover
+                deny_keys = [k for k in self._deny if k[0] == method or k[0] == "*"]
+                allow_keys = [k for k in self._allow if k[0] == method or k[0] == "*"]
+            else:
+                deny_keys = allow_keys = dict.fromkeys(
+                    [(method, first), (method, None), ("*", first), ("*", None)]
+                )
+            deny = sorted(self._always + [e for k in deny_keys for e in self._deny.get(k, ())])
+            allow = sorted([e for k in allow_keys for e in self._allow.get(k, ())])
+            if len(self._lookups) >= _MAX_LOOKUPS:
+                self._lookups.clear()
+            hit = self._lookups[(method, first)] = (deny, allow)
+        return hit
 
 
 def resolve_roles(
@@ -289,24 +385,19 @@ def decide(method: str, resource: Template, effective: EffectiveRoles) -> Decisi
     """Deny by default; any overlapping deny wins; otherwise a covering allow of a granting role."""
     matched: list[str] = []
     deny_rule: str | None = None
-    # Deny entries apply from every held role, granting or not (disabling never widens access).
-    for name in sorted(effective.roles):
-        role = effective.roles[name]
-        if role.deny_all:
-            deny_rule = deny_rule or f"{name}:deny:<malformed>"
-            matched.append(f"{name}:deny:<malformed>")
-        for perm in role.deny:
-            if method_matches(perm.method, method) and overlaps(perm.template, resource):
-                rule = f"{name}:deny:{perm.text}"
-                deny_rule = deny_rule or rule
-                matched.append(rule)
+    # Only the entries that can apply to this route (see PermissionIndex), in the same order as a
+    # full scan: deny entries of every held role by sorted name, granting or not (disabling never
+    # widens access), then allow entries of the granting roles.
+    deny_entries, allow_entries = effective.permission_index().candidates(method, resource)
+    for _, perm, rule in deny_entries:
+        if perm is None or (method_matches(perm.method, method) and overlaps(perm.template, resource)):
+            deny_rule = deny_rule or rule
+            matched.append(rule)
     allow_rule: str | None = None
-    for name in effective.granting:
-        for perm in effective.roles[name].allow:
-            if method_matches(perm.method, method) and covers(perm.template, resource):
-                rule = f"{name}:allow:{perm.text}"
-                allow_rule = allow_rule or rule
-                matched.append(rule)
+    for _, perm, rule in allow_entries:
+        if perm is not None and method_matches(perm.method, method) and covers(perm.template, resource):
+            allow_rule = allow_rule or rule
+            matched.append(rule)
     if deny_rule is not None:
         return Decision(False, "explicit_deny", deny_rule, tuple(matched))
     if allow_rule is not None:

@@ -1,0 +1,344 @@
+"""Capacity and cost model: what a given load costs on AWS and which limit it hits first.
+
+``python -m bench.capacity --rps 2000 --clients 5000 --token-lifetime 3600`` prints the derived
+figures; every input, measured cost and unit price is a flag (``--help``). The arithmetic, with
+:func:`model` as its single entry point (tested on hand-computed cases in
+``tests/unit/test_capacity.py``):
+
+Authorizer invocations. API Gateway caches the authorizer's answer per identity-source values:
+(token, method, resource template). Unless ``--cache-hit`` is given, the hit ratio is derived:
+``keys = clients × routes`` cache keys are live at a time, each requested at ``λ = rps / keys`` per
+second; an entry lives ``W = min(cache TTL, token lifetime)`` seconds (a new token is a new key), so
+with Poisson arrivals each key misses ``λ / (1 + λ·W)`` times per second (one miss, then hits for
+``W`` seconds). ``invocations = rps × (1 − hit)``.
+
+Duration and concurrency. Lambda gives a function CPU in proportion to its memory (one full vCPU at
+1,769 MB), so a CPU-bound cost measured on a full core is stretched by ``max(1, 1769 / memory)``;
+``duration = decision × stretch + overhead``. Concurrency by Little's law:
+``invocations × duration``. Containers live ``--container-lifetime`` on average, so
+``cold starts/s = concurrency / lifetime``; each costs ``cold start × stretch`` of billed init.
+
+Role table reads. A container caches a principal's resolved roles for ``--role-cache-ttl`` and every
+item it read, so a container re-reads a principal at most once per TTL: ``resolutions/s =
+min(invocations, clients × containers / ttl)`` (containers = concurrency, at least 1), each one
+BatchGetItem of the subject and client items plus one per inheritance level for the role items;
+role items are shared by every principal in a container: ``role item reads/s = min(resolutions ×
+roles per principal, roles × containers / ttl)``. Eventually consistent reads of items ≤ 4 KB cost
+0.5 read request unit each.
+
+Audit volume. Every invocation writes one audit line (and Lambda's START/END/REPORT lines); every
+request writes one API Gateway access log line. Both log groups are subscribed to one Kinesis
+stream: bytes in = lines × bytes × gzip ratio, records = lines / lines per record;
+``shards = max(⌈bytes/s ÷ 1 MB/s⌉, ⌈records/s ÷ 1,000⌉)``. The audit consumer writes each record's
+normalised events with one PutLogEvents call (to the record's own stream), so PutLogEvents calls/s
+= records/s. CloudWatch Logs ingests the source lines and the normalised audit events.
+
+Limits. For each limit, ``utilisation = demand / limit`` at the given load and the request rate at
+which it would be reached (``rps / utilisation``, all demands scale linearly with rps). The one with
+the lowest such rate binds first: API Gateway's account throttle (10,000 rps by default), Lambda's
+account concurrency (1,000 by default; scaling adds 1,000 per 10 s per function), Kinesis
+(provisioned shards × 1 MB/s and 1,000 records/s in), PutLogEvents (transactions per second per
+account and Region; check your quota).
+
+Monthly cost uses 730 hours. Default prices are us-east-1 list prices as inputs, not facts: check
+the current ones. The model ignores free tiers, data transfer, log storage and KMS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+
+MONTH_SECONDS = 730 * 3600
+FULL_VCPU_MB = 1769
+KINESIS_SHARD_BYTES_PER_S = 1_000_000  # 1 MB/s in per shard (MB = 10^6 bytes in AWS's quotas)
+KINESIS_SHARD_RECORDS_PER_S = 1_000
+READ_UNITS_PER_ITEM = 0.5  # eventually consistent, item ≤ 4 KB
+GB = 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The load, the deployment and the measured costs (defaults: bench/latest.md, see README)."""
+
+    rps: float = 1000.0
+    cache_hit: float | None = None  # None: derived from clients, routes, cache TTL, token lifetime
+    clients: int = 1000
+    routes_per_client: int = 5
+    token_lifetime_s: float = 3600.0
+    cache_ttl_s: float = 300.0
+    roles: int = 100
+    roles_per_principal: int = 3
+    inheritance_levels: int = 1
+    role_cache_ttl_s: float = 30.0
+    decision_ms: float = 0.16  # measured CPU per new-token decision, one full core (bench row 3)
+    cold_start_ms: float = 670.0  # measured cold start, one full core (bench row 5)
+    overhead_ms: float = 1.0  # runtime overhead per invocation (billed duration beyond our code)
+    memory_mb: int = 512
+    container_lifetime_s: float = 3600.0
+    audit_line_bytes: int = 900
+    platform_line_bytes: int = 350  # Lambda START + END + REPORT per invocation
+    access_line_bytes: int = 1000
+    audit_event_bytes: int = 700  # a normalised audit event in the audit log group
+    gzip_ratio: float = 0.15
+    lines_per_record: float = 50.0
+    consumer_ms_per_record: float = 4.6  # measured CPU per 50-line Kinesis record (bench row 7)
+    consumer_memory_mb: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD unit prices (us-east-1 list prices when written; inputs, check the current ones)."""
+
+    apigw_per_million: float = 3.50
+    lambda_per_million: float = 0.20
+    lambda_gb_second: float = 0.0000133334  # arm64
+    dynamodb_read_units_per_million: float = 0.125  # on-demand read request units
+    kinesis_shard_hour: float = 0.015
+    kinesis_put_units_per_million: float = 0.014  # one unit per record ≤ 25 KB
+    logs_ingest_per_gb: float = 0.50
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    apigw_rps: float = 10_000.0
+    lambda_concurrency: float = 1_000.0
+    lambda_scale_per_10s: float = 1_000.0
+    kinesis_shards: int | None = None  # provisioned shards; None: the model sizes the stream
+    putlogevents_tps: float = 5_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    name: str
+    demand: float
+    limit: float
+
+    @property
+    def utilisation(self) -> float:
+        return self.demand / self.limit if self.limit > 0 else math.inf
+
+    def rps_at_limit(self, rps: float) -> float:
+        return rps / self.utilisation if self.utilisation > 0 else math.inf
+
+
+@dataclass(slots=True)
+class Result:
+    cache_hit: float
+    invocations_per_s: float
+    duration_ms: float
+    concurrency: float
+    cold_starts_per_s: float
+    resolutions_per_s: float
+    dynamodb_batch_calls_per_s: float
+    dynamodb_items_per_s: float
+    dynamodb_read_units_per_s: float
+    log_lines_per_s: float
+    kinesis_bytes_per_s: float
+    kinesis_records_per_s: float
+    kinesis_shards: int
+    putlogevents_per_s: float
+    logs_ingest_gb_month: float
+    cost: dict[str, float] = field(default_factory=dict)
+    limits: list[Limit] = field(default_factory=list)
+
+    @property
+    def monthly_cost(self) -> float:
+        return sum(self.cost.values())
+
+    def binding(self, rps: float) -> Limit:
+        """The limit reached at the lowest request rate."""
+        return min(self.limits, key=lambda lim: lim.rps_at_limit(rps))
+
+
+def derived_cache_hit(rps: float, keys: float, window_s: float) -> float:
+    """Hit ratio of a TTL cache over ``keys`` equally popular keys (Poisson arrivals)."""
+    if rps <= 0 or keys <= 0:
+        return 0.0
+    lam = rps / keys
+    misses = keys * lam / (1.0 + lam * window_s)
+    return 1.0 - misses / rps
+
+
+def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = None) -> Result:
+    prices = prices or Prices()
+    limits = limits or Limits()
+    if inp.cache_hit is not None:
+        hit = inp.cache_hit
+    else:
+        window = min(inp.cache_ttl_s, inp.token_lifetime_s)
+        hit = derived_cache_hit(inp.rps, inp.clients * inp.routes_per_client, window)
+    inv = inp.rps * (1.0 - hit)
+    stretch = max(1.0, FULL_VCPU_MB / inp.memory_mb)
+    duration_ms = inp.decision_ms * stretch + inp.overhead_ms
+    concurrency = inv * duration_ms / 1000.0
+    containers = max(1.0, math.ceil(concurrency))
+    cold_per_s = containers / inp.container_lifetime_s
+    cold_ms = inp.cold_start_ms * stretch
+
+    resolutions = min(inv, inp.clients * containers / inp.role_cache_ttl_s)
+    role_item_reads = min(
+        resolutions * inp.roles_per_principal, inp.roles * containers / inp.role_cache_ttl_s
+    )
+    items = resolutions * 2 + role_item_reads  # subject + client items, then roles
+    batch_calls = resolutions * (1 + inp.inheritance_levels)
+    read_units = items * READ_UNITS_PER_ITEM
+
+    source_lines = inv + inp.rps  # audit lines + access lines (platform lines are not subscribed)
+    source_bytes = inv * inp.audit_line_bytes + inp.rps * inp.access_line_bytes
+    kinesis_bytes = source_bytes * inp.gzip_ratio
+    records = source_lines / inp.lines_per_record
+    shards = max(
+        1,
+        math.ceil(kinesis_bytes / KINESIS_SHARD_BYTES_PER_S),
+        math.ceil(records / KINESIS_SHARD_RECORDS_PER_S),
+    )
+    ingest_bytes_per_s = source_bytes + inv * inp.platform_line_bytes + source_lines * inp.audit_event_bytes
+    ingest_gb_month = ingest_bytes_per_s * MONTH_SECONDS / GB
+
+    m = MONTH_SECONDS
+    cost = {
+        "API Gateway requests": inp.rps * m / 1e6 * prices.apigw_per_million,
+        "authorizer Lambda requests": inv * m / 1e6 * prices.lambda_per_million,
+        "authorizer Lambda compute": (inv * duration_ms + cold_per_s * cold_ms)
+        / 1000.0
+        * (inp.memory_mb / 1024)
+        * m
+        * prices.lambda_gb_second,
+        "DynamoDB reads": read_units * m / 1e6 * prices.dynamodb_read_units_per_million,
+        "Kinesis shards": shards * 730 * prices.kinesis_shard_hour,
+        "Kinesis PUT units": records * m / 1e6 * prices.kinesis_put_units_per_million,
+        "audit consumer Lambda": records * m / 1e6 * prices.lambda_per_million
+        + records
+        * inp.consumer_ms_per_record
+        * max(1.0, FULL_VCPU_MB / inp.consumer_memory_mb)
+        / 1000.0
+        * (inp.consumer_memory_mb / 1024)
+        * m
+        * prices.lambda_gb_second,
+        "CloudWatch Logs ingest": ingest_gb_month * prices.logs_ingest_per_gb,
+    }
+    lims = [
+        Limit("API Gateway account throttle (rps)", inp.rps, limits.apigw_rps),
+        Limit("Lambda account concurrency", concurrency, limits.lambda_concurrency),
+        Limit("Lambda scaling (concurrency added per 10 s)", concurrency, limits.lambda_scale_per_10s),
+        Limit("PutLogEvents (calls/s per account)", records, limits.putlogevents_tps),
+    ]
+    if limits.kinesis_shards is not None:
+        lims.append(
+            Limit(
+                "Kinesis bytes in (provisioned shards × 1 MB/s)",
+                kinesis_bytes,
+                limits.kinesis_shards * KINESIS_SHARD_BYTES_PER_S,
+            )
+        )
+        lims.append(
+            Limit(
+                "Kinesis records in (provisioned shards × 1,000/s)",
+                records,
+                limits.kinesis_shards * KINESIS_SHARD_RECORDS_PER_S,
+            )
+        )
+    return Result(
+        cache_hit=hit,
+        invocations_per_s=inv,
+        duration_ms=duration_ms,
+        concurrency=concurrency,
+        cold_starts_per_s=cold_per_s,
+        resolutions_per_s=resolutions,
+        dynamodb_batch_calls_per_s=batch_calls,
+        dynamodb_items_per_s=items,
+        dynamodb_read_units_per_s=read_units,
+        log_lines_per_s=source_lines,
+        kinesis_bytes_per_s=kinesis_bytes,
+        kinesis_records_per_s=records,
+        kinesis_shards=shards,
+        putlogevents_per_s=records,
+        logs_ingest_gb_month=ingest_gb_month,
+        cost=cost,
+        limits=lims,
+    )
+
+
+def render(inp: Inputs, r: Result) -> str:
+    out = [
+        f"Load: {inp.rps:,.0f} rps, {inp.clients:,} clients × {inp.routes_per_client} routes, "
+        f"tokens live {inp.token_lifetime_s:,.0f} s, authorizer cache TTL {inp.cache_ttl_s:,.0f} s",
+        "",
+        f"authorizer cache hit ratio        {r.cache_hit:10.2%}"
+        + ("" if inp.cache_hit is not None else " (derived)"),
+        f"authorizer invocations            {r.invocations_per_s:12,.1f} /s",
+        f"billed duration per invocation    {r.duration_ms:12,.2f} ms (at {inp.memory_mb} MB)",
+        f"authorizer concurrency            {r.concurrency:12,.2f}",
+        f"cold starts                       {r.cold_starts_per_s * 3600:12,.1f} /h",
+        f"role resolutions                  {r.resolutions_per_s:12,.1f} /s",
+        f"DynamoDB BatchGetItem calls       {r.dynamodb_batch_calls_per_s:12,.1f} /s",
+        f"DynamoDB items read               {r.dynamodb_items_per_s:12,.1f} /s "
+        f"({r.dynamodb_read_units_per_s:,.1f} read units/s)",
+        f"log lines to the audit stream     {r.log_lines_per_s:12,.1f} /s",
+        f"Kinesis in                        {r.kinesis_bytes_per_s / 1e6:12,.3f} MB/s, "
+        f"{r.kinesis_records_per_s:,.1f} records/s → {r.kinesis_shards} shard(s)",
+        f"PutLogEvents (audit consumer)     {r.putlogevents_per_s:12,.1f} /s",
+        f"CloudWatch Logs ingest            {r.logs_ingest_gb_month:12,.1f} GB/month",
+        "",
+        "Monthly cost (USD, 730 h):",
+    ]
+    for name, usd in r.cost.items():
+        out.append(f"  {name:34s} {usd:12,.2f}")
+    out.append(f"  {'total':34s} {r.monthly_cost:12,.2f}")
+    out += ["", "Limits (utilisation at this load; request rate at which each is reached):"]
+    for lim in sorted(r.limits, key=lambda x: x.rps_at_limit(inp.rps)):
+        out.append(f"  {lim.name:50s} {lim.utilisation:8.1%}  at {lim.rps_at_limit(inp.rps):14,.0f} rps")
+    b = r.binding(inp.rps)
+    out.append(f"\nBinds first: {b.name}, at about {b.rps_at_limit(inp.rps):,.0f} rps.")
+    return "\n".join(out)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Inputs, Prices, Limits]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.capacity",
+        description="Capacity and cost model of edgeauth on AWS (see module doc).",
+    )
+    groups = ((Inputs, "load, deployment, measured costs"), (Prices, "unit prices, USD"), (Limits, "limits"))
+    for cls, title in groups:
+        g = parser.add_argument_group(title)
+        for f in fields(cls):
+            default = f.default
+            kind: type = float
+            if isinstance(default, bool):
+                continue
+            if isinstance(default, int):
+                kind = int
+            if f.name in ("kinesis_shards",):
+                kind = int
+            flag = _flag(f.name.removesuffix("_s"))
+            g.add_argument(flag, dest=f.name, type=kind, default=default, help=f"(default {default})")
+    ns = vars(parser.parse_args(argv))
+
+    def build(cls: type) -> object:
+        return cls(**{f.name: ns[f.name] for f in fields(cls)})
+
+    inp = build(Inputs)
+    prices = build(Prices)
+    limits = build(Limits)
+    assert isinstance(inp, Inputs) and isinstance(prices, Prices) and isinstance(limits, Limits)
+    if inp.cache_hit is not None and not 0.0 <= inp.cache_hit <= 1.0:
+        parser.error("--cache-hit must be between 0 and 1")
+    return inp, prices, limits
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    inp, prices, limits = parse_args(argv)
+    print(render(inp, model(inp, prices, limits)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

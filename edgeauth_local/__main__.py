@@ -1,0 +1,115 @@
+"""``python -m edgeauth_local`` (what ``make local`` runs): start the whole stack, print how to use it.
+
+Exit codes: 0 after Ctrl-C; 1 other failure; 3 the template did not synthesize or cannot be read;
+4 a port is in use; 5 the moto server did not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from edgeauth_local.errors import LocalStackError
+from edgeauth_local.stack import STATE_FILE, LocalStack, StackOptions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m edgeauth_local",
+        description="Run edgeauth on 127.0.0.1: moto, a development identity provider, a demo backend and "
+        "the gateway, all as the synthesized CDK template describes them.",
+    )
+    p.add_argument("--stage", default="dev", help="CDK stage to synthesize (default dev)")
+    p.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
+    p.add_argument("--moto-port", type=int, default=5000, help="moto server port (default 5000)")
+    p.add_argument(
+        "--idp-port", type=int, default=None, help="identity provider port (default: the issuer's)"
+    )
+    p.add_argument(
+        "--backend-port", type=int, default=None, help="demo backend port (default: the template's)"
+    )
+    p.add_argument(
+        "--template", type=Path, default=None, help="use this synthesized template instead of synthesizing"
+    )
+    p.add_argument("--no-seed", action="store_true", help="do not write the demo roles and subjects")
+    return p
+
+
+def usage(stack: LocalStack) -> str:
+    u = stack.urls
+    if u is None:
+        return "edgeauth local stack is not running"
+    t = stack.spec
+    moto = f"--endpoint-url {u.moto} --stack {t.stack_name}"
+    return f"""
+edgeauth local stack is running ({t.stack_name}, stage {t.api.stage.name})
+  API (gateway)        {u.api}
+  identity provider    {u.issuer}  (discovery: {u.issuer.rstrip("/")}/.well-known/openid-configuration)
+  demo backend         {u.backend}
+  moto (AWS APIs)      {u.moto}
+
+Try it (subjects: carol = reader, bob = teller, alice = admin):
+  TOKEN=$(edgeauth token --sub bob)
+  curl -i -H "Authorization: Bearer $TOKEN" {u.api}accounts/42
+  curl -i -X POST -H "Authorization: Bearer $TOKEN" {u.api}accounts/42/transfers
+  curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" {u.api}admin/config    # 403
+  curl -i {u.api}accounts                                                                  # 401
+
+Inspect and change it (moto accepts any credentials):
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+  edgeauth {moto} roles list
+  edgeauth {moto} explain --iss {u.issuer} --sub carol GET /admin/config
+  edgeauth {moto} audit presets
+  edgeauth {moto} audit query PRESET --since 15m
+
+Ctrl-C stops everything.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = StackOptions(
+        stage=args.stage,
+        gateway_port=args.port,
+        moto_port=args.moto_port,
+        idp_port=args.idp_port,
+        backend_port=args.backend_port,
+        template_path=args.template,
+        seed=not args.no_seed,
+        state_file=STATE_FILE,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    stack = LocalStack(options)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    try:
+        stack.start()
+    except LocalStackError as e:
+        print(f"edgeauth-local: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("edgeauth-local: interrupted while starting; stopped", file=sys.stderr)
+        return 130
+    signal.signal(signal.SIGTERM, on_signal)
+    print(usage(stack), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("edgeauth-local: stopping …", file=sys.stderr, flush=True)
+    stack.stop()
+    print("edgeauth-local: stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Small HTTP servers on 127.0.0.1 (gateway, identity provider, demo backend): bind, serve, stop."""
+
+from __future__ import annotations
+
+import errno
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from edgeauth_local.errors import LocalStackError, PortInUseError
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (the gateway timing out on the backend) is not an error here.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class ServerThread:
+    """One ``ThreadingHTTPServer`` in a background thread. ``port=0`` picks a free port."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: type[BaseHTTPRequestHandler],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        option: str | None = None,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = port
+        self._handler = handler
+        self._option = option
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, **attrs: Any) -> None:
+        """Bind and serve; ``attrs`` are set on the server object (handlers read ``self.server``)."""
+        try:
+            server = _Server((self.host, self.port), self._handler)
+        except OSError as e:
+            hint = f" (choose another with {self._option})" if self._option else ""
+            if e.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"{self.name}: port {self.port} on {self.host} is already in use{hint}"
+                ) from e
+            raise LocalStackError(f"{self.name}: cannot bind {self.host}:{self.port}: {e}") from e
+        for k, v in attrs.items():
+            setattr(server, k, v)
+        self._server = server
+        self.port = int(server.server_address[1])
+        self._thread = threading.Thread(target=server.serve_forever, name=self.name, daemon=True)
+        self._thread.start()
+
+    def configure(self, **attrs: Any) -> None:
+        """Set attributes on the running server (what its handlers read)."""
+        for k, v in attrs.items():
+            setattr(self._server, k, v)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """No request logging on stderr; JSON helper."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def read_body(self, limit: int = 10 * 1024 * 1024) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            raise ValueError("body too large")
+        return self.rfile.read(length) if length > 0 else b""

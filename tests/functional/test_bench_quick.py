@@ -1,0 +1,63 @@
+"""``make bench-quick`` end to end: every scenario runs and the table parses (no timing asserted).
+
+GIVEN the benchmark package, WHEN ``python -m bench --quick`` runs in a fresh process, THEN it exits
+0 and prints (and writes to ``--output``) one table with a row for every scenario 1–8, whose cells
+parse: a time and a ratio for the measured rows, "pending" or "n/a" for the parts that other issues
+deliver, and a met column of yes/NO where a target applies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.common import parse_table
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "6b", "7", "8"]
+NUMBER = r"[0-9][0-9,]*\.?[0-9]*"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    out = tmp_path_factory.mktemp("bench") / "quick.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGEAUTH_", "AWS_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, out.read_text(encoding="utf-8")
+
+
+def test_the_table_has_a_row_for_every_scenario_and_parses(quick_run: tuple[str, str]) -> None:
+    stdout, written = quick_run
+    rows = parse_table(stdout)
+    assert parse_table(written) == rows
+    by_key = {r["#"]: r for r in rows}
+    assert [k for k in SCENARIOS if k not in by_key] == []
+    for key in ("1", "2", "3", "4", "5", "6"):
+        row = by_key[key]
+        assert re.fullmatch(rf"{NUMBER} (µs|ms)", row["median"]), row
+        assert re.fullmatch(rf"{NUMBER}× .+", row["ratio"]), row
+    for key in ("3", "4", "5", "5b", "6"):
+        assert by_key[key]["met"] in ("yes", "NO"), by_key[key]
+        assert by_key[key]["target"].startswith("≤ "), by_key[key]
+    assert by_key["7"]["met"] in ("yes", "NO", "pending")
+    assert by_key["8"]["met"] in ("yes", "NO", "n/a", "pending")
+
+
+def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> None:
+    stdout, _ = quick_run
+    assert re.search(r"Machine: \d+ CPUs \(nproc\), .+, CPython 3\.\d+", stdout)
+    assert "Mode: quick" in stdout

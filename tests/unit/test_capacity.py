@@ -1,0 +1,157 @@
+"""The capacity and cost model's arithmetic, on cases computed by hand (bench/capacity.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.capacity import MONTH_SECONDS, Inputs, Limits, Prices, derived_cache_hit, main, model
+
+# A case small enough to follow with pencil and paper: 1,000 rps, 90 % cache hits, one full vCPU
+# (no CPU stretch), 1 ms of decision plus 1 ms of overhead.
+BASE = Inputs(
+    rps=1000,
+    cache_hit=0.9,
+    clients=10,
+    routes_per_client=1,
+    roles=100,
+    roles_per_principal=3,
+    inheritance_levels=1,
+    role_cache_ttl_s=30,
+    decision_ms=1.0,
+    cold_start_ms=500.0,
+    overhead_ms=1.0,
+    memory_mb=1769,
+    container_lifetime_s=3600,
+    audit_line_bytes=900,
+    platform_line_bytes=350,
+    access_line_bytes=1000,
+    audit_event_bytes=700,
+    gzip_ratio=0.15,
+    lines_per_record=20,
+    consumer_ms_per_record=5.0,
+    consumer_memory_mb=1769,
+)
+
+
+def test_invocations_duration_and_concurrency() -> None:
+    r = model(BASE)
+    assert r.invocations_per_s == pytest.approx(100.0)  # 1000 × (1 − 0.9)
+    assert r.duration_ms == pytest.approx(2.0)  # 1 ms × 1 (full vCPU) + 1 ms
+    assert r.concurrency == pytest.approx(0.2)  # 100/s × 0.002 s
+    assert r.cold_starts_per_s == pytest.approx(1 / 3600)  # one container, lives an hour
+
+
+def test_lambda_cpu_stretch_below_a_full_vcpu() -> None:
+    r = model(Inputs(rps=100, cache_hit=0.0, decision_ms=0.1, overhead_ms=1.0, memory_mb=512))
+    assert r.duration_ms == pytest.approx(0.1 * 1769 / 512 + 1.0)  # 1.3455078125
+    assert model(Inputs(memory_mb=3538, decision_ms=1.0, overhead_ms=0.0, cache_hit=0.0)).duration_ms == 1.0
+
+
+def test_role_table_reads_are_bounded_by_the_container_caches() -> None:
+    r = model(BASE)
+    # 10 principals re-read at most once per 30 s in the single container: 1/3 resolution per second
+    assert r.resolutions_per_s == pytest.approx(10 / 30)
+    # role items: min(1/3 × 3 roles, 100 roles / 30 s) = 1 per second
+    # items: 2 per resolution (subject + client) + 1 role item per second = 2/3 + 1
+    assert r.dynamodb_items_per_s == pytest.approx(2 / 3 + 1)
+    assert r.dynamodb_read_units_per_s == pytest.approx((2 / 3 + 1) / 2)
+    assert r.dynamodb_batch_calls_per_s == pytest.approx(10 / 30 * 2)  # first batch + one level
+
+
+def test_role_reads_follow_invocations_when_caches_are_cold() -> None:
+    # Many principals, few invocations: every invocation resolves its principal.
+    r = model(Inputs(rps=10, cache_hit=0.0, clients=1_000_000, roles=10_000, roles_per_principal=2))
+    assert r.resolutions_per_s == pytest.approx(10.0)
+    assert r.dynamodb_items_per_s == pytest.approx(10 * 2 + 10 * 2)
+
+
+def test_audit_volume_kinesis_and_logs() -> None:
+    r = model(BASE)
+    assert r.log_lines_per_s == pytest.approx(1100.0)  # 100 audit lines + 1000 access lines
+    assert r.kinesis_bytes_per_s == pytest.approx((100 * 900 + 1000 * 1000) * 0.15)  # 163,500
+    assert r.kinesis_records_per_s == pytest.approx(55.0)  # 1100 / 20
+    assert r.kinesis_shards == 1
+    assert r.putlogevents_per_s == pytest.approx(55.0)
+    ingest = 1_090_000 + 100 * 350 + 1100 * 700  # source lines + platform lines + audit events
+    assert r.logs_ingest_gb_month == pytest.approx(ingest * MONTH_SECONDS / 1024**3)
+
+
+def test_shards_by_bytes_and_by_records() -> None:
+    by_bytes = model(Inputs(rps=50_000, cache_hit=1.0, gzip_ratio=0.15, lines_per_record=100))
+    assert by_bytes.kinesis_bytes_per_s == pytest.approx(7_500_000)  # 50,000 × 1,000 B × 0.15
+    assert by_bytes.kinesis_shards == 8  # ⌈7.5 MB/s ÷ 1 MB/s⌉; records: 500/s
+    by_records = model(Inputs(rps=50_000, cache_hit=1.0, gzip_ratio=0.001, lines_per_record=20))
+    assert by_records.kinesis_shards == 3  # ⌈2,500 records/s ÷ 1,000⌉; bytes: 0.05 MB/s
+
+
+def test_monthly_cost_items() -> None:
+    p = Prices()
+    r = model(BASE, p)
+    m = 730 * 3600
+    assert r.cost["API Gateway requests"] == pytest.approx(1000 * m / 1e6 * 3.50)  # 9,198.00
+    assert r.cost["authorizer Lambda requests"] == pytest.approx(100 * m / 1e6 * 0.20)  # 52.56
+    compute_gb_s = (100 * 0.002 + (1 / 3600) * 0.5) * (1769 / 1024) * m
+    assert r.cost["authorizer Lambda compute"] == pytest.approx(compute_gb_s * p.lambda_gb_second)
+    assert r.cost["DynamoDB reads"] == pytest.approx((2 / 3 + 1) / 2 * m / 1e6 * 0.125)
+    assert r.cost["Kinesis shards"] == pytest.approx(1 * 730 * 0.015)  # 10.95
+    assert r.cost["Kinesis PUT units"] == pytest.approx(55 * m / 1e6 * 0.014)
+    consumer = 55 * m / 1e6 * 0.20 + 55 * 0.005 * (1769 / 1024) * m * p.lambda_gb_second
+    assert r.cost["audit consumer Lambda"] == pytest.approx(consumer)
+    assert r.cost["CloudWatch Logs ingest"] == pytest.approx(r.logs_ingest_gb_month * 0.50)
+    assert r.monthly_cost == pytest.approx(sum(r.cost.values()))
+
+
+def test_prices_are_inputs() -> None:
+    free = Prices(apigw_per_million=0.0)
+    assert model(BASE, free).cost["API Gateway requests"] == 0.0
+
+
+def test_derived_cache_hit_ratio() -> None:
+    # 10 keys at 1 request/s each, entries live 60 s: each key misses 1/(1 + 60) of its requests.
+    assert derived_cache_hit(rps=10, keys=10, window_s=60) == pytest.approx(60 / 61)
+    assert derived_cache_hit(rps=10, keys=10, window_s=0) == pytest.approx(0.0)  # no caching
+    assert derived_cache_hit(rps=0, keys=10, window_s=60) == 0.0
+    # the model uses min(cache TTL, token lifetime) as the entry's life
+    r = model(
+        Inputs(rps=10, cache_hit=None, clients=10, routes_per_client=1, cache_ttl_s=300, token_lifetime_s=60)
+    )
+    assert r.cache_hit == pytest.approx(60 / 61)
+    assert r.invocations_per_s == pytest.approx(10 / 61)
+
+
+def test_which_limit_binds_first() -> None:
+    r = model(BASE)
+    assert r.binding(BASE.rps).name.startswith("API Gateway")  # 10,000 rps
+    # one provisioned shard: 163,500 B/s of 1 MB/s → reached at 1000 / 0.1635 ≈ 6,116 rps
+    r1 = model(BASE, limits=Limits(kinesis_shards=1))
+    b = r1.binding(BASE.rps)
+    assert b.name.startswith("Kinesis bytes")
+    assert b.rps_at_limit(BASE.rps) == pytest.approx(1000 / 0.1635)
+    # a low PutLogEvents quota binds before everything else: 55 calls/s of 50
+    r2 = model(BASE, limits=Limits(putlogevents_tps=50))
+    assert r2.binding(BASE.rps).name.startswith("PutLogEvents")
+    assert r2.binding(BASE.rps).utilisation == pytest.approx(1.1)
+    # concurrency: 0.2 of 1 → 5,000 rps
+    r3 = model(BASE, limits=Limits(lambda_concurrency=1, lambda_scale_per_10s=1000))
+    assert r3.binding(BASE.rps).rps_at_limit(BASE.rps) == pytest.approx(5000)
+    assert not math.isinf(r3.binding(BASE.rps).utilisation)
+
+
+def test_cli_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["--rps", "2000", "--clients", "5000", "--token-lifetime", "3600", "--kinesis-shards", "1"]) == 0
+    )
+    out = capsys.readouterr().out
+    for text in (
+        "authorizer invocations",
+        "DynamoDB items read",
+        "shard",
+        "GB/month",
+        "total",
+        "Binds first",
+    ):
+        assert text in out
+    with pytest.raises(SystemExit):
+        main(["--cache-hit", "1.5"])
