@@ -48,7 +48,31 @@ class CliContext:
     def session(self) -> boto3.Session:
         import boto3
 
-        return boto3.Session(profile_name=self.profile, region_name=self.region)
+        session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        if self.is_local:
+            # The local stack (moto on loopback) takes any credentials and region: do not make a
+            # developer export fake ones. Real endpoints never get this fallback.
+            region = session.region_name or "us-east-1"
+            if session.get_credentials() is None:
+                session = boto3.Session(
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",  # noqa: S106 - moto accepts anything
+                    region_name=region,
+                )
+            elif not session.region_name:
+                session = boto3.Session(profile_name=self.profile, region_name=region)
+        return session
+
+    @property
+    def is_local(self) -> bool:
+        """Whether ``--endpoint-url`` points at a loopback address (the local stack)."""
+        if not self.endpoint_url:
+            return False
+        from urllib.parse import urlsplit
+
+        from edgeauth.core.settings import is_loopback_host
+
+        return is_loopback_host(urlsplit(self.endpoint_url).hostname)
 
     def client(self, service: str) -> Any:
         """A boto3 client honouring ``--endpoint-url`` (the local stack) and ``--region``.
