@@ -710,7 +710,13 @@ class _Handler(QuietHandler):
             protocol=self.request_version,
         )
         response = gateway.handle(request)
-        self.send_response(response.status)
+        # send_response_only: the answer's own headers (the backend's Date and Server included) are
+        # sent once; BaseHTTPRequestHandler.send_response would add a second Date and Server.
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        names = {k.lower() for k, _ in response.headers}
+        if "date" not in names:
+            self.send_header("Date", self.date_time_string())
         for k, v in response.headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(response.body)))
