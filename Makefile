@@ -36,7 +36,7 @@ synth: install
 	$(BIN)/python app.py
 
 local: install
-	$(BIN)/python -m edgeauth_local
+	$(BIN)/python -m edgeauth_local $(ARGS)
 
 bench: install
 	$(BIN)/python -m bench

@@ -14,6 +14,7 @@ Modules, one per scenario group:
 * :mod:`bench.cold_start`: fresh processes, ours against "import boto3 and create a client";
 * :mod:`bench.rbac`: the RBAC decision with 1,000 roles / 10,000 permissions against 10;
 * :mod:`bench.audit`: the audit consumer's CPU per record (when that code exists);
-* :mod:`bench.gateway`: the local gateway under load (when that code exists);
+* :mod:`bench.gateway`: the local gateway under load, from :mod:`bench.loadgen` (a second process)
+  against the gateway (authorizer answer cached, or a new token on every request) and the backend;
 * :mod:`bench.capacity`: the capacity and cost model (``python -m bench.capacity --help``).
 """

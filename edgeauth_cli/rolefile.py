@@ -94,7 +94,17 @@ class Locator:
             probe = probe[:-1]
             marks = self.values
 
-    def _record(self, node: yaml.Node, path: Path, problems: list[Problem]) -> None:
+    def _record(
+        self, node: yaml.Node, path: Path, problems: list[Problem], visited: set[int] | None = None
+    ) -> None:
+        # ``visited``: a YAML alias (``*name``) is the very node object of its anchor. Walking it again at
+        # every place it is used made ten lines of nested aliases (a "billion laughs" file) take
+        # exponential time (found by tests/fuzz). Each node is walked once; the places an alias is
+        # used fall back to the mark of their parent path.
+        visited = set() if visited is None else visited
+        if id(node) in visited:
+            return
+        visited.add(id(node))
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
@@ -108,10 +118,10 @@ class Locator:
                     problems.append(Problem(f"{where}: {format_path(child)}", f"duplicate key {name!r}"))
                 seen.add(name)
                 self.keys.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
-                self._record(value_node, child, problems)
+                self._record(value_node, child, problems, visited)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                self._record(item, (*path, i), problems)
+                self._record(item, (*path, i), problems, visited)
 
 
 def load_document(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
@@ -121,26 +131,68 @@ def load_document(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
     ``json.loads`` that reports JSON syntax errors by line and column; a valid JSON document that
     PyYAML cannot read (tab indentation) falls back to the JSON value with paths only.
     """
-    if source.endswith(".json") or text.lstrip().startswith(("{", "[")):
-        try:
-            json_data = json.loads(text)
-        except json.JSONDecodeError as e:
-            return (
-                None,
-                Locator(source),
-                [Problem(f"{source}:{e.lineno}:{e.colno}", f"not valid JSON: {e.msg}")],
-            )
-        data, locator, problems = _load_yaml(text, source)
-        if problems and data is None:
-            return json_data, Locator(source), []
-        return data, locator, problems
-    return _load_yaml(text, source)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: stdin read with ``surrogateescape`` (a C/POSIX locale, or PYTHONUTF8=1)
+        # carries undecodable bytes this way, and key length checks then raised (found by atheris).
+        return None, Locator(source), [Problem(source, "cannot parse: the text is not valid UTF-8")]
+    if _flow_depth(text) > MAX_NESTING:
+        # PyYAML's pure-Python scanner costs O(depth) per token in nested flow collections: a 12 KB
+        # file of brackets took minutes to refuse (found by tests/fuzz). A role file nests 4 deep.
+        return (
+            None,
+            Locator(source),
+            [Problem(source, f"cannot parse: nested deeper than {MAX_NESTING} levels")],
+        )
+    try:
+        if source.endswith(".json") or text.lstrip().startswith(("{", "[")):
+            try:
+                json_data = json.loads(text)
+            except json.JSONDecodeError as e:
+                return (
+                    None,
+                    Locator(source),
+                    [Problem(f"{source}:{e.lineno}:{e.colno}", f"not valid JSON: {e.msg}")],
+                )
+            data, locator, problems = _load_yaml(text, source)
+            if problems and data is None:
+                return json_data, Locator(source), []
+            return data, locator, problems
+        return _load_yaml(text, source)
+    except RecursionError:
+        # ``[[[[…`` a few thousand levels deep: json and PyYAML's composer are recursive, so this
+        # escaped as a traceback instead of a problem (found by tests/fuzz).
+        return None, Locator(source), [Problem(source, "cannot parse: the document is nested too deeply")]
+
+
+MAX_NESTING = 64
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` (a cheap bound checked before parsing). Brackets inside
+    quoted strings count too: tracking YAML's quoting rules here would let a stray quote hide the
+    rest of the file from the check, and no sensible role file has 64 unclosed brackets in a string."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, Locator, list[Problem]]:
     locator = Locator(source)
     problems: list[Problem] = []
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks for unprintable characters (a NUL, say) in the constructor: that
+        # ReaderError escaped as a traceback while it was outside this ``try`` (found by tests/fuzz).
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as e:
+        problems.append(Problem(source, f"cannot parse: {e}"))
+        return None, locator, problems
     try:
         node = loader.get_single_node()
         if node is None:

@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--template", type=Path, default=None, help="use this synthesized template instead of synthesizing"
     )
     p.add_argument("--no-seed", action="store_true", help="do not write the demo roles and subjects")
+    p.add_argument(
+        "--dpop",
+        action="store_true",
+        help="run the stage with its issuer set to dpop: required (DPoP-bound tokens, RFC 9449)",
+    )
     return p
 
 
@@ -60,14 +65,32 @@ Try it (subjects: carol = reader, bob = teller, alice = admin):
   curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" {u.api}admin/config    # 403
   curl -i {u.api}accounts                                                                  # 401
 
-Inspect and change it (moto accepts any credentials):
-  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+{_dpop_usage(stack)}
+Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
   edgeauth {moto} roles list
   edgeauth {moto} explain --iss {u.issuer} --sub carol GET /admin/config
   edgeauth {moto} audit presets
   edgeauth {moto} audit query PRESET --since 15m
 
 Ctrl-C stops everything.
+"""
+
+
+def _dpop_usage(stack: LocalStack) -> str:
+    u = stack.urls
+    if u is None or stack.idp is None:
+        return ""
+    if stack.idp.settings.dpop == "off":
+        return (
+            "DPoP (RFC 9449): run 'python -m edgeauth_local --dpop' (make local ARGS=--dpop) for an "
+            "issuer with dpop: required.\n"
+        )
+    url = f"{u.api}accounts/42"
+    return f"""DPoP (RFC 9449; this issuer: dpop {stack.idp.settings.dpop}): a token bound to a key, a proof per request
+  edgeauth token --sub bob --dpop > bob.json                           # token + private key (JWK)
+  curl -i -H "Authorization: DPoP $(edgeauth dpop token --key bob.json)" \\
+       -H "DPoP: $(edgeauth dpop proof --key bob.json --method GET --url {url})" {url}
+  (the same proof twice, another method or URL, or the token as Bearer: 401)
 """
 
 
@@ -81,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend_port=args.backend_port,
         template_path=args.template,
         seed=not args.no_seed,
+        dpop=args.dpop,
         state_file=STATE_FILE,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )

@@ -9,8 +9,12 @@ Endpoints (``base`` = the issuer without its trailing slash):
 
 * ``GET  {base}/.well-known/openid-configuration``: discovery (``issuer``, ``jwks_uri`` …);
 * ``GET  {base}/.well-known/jwks.json``: the public key;
-* ``POST {base}/token`` with JSON ``{"sub", "groups", "ttl", "scope", "client_id", "claims"}``:
-  ``{"access_token", "token_type": "Bearer", "expires_in"}``.
+* ``POST {base}/token`` with JSON ``{"sub", "groups", "ttl", "scope", "client_id", "claims",
+  "dpop_jkt"}``: ``{"access_token", "token_type": "Bearer", "expires_in"}``. With ``dpop_jkt`` (the
+  RFC 7638 thumbprint of the client's DPoP public key, as in RFC 9449 §10) the token is DPoP-bound:
+  its ``cnf.jkt`` is that thumbprint and ``token_type`` is ``DPoP``. The client keeps its private key
+  (``edgeauth token --dpop`` makes one); a real authorization server would take the key from a DPoP
+  proof sent to its token endpoint (RFC 9449 §5), this one trusts what it is told.
 
 The key is made at start and lives in memory: tokens do not survive a restart.
 """
@@ -18,6 +22,7 @@ The key is made at start and lives in memory: tokens do not survive a restart.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,6 +39,8 @@ from edgeauth_local.servers import QuietHandler, ServerThread
 
 DEFAULT_TTL = 3600
 MAX_TTL = 24 * 3600
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+"""A base64url SHA-256 thumbprint (RFC 7638): 43 characters."""
 
 
 @dataclass
@@ -44,6 +51,8 @@ class TokenRequest:
     scope: str | None = None
     client_id: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict)
+    dpop_jkt: str | None = None
+    """Bind the token to this DPoP key thumbprint (``cnf.jkt``)."""
 
 
 class DevIdentityProvider:
@@ -111,6 +120,8 @@ class DevIdentityProvider:
             claims[self.settings.groups_claim or "groups"] = list(req.groups)
         if req.client_id and self.settings.client_claim:
             claims[self.settings.client_claim] = req.client_id
+        if req.dpop_jkt is not None:
+            claims["cnf"] = {"jkt": req.dpop_jkt}
         claims.update(req.claims)
         headers = {"kid": self.kid, "typ": self.settings.token_type or "JWT"}
         return jwt.encode(claims, self._key, algorithm=self.alg, headers=headers)
@@ -140,7 +151,10 @@ def _parse_request(body: bytes) -> TokenRequest:
     claims = doc.get("claims") or {}
     if not isinstance(claims, dict):
         raise ValueError("'claims' must be an object")
-    return TokenRequest(sub, groups, ttl, scope, client_id, claims)
+    dpop_jkt = doc.get("dpop_jkt")
+    if dpop_jkt is not None and (not isinstance(dpop_jkt, str) or not _JKT.fullmatch(dpop_jkt)):
+        raise ValueError("'dpop_jkt' must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)")
+    return TokenRequest(sub, groups, ttl, scope, client_id, claims, dpop_jkt)
 
 
 class IdpHandler(QuietHandler):
@@ -177,7 +191,11 @@ class IdpHandler(QuietHandler):
         token = self.idp.mint(req)
         self.send_json(
             200,
-            {"access_token": token, "token_type": "Bearer", "expires_in": max(1, min(req.ttl, MAX_TTL))},
+            {
+                "access_token": token,
+                "token_type": "DPoP" if req.dpop_jkt else "Bearer",
+                "expires_in": max(1, min(req.ttl, MAX_TTL)),
+            },
             {"Cache-Control": "no-store"},
         )
 

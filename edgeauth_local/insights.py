@@ -252,7 +252,13 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     if op == "*":
         return _pyval(x * y)
     if op == "^":
-        return _pyval(x**y)
+        # ``2 ^ 2000`` raised OverflowError, ``0 ^ -1`` ZeroDivisionError and ``(-8) ^ 0.5`` made a
+        # complex number (found by tests/fuzz): no value, like a division by zero.
+        try:
+            power = x**y
+        except (OverflowError, ZeroDivisionError):
+            return None
+        return _pyval(power) if isinstance(power, float | int) else None
     if y == 0:
         return None
     if op == "/":
@@ -266,7 +272,8 @@ def _s(v: Any) -> str | None:
 
 def _fn_bin(args: Sequence[Any], row: Row) -> Any:
     period = args[0]
-    if not isinstance(period, int):
+    # ``bin(0m)`` (or ``0.0001s``: 0 ms) divided by zero (found by tests/fuzz/atheris_main.py).
+    if not isinstance(period, int) or period <= 0:
         raise InsightsSyntaxError("bin() needs a time span such as 5m", 0)
     ts = args[1] if len(args) > 1 else row.get("@timestamp")
     n = _num(ts)

@@ -138,7 +138,9 @@ def tokenize(text: str) -> list[Token]:
             i += 1
             tokens.append(Token("REGEX", "".join(rbuf), start, i))
             continue
-        if c.isdigit():
+        # ASCII digits only: "²".isdigit() is True but no number pattern matches it, which tripped the
+        # assert below (found by tests/fuzz).
+        if "0" <= c <= "9":
             m = _SPAN_RE.match(text, i)
             if m and not (m.group(2).lower().startswith("e") and m.group(2)[1:].isdigit()):
                 i = m.end()
@@ -491,4 +493,8 @@ class _Parser:
 
 def parse_query(text: str) -> Query:
     """Parse ``text``; raises :class:`InsightsSyntaxError` or :class:`UnsupportedQueryError`."""
-    return _Parser(text).query()
+    try:
+        return _Parser(text).query()
+    except RecursionError:
+        # A few hundred nested parentheses exhaust the recursive descent (found by tests/fuzz).
+        raise InsightsSyntaxError("expression nested too deeply", 0) from None

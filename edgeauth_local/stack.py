@@ -69,6 +69,8 @@ class StackOptions:
     """A synthesized template to use as is (tests synthesize once per session)."""
     template_path: Path | None = None
     stack_name: str | None = None
+    dpop: bool = False
+    """Synthesize with the stage's loopback issuer set to ``dpop: required`` (:func:`dpop_context`)."""
     seed: bool = True
     pollers: bool = True
     authorizer_timeout: float | None = None
@@ -91,6 +93,24 @@ class StackUrls:
         return {
             k: getattr(self, k) for k in ("api", "gateway", "moto", "issuer", "token_endpoint", "backend")
         }
+
+
+def dpop_context(stage: str = "dev", mode: str = "required") -> dict[str, Any]:
+    """CDK context that turns DPoP on for ``stage``: ``cdk.json``'s ``edgeauth`` settings with every
+    loopback issuer of the stage set to ``dpop: mode`` and ``authorizer_cache_ttl`` 0 (required with
+    DPoP: README "DPoP (RFC 9449)"). ``python -m edgeauth_local --dpop`` and the e2e tests use it."""
+    import copy
+
+    root = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {}).get("edgeauth")
+    if not isinstance(root, dict) or stage not in root.get("stages", {}):
+        raise TemplateError(f"cdk.json defines no stage {stage!r}")
+    edgeauth = copy.deepcopy(root)
+    settings = edgeauth["stages"][stage]
+    for issuer in settings.get("issuers", []):
+        if isinstance(issuer, dict) and is_loopback_host(urlsplit(str(issuer.get("issuer"))).hostname):
+            issuer["dpop"] = mode
+    settings["authorizer_cache_ttl"] = 0
+    return {"edgeauth": edgeauth}
 
 
 def _with_port(url: str, port: int) -> str:
@@ -150,11 +170,15 @@ class LocalStack:
         scope: str | None = None,
         client_id: str | None = None,
         claims: dict[str, Any] | None = None,
+        dpop_jkt: str | None = None,
     ) -> str:
-        """A token from the development identity provider (no HTTP round trip)."""
+        """A token from the development identity provider (no HTTP round trip); with ``dpop_jkt``,
+        bound to that DPoP key (``cnf.jkt``, see :mod:`edgeauth_local.dpop_client`)."""
         if self.idp is None:
             raise LocalStackError("the stack is not started")
-        return self.idp.mint(idp.TokenRequest(sub, groups or [], ttl, scope, client_id, claims or {}))
+        return self.idp.mint(
+            idp.TokenRequest(sub, groups or [], ttl, scope, client_id, claims or {}, dpop_jkt)
+        )
 
     def flush_logs(self, timeout: float = 5.0) -> bool:
         return self.shipper.flush(timeout) if self.shipper else True
@@ -175,8 +199,8 @@ class LocalStack:
         elif o.template_path is not None:
             raw, stack = load_template_file(o.template_path), o.stack_name or f"EdgeAuth-{o.stage}"
         else:
-            o.log(f"synthesizing the CDK app (stage {o.stage}) …")
-            stack, raw = synthesize(o.stage)
+            o.log(f"synthesizing the CDK app (stage {o.stage}{', DPoP required' if o.dpop else ''}) …")
+            stack, raw = synthesize(o.stage, extra_context=dpop_context(o.stage) if o.dpop else None)
         return read_template(raw, stack)
 
     def _start(self) -> StackUrls:
@@ -336,6 +360,11 @@ class LocalStack:
                     for g in table.global_indexes
                 ]
             ddb.create_table(**args)
+            if table.ttl_attribute:
+                ddb.update_time_to_live(
+                    TableName=table.name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
         kinesis = self.client("kinesis")
         for stream in t.streams:
             kinesis.create_stream(StreamName=stream.name, ShardCount=stream.shards)

@@ -169,6 +169,8 @@ class TableSpec:
     attributes: list[dict[str, str]]
     stream_view_type: str | None
     global_indexes: list[dict[str, Any]]
+    ttl_attribute: str | None = None
+    """``TimeToLiveSpecification.AttributeName`` when TTL is enabled (the DPoP replay table)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,6 +656,7 @@ def read_template(raw: Mapping[str, Any], stack_name: str) -> LocalTemplate:
     tables = []
     for lid, p in _of_type(res, "AWS::DynamoDB::Table"):
         spec = p.get("StreamSpecification") or {}
+        ttl = p.get("TimeToLiveSpecification") or {}
         tables.append(
             TableSpec(
                 logical_id=lid,
@@ -662,6 +665,7 @@ def read_template(raw: Mapping[str, Any], stack_name: str) -> LocalTemplate:
                 attributes=list(p.get("AttributeDefinitions") or []),
                 stream_view_type=spec.get("StreamViewType"),
                 global_indexes=list(p.get("GlobalSecondaryIndexes") or []),
+                ttl_attribute=str(ttl["AttributeName"]) if _bool(ttl.get("Enabled")) else None,
             )
         )
     streams = [
@@ -780,7 +784,13 @@ def synthesize(
     extra = dict(extra_context or {})
     cache_dir = cache_dir or root / ".local" / "synth"
     key = _sources_hash(root, stage, extra)
-    cached = cache_dir / f"{stack}.{key}.template.json"
+    # A variant (extra context, e.g. DPoP on) is cached beside the plain template, not instead of it.
+    prefix = (
+        stack
+        if not extra
+        else f"{stack}+{hashlib.sha256(json.dumps(extra, sort_keys=True).encode()).hexdigest()[:8]}"
+    )
+    cached = cache_dir / f"{prefix}.{key}.template.json"
     if cached.is_file():
         return stack, dict(json.loads(cached.read_text()))
 
@@ -833,7 +843,7 @@ def synthesize(
     except ValueError as e:
         raise SynthError(f"the synthesized template is not JSON: {e}") from e
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for old in cache_dir.glob(f"{stack}.*.template.json"):
+    for old in cache_dir.glob(f"{prefix}.*.template.json"):
         old.unlink(missing_ok=True)
     cached.write_text(text)
     return stack, template

@@ -127,19 +127,28 @@ class UsagePlans:
         """Keys added at run time (``edgeauth clients add`` on the local stack): ``(value, id,
         enabled, plan id)``, read again at most every :data:`KEY_REFRESH_SECONDS` on an unknown value."""
         self._refreshed = float("-inf")
+        self._refresh_lock = threading.Lock()
 
     def key(self, value: str | None) -> ApiKeySpec | None:
         """The enabled API key with this value that belongs to a plan of this stage."""
         if not value:
             return None
         key = self.keys_by_value.get(value)
-        if key is None and self.key_source is not None and self._refresh():
+        if key is None and self.key_source is not None:
+            self._refresh()
             key = self.keys_by_value.get(value)
         if key is None or not key.enabled or key.id not in self.plan_of_key:
             return None
         return key
 
     def _refresh(self) -> bool:
+        # One read at a time, and callers arriving meanwhile wait for it: before, they skipped it
+        # (refreshed "just now") and answered 403 for a key the read in flight was about to add
+        # (found by tests/load: a new client's first concurrent requests).
+        with self._refresh_lock:
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> bool:
         now = self._clock()
         with self._lock:
             if now - self._refreshed < KEY_REFRESH_SECONDS or self.key_source is None:

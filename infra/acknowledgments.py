@@ -75,6 +75,13 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
         "The audit stream uses a customer-managed, rotated key instead of aws/kinesis so that reading "
         "audit records needs an explicit key grant (only the consumer has one).",
     )
+    if stack.dpop_replay_table is not None:
+        _ack(
+            stack.dpop_replay_table.table,
+            "AwsSolutions-DDB3",
+            "The DPoP replay table holds only hashes of proof ids that expire within about an hour "
+            "(dpop_max_age_seconds + leeway); a point-in-time restore would bring back nothing of use.",
+        )
     for queue in (stack.audit.dead_letters, stack.role_events.dead_letters):
         _ack(
             queue,

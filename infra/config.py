@@ -192,6 +192,22 @@ class StageConfig:
         return ids.stack_name(self.stage)
 
     @property
+    def dpop_enabled(self) -> bool:
+        """An issuer has ``dpop`` ``optional`` or ``required``: the replay table exists."""
+        return any(i.dpop != "off" for i in self.issuers)
+
+    @property
+    def dpop_only(self) -> bool:
+        """Every issuer has ``dpop`` ``required``: the ``DPoP`` header is an identity source (a
+        request without one is refused by API Gateway itself) and 401s challenge ``DPoP`` only."""
+        return all(i.dpop == "required" for i in self.issuers)
+
+    @property
+    def dpop_algorithms(self) -> tuple[str, ...]:
+        """Proof algorithms accepted by some DPoP issuer, sorted (the ``algs`` of the challenge)."""
+        return tuple(sorted({a for i in self.issuers if i.dpop != "off" for a in i.dpop_algorithms}))
+
+    @property
     def local_only(self) -> bool:
         """True when an issuer or the backend is on a loopback host: usable with the local stack only."""
         hosts = [urlsplit(self.backend_url).hostname]
@@ -245,6 +261,24 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             f"{MAX_ISSUERS_ENV_BYTES} (Lambda's limit is 4 KB in total)",
         )
 
+    cache_ttl = _int(
+        f"{where}.authorizer_cache_ttl",
+        raw.get("authorizer_cache_ttl", DEFAULT_AUTHORIZER_CACHE_TTL),
+        0,
+        MAX_AUTHORIZER_CACHE_TTL,
+    )
+    dpop_issuers = [f"issuers[{n}]" for n, i in enumerate(issuers) if i.dpop != "off"]
+    if dpop_issuers and cache_ttl != 0:
+        # API Gateway answers from its cache without calling the authorizer. A replayed request
+        # (same Authorization, DPoP, method and route) or the same proof sent to another path of the
+        # route would be allowed from it: jti and htu would go unchecked. Only 0 rules that out.
+        raise ConfigError(
+            f"{where}.authorizer_cache_ttl",
+            f"must be 0 when an issuer has 'dpop' on ({', '.join(dpop_issuers)}): a cached answer "
+            "would let API Gateway accept a replayed DPoP proof without calling the authorizer; "
+            f"got {cache_ttl}",
+        )
+
     tiers = _usage_tiers(f"{where}.usage_tiers", raw["usage_tiers"])
     default_tier = raw["default_tier"]
     if not isinstance(default_tier, str) or default_tier not in {t.name for t in tiers}:
@@ -259,12 +293,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         issuers_env=issuers_env,
         backend_url=_backend_url(f"{where}.backend_url", raw["backend_url"]),
         routes=_routes(f"{where}.routes", raw.get("routes", [])),
-        authorizer_cache_ttl=_int(
-            f"{where}.authorizer_cache_ttl",
-            raw.get("authorizer_cache_ttl", DEFAULT_AUTHORIZER_CACHE_TTL),
-            0,
-            MAX_AUTHORIZER_CACHE_TTL,
-        ),
+        authorizer_cache_ttl=cache_ttl,
         role_cache_ttl=_int(
             f"{where}.role_cache_ttl",
             raw.get("role_cache_ttl", DEFAULT_ROLE_CACHE_TTL),

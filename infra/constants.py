@@ -25,6 +25,7 @@ def stack_name(stage: str) -> str:
 
 # --- Stack-level construct ids ---------------------------------------------------------------------
 ROLE_TABLE: Final = "RoleTable"
+DPOP_REPLAY_TABLE: Final = "DpopReplayTable"
 AUTHORIZER: Final = "Authorizer"
 API: Final = "Api"
 USAGE_PLANS: Final = "UsagePlans"

@@ -15,6 +15,7 @@ from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.audit_pipeline import AuditPipeline
 from infra.constructs.authorizer import Authorizer
+from infra.constructs.dpop_replay_table import DpopReplayTable
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.role_events import RoleEvents
 from infra.constructs.role_table import RoleTable
@@ -25,7 +26,8 @@ class EdgeAuthStack(Stack):
     """``EdgeAuth-<stage>``: the whole system for one stage.
 
     ``code`` is the Lambda asset of every function (default: :func:`infra.bundling.function_code`).
-    The constructs are attributes (:attr:`role_table`, :attr:`authorizer`, :attr:`api`,
+    The constructs are attributes (:attr:`role_table`, :attr:`dpop_replay_table` (``None`` unless an
+    issuer has DPoP on), :attr:`authorizer`, :attr:`api`,
     :attr:`usage_plans`, :attr:`audit`, :attr:`role_events`, :attr:`monitoring`). Outputs are named by
     :mod:`edgeauth.constants` ``OUTPUT_*`` (the CLI's ``--stack`` and the local stack read them).
     """
@@ -59,6 +61,7 @@ class EdgeAuthStack(Stack):
 
         default_key = default_usage_key_value(config.stack_name, config.stage)
         self.role_table = RoleTable(self, ids.ROLE_TABLE)
+        self.dpop_replay_table = DpopReplayTable(self, ids.DPOP_REPLAY_TABLE) if config.dpop_enabled else None
         self.authorizer = Authorizer(
             self,
             ids.AUTHORIZER,
@@ -66,6 +69,7 @@ class EdgeAuthStack(Stack):
             code=code,
             table=self.role_table.table,
             default_usage_key=default_key,
+            replay_table=self.dpop_replay_table.table if self.dpop_replay_table else None,
         )
         self.api = Api(self, ids.API, config=config, authorizer_function=self.authorizer.function)
         self.usage_plans = UsagePlans(
@@ -121,6 +125,11 @@ class EdgeAuthStack(Stack):
             C.OUTPUT_AUTHORIZER_LOG_GROUP: (self.authorizer.log_group.log_group_name, "Authorizer log group"),
             C.OUTPUT_ACCESS_LOG_GROUP: (self.api.access_log_group.log_group_name, "API access log group"),
         }
+        if self.dpop_replay_table is not None:
+            outputs[C.OUTPUT_DPOP_REPLAY_TABLE] = (
+                self.dpop_replay_table.table.table_name,
+                "DynamoDB table of used DPoP proof ids",
+            )
         for tier, plan in self.usage_plans.plans.items():
             outputs[C.OUTPUT_USAGE_PLAN_PREFIX + ids.pascal_case(tier)] = (
                 plan.usage_plan_id,

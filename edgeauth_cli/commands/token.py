@@ -5,6 +5,11 @@ subject it is asked for. The identity provider's URL comes from ``--idp-url``, e
 ``EDGEAUTH_IDP_URL``, else the running local stack's state file (``.local/stack.json``), else
 ``http://127.0.0.1:8081/``. The token alone is printed, so ``TOKEN=$(edgeauth token --sub bob)``
 works.
+
+``--dpop`` (RFC 9449): a new DPoP key pair is made here, the identity provider binds the token to its
+thumbprint (``cnf.jkt``), and the answer is JSON: ``{"access_token", "token_type": "DPoP",
+"expires_in", "key"}`` with ``key`` the private JWK. Save it to a file; ``edgeauth dpop proof --key
+FILE`` signs each request's proof with it. The private key never leaves this machine's output.
 """
 
 from __future__ import annotations
@@ -38,6 +43,17 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--client-id", default=None, help="client id claim (a client with its own usage key)")
     p.add_argument("--idp-url", default=None, help="the development identity provider's issuer URL")
+    p.add_argument(
+        "--dpop",
+        action="store_true",
+        help="bind the token to a new DPoP key (RFC 9449); print JSON with the token and the private key",
+    )
+    p.add_argument(
+        "--dpop-alg",
+        default="ES256",
+        choices=("ES256", "EdDSA", "RS256", "PS256"),
+        help="algorithm of the DPoP key (default ES256)",
+    )
     p.set_defaults(func=cmd_token)
 
 
@@ -72,6 +88,12 @@ def cmd_token(ctx: CliContext, args: argparse.Namespace) -> int:
         body["scope"] = args.scope
     if args.client_id:
         body["client_id"] = args.client_id
+    key = None
+    if args.dpop:
+        from edgeauth_local.dpop_client import DpopKey
+
+        key = DpopKey.generate(args.dpop_alg)
+        body["dpop_jkt"] = key.thumbprint
     if not base.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise CliError(f"{base} is not a local development identity provider (loopback http only)", 2)
     req = urllib.request.Request(  # noqa: S310 - loopback http only, checked above
@@ -93,5 +115,14 @@ def cmd_token(ctx: CliContext, args: argparse.Namespace) -> int:
     token = answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str):
         raise CliError("the identity provider's answer has no access_token")
+    if key is not None:
+        answer = {
+            "access_token": token,
+            "token_type": "DPoP",
+            "expires_in": answer.get("expires_in"),
+            "key": key.private_jwk(),
+        }
+        print(json.dumps(answer, indent=2))
+        return 0
     print(token)
     return 0

@@ -7,8 +7,12 @@ Outcomes (API Gateway semantics):
 
 * authentication failure → raises ``Exception("Unauthorized")``: API Gateway answers 401;
 * RBAC denial → a Deny policy for the route: 403;
-* dependency fault (role table, JWKS) or a malformed event → the original error propagates:
-  API Gateway answers 500 and caches nothing. A fault never allows and never caches a Deny.
+* dependency fault (role table, JWKS, DPoP replay table) or a malformed event → the original error
+  propagates: API Gateway answers 500 and caches nothing. A fault never allows and never caches a Deny.
+
+DPoP (RFC 9449, README "DPoP"): only when an issuer has ``dpop`` on does the request path parse the
+``DPoP`` scheme and header; otherwise the Bearer path is unchanged but for one dict lookup (a token
+with ``cnf`` is never accepted as Bearer if it is DPoP-bound).
 
 Nothing in the answer says why a request was refused; the audit line does.
 """
@@ -23,7 +27,15 @@ from typing import Any
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Grants, RoleStore
 from edgeauth.core.audit_line import DecisionRecord, decision_line
-from edgeauth.core.errors import AuthenticationError, DependencyError, RequestError
+from edgeauth.core.dpop import DpopError, ReplayStore, bound_thumbprint, verify_proof
+from edgeauth.core.errors import (
+    AuthenticationError,
+    ConfigError,
+    DependencyError,
+    ReplayStoreError,
+    RequestError,
+    TokenClaimError,
+)
 from edgeauth.core.policy import MethodArn, route_policy
 from edgeauth.core.roles import Decision, decide
 from edgeauth.core.routes import Template, TemplateError, parse_template
@@ -111,6 +123,64 @@ def bearer_token(values: list[str]) -> str:
     return token
 
 
+def authorization_credentials(values: list[str]) -> tuple[bool, str]:
+    r"""``(is_dpop, token)`` of the Authorization header(s): scheme ``DPoP`` or ``Bearer``.
+
+    Both schemes any case, one or more spaces, exactly one token: the regex
+    ``(?i:dpop|bearer) +([^\s]+)`` (full match), as in :func:`bearer_token`.
+    """
+    if len(values) == 1:
+        value = values[0]
+        if value[:4].lower() == "dpop":
+            rest = value[4:]
+            token = rest.lstrip(" ")
+            if len(token) == len(rest) or token.split() != [token]:
+                raise AuthenticationError("malformed_authorization", "not 'DPoP <token>'")
+            return True, token
+    return False, bearer_token(values)
+
+
+def _is_dpop_scheme(values: list[str]) -> bool:
+    try:
+        return authorization_credentials(values)[0]
+    except AuthenticationError:
+        return False
+
+
+def dpop_proofs(event: Mapping[str, Any]) -> list[str]:
+    """Every ``DPoP`` header value of the event (name case-insensitive; multiValueHeaders wins)."""
+    values: list[Any] = []
+    multi = event.get("multiValueHeaders") or {}
+    found = [k for k in multi if len(k) == 4 and k.lower() == "dpop"] if isinstance(multi, dict) else []
+    if found:
+        for k in found:
+            v = multi[k]
+            values.extend(v if isinstance(v, list) else [v])
+    else:
+        single = event.get("headers") or {}
+        if isinstance(single, dict):
+            values.extend(v for k, v in single.items() if len(k) == 4 and k.lower() == "dpop")
+    return [v for v in values if isinstance(v, str)]
+
+
+def request_url(event: Mapping[str, Any]) -> str:
+    """The URL the client called, as DPoP's ``htu`` names it: ``https://`` + domain + path.
+
+    ``requestContext.domainName`` is the host the client used (an ``execute-api`` host or a custom
+    domain) and ``requestContext.path`` the path it asked for: the stage included on an
+    ``execute-api`` host (``/prod/accounts/42``), the base path included on a custom domain
+    (``/v1/accounts/42``). API Gateway serves https only.
+    """
+    ctx = event.get("requestContext") or {}
+    domain = ctx.get("domainName") if isinstance(ctx, dict) else None
+    path = ctx.get("path") if isinstance(ctx, dict) else None
+    if not isinstance(domain, str) or not domain or not isinstance(path, str) or not path.startswith("/"):
+        raise RequestError("event lacks requestContext.domainName/path (needed to check a DPoP proof)")
+    if any(c in domain for c in "/?#@\\ ") or any(c in path for c in "?#"):
+        raise DpopError("invalid_dpop_proof", "the request URL cannot be compared with htu")
+    return f"https://{domain}{path}"
+
+
 class Authorizer:
     """Decides one request. Thread-safe (the local gateway calls it from several threads)."""
 
@@ -123,10 +193,15 @@ class Authorizer:
         emit: Callable[[str], None],
         warn: Callable[[str, Mapping[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        replay_store: ReplayStore | None = None,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
         self.store = store
+        self.replay_store = replay_store
+        self._dpop = any(i.dpop != "off" for i in settings.issuers)
+        if self._dpop and replay_store is None:
+            raise ConfigError(C.ENV_DPOP_REPLAY_TABLE, "an issuer has 'dpop' on but no replay store is set")
         self._emit = emit
         self._warn = warn
         self._clock = clock
@@ -157,10 +232,21 @@ class Authorizer:
         try:
             arn = MethodArn.parse(request.method_arn)
             template = _template(request.resource)
-            token = bearer_token(request.authorization)
+            if self._dpop:
+                is_dpop, token = authorization_credentials(request.authorization)
+            else:
+                is_dpop = False
+                try:
+                    token = bearer_token(request.authorization)
+                except AuthenticationError as e:
+                    if e.reason == "malformed_authorization" and _is_dpop_scheme(request.authorization):
+                        raise AuthenticationError("dpop_not_enabled", "no issuer accepts DPoP") from None
+                    raise
             verified, _ = self.verifier.verify(token)
             record.iss, record.sub, record.kid = verified.issuer.issuer, verified.sub, verified.kid
             record.jti, record.client_id = verified.jti, verified.client_id
+            if self._dpop or "cnf" in verified.claims:
+                self._check_dpop(event, request.method, token, verified, is_dpop)
             grants, record.role_cache_hit = self.store.grants(
                 verified.issuer.issuer, verified.sub, verified.groups, verified.client_id
             )
@@ -191,6 +277,49 @@ class Authorizer:
         finally:
             record.latency_ms = (time.perf_counter() - started) * 1000.0
             self._emit(decision_line(record, now=self._clock()))
+
+    def _check_dpop(
+        self, event: Mapping[str, Any], method: str, token: str, verified: VerifiedToken, is_dpop: bool
+    ) -> None:
+        """RFC 9449 §7 for a verified token: scheme and binding, then the proof, then its ``jti``."""
+        issuer = verified.issuer
+        try:
+            jkt = bound_thumbprint(verified.claims)
+        except DpopError:
+            raise TokenClaimError("claim_type", "cnf", "an object with a string jkt", "other") from None
+        if not is_dpop:
+            if jkt is not None:
+                # §7.2: a DPoP-bound token is never accepted as a bearer token (no downgrade).
+                raise AuthenticationError("dpop_downgrade", "DPoP-bound token presented as Bearer")
+            if issuer.dpop == "required":
+                raise AuthenticationError("dpop_required", "this issuer's tokens need the DPoP scheme")
+            return
+        if issuer.dpop == "off":
+            raise AuthenticationError("dpop_not_enabled", "this issuer's tokens are Bearer only")
+        if jkt is None:
+            raise AuthenticationError("dpop_unbound_token", "DPoP scheme with a token without cnf.jkt")
+        proofs = dpop_proofs(event)
+        if len(proofs) != 1:
+            raise DpopError("invalid_dpop_proof", f"{len(proofs)} DPoP headers (exactly one is required)")
+        proof = verify_proof(
+            proofs[0],
+            method=method,
+            url=request_url(event),
+            access_token=token,
+            algorithms=issuer.dpop_algorithms,
+            now=self._clock(),
+            max_age_seconds=issuer.dpop_max_age_seconds,
+            leeway_seconds=issuer.leeway_seconds,
+        )
+        if proof.jkt != jkt:
+            raise DpopError("invalid_dpop_proof", "the proof's key is not the token's cnf.jkt")
+        # Only now, after the signature: unsigned junk never reaches the table. The record lives
+        # as long as the proof could be accepted (iat + window), plus the leeway for clock skew.
+        expires_at = proof.iat + issuer.dpop_max_age_seconds + issuer.leeway_seconds
+        if self.replay_store is None:  # not reached: __init__ requires one when an issuer has DPoP on
+            raise ReplayStoreError("no DPoP replay store")
+        if not self.replay_store.first_use(proof.replay_key(), expires_at):
+            raise AuthenticationError("dpop_replay", "the proof's jti was already used")
 
     def _decide(self, grants: Grants, method: str, template: Template) -> Decision:
         key = (method, template.text)

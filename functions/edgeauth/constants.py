@@ -18,12 +18,14 @@ ENV_ROLE_CACHE_TTL: Final = "EDGEAUTH_ROLE_CACHE_TTL"
 """Seconds a role-table lookup is reused inside one container (default 30, at most 60)."""
 ENV_DEFAULT_USAGE_KEY: Final = "EDGEAUTH_DEFAULT_USAGE_KEY"
 """API key value of the default usage tier, returned for clients without a key of their own."""
-ENV_TOKEN_CACHE_SIZE: Final = "EDGEAUTH_TOKEN_CACHE_SIZE"
+ENV_TOKEN_CACHE_SIZE: Final = "EDGEAUTH_TOKEN_CACHE_SIZE"  # noqa: S105 - a variable's name, not a secret
 """How many verified tokens one container remembers (by hash, until ``exp``)."""
 ENV_DYNAMODB_TIMEOUT: Final = "EDGEAUTH_DYNAMODB_TIMEOUT"
 """Connect/read timeout in seconds for role-table calls (bounded retries on top)."""
 ENV_ENDPOINT_URL: Final = "EDGEAUTH_ENDPOINT_URL"
 """Optional AWS endpoint override (the local stack's moto server). Never set on AWS."""
+ENV_DPOP_REPLAY_TABLE: Final = "EDGEAUTH_DPOP_REPLAY_TABLE"
+"""Name of the DynamoDB table of used DPoP proof ids; required when an issuer has ``dpop`` on."""
 
 # Powertools' own variables, set by the CDK app.
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
@@ -50,6 +52,14 @@ GROUP_PK_PREFIX: Final = "GROUP#"
 """Group mapping: ``pk = "GROUP#<issuer>"``, ``sk = <claim value>``."""
 CLIENT_PK_PREFIX: Final = "CLIENT#"
 """Client item: ``pk = "CLIENT#<issuer>"``, ``sk = <client id>``."""
+
+# --- DPoP replay table (see README "DPoP (RFC 9449)") -----------------------------------------------
+DPOP_REPLAY_KEY: Final = "pk"
+"""Partition key (string) of the replay table: the proof's replay key (a hash of key and ``jti``)."""
+DPOP_REPLAY_EXPIRES_AT: Final = "expires_at"
+"""Epoch seconds after which a proof id may be forgotten: the table's TTL attribute."""
+DPOP_REPLAY_OWNER: Final = "owner"
+"""Random value of the write that recorded the id (recognises a retried write of the same request)."""
 
 # Attribute names on items.
 ATTR_ALLOW: Final = "allow"
@@ -99,12 +109,18 @@ IDENTITY_SOURCES: Final = (
     "context.httpMethod",
     "context.resourcePath",
 )
+DPOP_HEADER: Final = "DPoP"
+"""Request header carrying the DPoP proof (RFC 9449 §4.1)."""
+IDENTITY_SOURCE_DPOP: Final = "method.request.header.DPoP"
+"""Added to :data:`IDENTITY_SOURCES` when every issuer has ``dpop`` = ``required`` (README "DPoP")."""
 
 # CloudFormation output keys of the stack (read by the CLI's --stack and by the local stack).
 OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_REST_API_ID: Final = "RestApiId"
 OUTPUT_STAGE_NAME: Final = "StageName"
 OUTPUT_ROLE_TABLE: Final = "RoleTableName"
+OUTPUT_DPOP_REPLAY_TABLE: Final = "DpopReplayTableName"
+"""Only when an issuer has ``dpop`` on (the table exists only then)."""
 OUTPUT_AUDIT_STREAM: Final = "AuditStreamName"
 OUTPUT_AUDIT_LOG_GROUP: Final = "AuditLogGroupName"
 OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"

@@ -26,6 +26,27 @@ id to quote to support. Never why a token failed: that is in the audit line only
 WWW_AUTHENTICATE: Final = "'Bearer'"
 """RFC 6750 §3: a 401 names the scheme the client must use (a static value, so single-quoted)."""
 
+
+def www_authenticate(config: StageConfig) -> str:
+    """The 401's challenge: ``Bearer``; with DPoP, ``DPoP algs="…"`` too (RFC 9449 §7.1), alone
+    when every issuer requires DPoP. Static: a gateway response cannot vary it per request, so the
+    RFC's ``error="invalid_dpop_proof"`` / ``"invalid_token"`` parameters are never sent."""
+    if not config.dpop_enabled:
+        return WWW_AUTHENTICATE
+    dpop = f'DPoP algs="{" ".join(config.dpop_algorithms)}"'
+    return f"'{dpop}'" if config.dpop_only else f"'Bearer, {dpop}'"
+
+
+def identity_sources(config: StageConfig) -> list[str]:
+    """:data:`edgeauth.constants.IDENTITY_SOURCES`, plus the ``DPoP`` header when every issuer
+    requires DPoP. Not otherwise: API Gateway answers 401 itself when an identity source is missing,
+    which would refuse every Bearer request of an ``off`` or ``optional`` issuer."""
+    sources = list(C.IDENTITY_SOURCES)
+    if config.dpop_enabled and config.dpop_only:
+        sources.append(C.IDENTITY_SOURCE_DPOP)
+    return sources
+
+
 # Every response API Gateway itself produces on the paths a client can hit gets a JSON body, so that
 # clients parse one error shape. Status codes stay API Gateway's own ("unknown routes answer as API
 # Gateway does"); DEFAULT_4XX / DEFAULT_5XX cover the types not listed.
@@ -53,11 +74,12 @@ class Api(Construct):
     * a method for each route of the settings, plus ``ANY /`` and ``ANY /{proxy+}``, each an
       ``HTTP_PROXY`` integration to the backend with the path variables passed through;
     * every method: authorization ``CUSTOM`` with :attr:`authorizer` (identity sources
-      :data:`edgeauth.constants.IDENTITY_SOURCES`, result TTL ``authorizer_cache_ttl``) and
+      :func:`identity_sources`, result TTL ``authorizer_cache_ttl``, 0 with DPoP) and
       ``apiKeyRequired``; the API's key source is ``AUTHORIZER`` (the authorizer returns the key);
     * :attr:`stage`: throttled as the settings say, X-Ray on, data trace off, error-level execution
       logs, JSON access logs in :attr:`access_log_group` with :data:`ACCESS_LOG_FORMAT`;
-    * JSON gateway responses (:data:`GATEWAY_RESPONSES`); a 401 carries ``WWW-Authenticate: Bearer``.
+    * JSON gateway responses (:data:`GATEWAY_RESPONSES`); a 401 carries ``WWW-Authenticate``
+      (:func:`www_authenticate`: ``Bearer``, with DPoP also ``DPoP algs="…"``).
     """
 
     def __init__(
@@ -102,7 +124,7 @@ class Api(Construct):
             ids.REQUEST_AUTHORIZER,
             authorizer_name=f"edgeauth-{config.stage}",
             handler=authorizer_function,
-            identity_sources=list(C.IDENTITY_SOURCES),
+            identity_sources=identity_sources(config),
             results_cache_ttl=Duration.seconds(config.authorizer_cache_ttl),
         )
         for route in config.routes:
@@ -110,7 +132,7 @@ class Api(Construct):
         for response_type in GATEWAY_RESPONSES:
             name = response_type.response_type
             # (jsii hands out a new proxy per enum-like access: compare names, not objects.)
-            headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if name == "UNAUTHORIZED" else None
+            headers = {"WWW-Authenticate": www_authenticate(config)} if name == "UNAUTHORIZED" else None
             self.rest_api.add_gateway_response(
                 f"Response{name}",
                 type=response_type,

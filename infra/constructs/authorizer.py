@@ -23,6 +23,8 @@ ROLE_TABLE_KEY_PREFIXES: tuple[str, ...] = (
     C.CLIENT_PK_PREFIX,
 )
 """Partition-key prefixes of the items the authorizer reads (``dynamodb:LeadingKeys``)."""
+DPOP_REPLAY_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem",)
+"""Everything the authorizer may do to the DPoP replay table (one conditional write per proof)."""
 
 TIMEOUT = Duration.seconds(5)
 """Above the JWKS fetch (≤ 2 s) plus role reads with retries; well below API Gateway's 29 s."""
@@ -36,7 +38,8 @@ class Authorizer(Construct):
     Its environment is the authorizer's whole configuration: the issuers (as validated at synth), the
     role table, the role-cache TTL and the default usage key. Its role may call only
     ``dynamodb:GetItem`` and ``dynamodb:BatchGetItem`` on the role table, and only for items whose
-    partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES`.
+    partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES`; with a ``replay_table`` (DPoP
+    on), also ``dynamodb:PutItem`` on that table, whose name it gets in ``EDGEAUTH_DPOP_REPLAY_TABLE``.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class Authorizer(Construct):
         code: lambda_.Code,
         table: dynamodb.ITable,
         default_usage_key: str,
+        replay_table: dynamodb.ITable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         fn = EdgeAuthFunction(
@@ -62,6 +66,7 @@ class Authorizer(Construct):
                 C.ENV_ROLE_TABLE: table.table_name,
                 C.ENV_ROLE_CACHE_TTL: str(config.role_cache_ttl),
                 C.ENV_DEFAULT_USAGE_KEY: default_usage_key,
+                **({C.ENV_DPOP_REPLAY_TABLE: replay_table.table_name} if replay_table is not None else {}),
             },
             log_retention_days=config.log_retention_days,
             log_level=config.log_level,
@@ -79,6 +84,10 @@ class Authorizer(Construct):
                 },
             )
         )
+        if replay_table is not None:
+            fn.role.add_to_policy(
+                iam.PolicyStatement(actions=list(DPOP_REPLAY_ACTIONS), resources=[replay_table.table_arn])
+            )
         self.function: lambda_.Function = fn.function
         self.log_group: logs.LogGroup = fn.log_group
         self.role: iam.Role = fn.role

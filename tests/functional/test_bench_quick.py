@@ -2,8 +2,8 @@
 
 GIVEN the benchmark package, WHEN ``python -m bench --quick`` runs in a fresh process, THEN it exits
 0 and prints (and writes to ``--output``) one table with a row for every scenario 1–8, whose cells
-parse: a time and a ratio for the measured rows, "pending" or "n/a" for the parts that other issues
-deliver, and a met column of yes/NO where a target applies.
+parse: a time and a ratio for the measured rows (for the local gateway, 8–8c: rps, p50 and p99
+latency and the ratio to the backend), and a met column of yes/NO where a target applies.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from bench.common import parse_table
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "6b", "7", "8"]
+SCENARIOS = ["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "6b", "7", "8", "8b", "8c"]
 NUMBER = r"[0-9][0-9,]*\.?[0-9]*"
 
 
@@ -54,7 +54,14 @@ def test_the_table_has_a_row_for_every_scenario_and_parses(quick_run: tuple[str,
         assert by_key[key]["met"] in ("yes", "NO"), by_key[key]
         assert by_key[key]["target"].startswith("≤ "), by_key[key]
     assert by_key["7"]["met"] in ("yes", "NO", "pending")
-    assert by_key["8"]["met"] in ("yes", "NO", "n/a", "pending")
+    # The local gateway under load (no target): rps in the scenario, p50 as the median, p99 as the spread.
+    for key in ("8", "8b", "8c"):
+        row = by_key[key]
+        assert re.fullmatch(rf".+: {NUMBER} rps", row["scenario"]), row
+        assert re.fullmatch(rf"{NUMBER} ms", row["median"]), row
+        assert re.fullmatch(rf"p99 {NUMBER} ms", row["spread (p10 – p90)"]), row
+        assert re.fullmatch(rf"{NUMBER}× backend rps", row["ratio"]), row
+        assert (row["target"], row["met"]) == ("—", "—"), row
 
 
 def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> None:

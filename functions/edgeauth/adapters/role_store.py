@@ -313,7 +313,9 @@ def dynamodb_client_factory(
         config = Config(
             connect_timeout=timeout,
             read_timeout=timeout,
-            retries={"max_attempts": 3, "mode": "standard"},
+            # ``total_max_attempts``: botocore's ``max_attempts`` counts retries, not attempts, so it
+            # made 4 attempts where the README promises 3 (found by tests/faults).
+            retries={"total_max_attempts": 3, "mode": "standard"},
             tcp_keepalive=True,
         )
         client = cast(

@@ -51,6 +51,7 @@ is named in ``truncated``: an oversized line is shortened, never dropped.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import math
@@ -157,9 +158,19 @@ def event_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+_last_second: tuple[int, str] = (-1, "")
+"""The last second :func:`iso_time` formatted (the events of a record mostly share their second)."""
+
+
 def iso_time(ms: int) -> str:
     """``2024-05-01T12:00:00.123Z`` for epoch milliseconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    global _last_second  # noqa: PLW0603 - a one-entry cache, replaced atomically
+    second = ms // 1000
+    cached_second, prefix = _last_second
+    if second != cached_second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _last_second = (second, prefix)
+    return f"{prefix}.{ms % 1000:03d}Z"
 
 
 def _truncate(value: str, limit: int) -> tuple[str, bool]:
@@ -176,6 +187,10 @@ class _Fields:
         self.cut: list[str] = []
 
     def text(self, key: str, value: Any, limit: int = MAX_FIELD_CHARS, dash_is_empty: bool = False) -> None:
+        if type(value) is str and len(value) <= limit:  # the common case, short of every branch below
+            if not (dash_is_empty and (value == "-" or not value)):
+                self.values[key] = value
+            return
         if value is None:
             return
         if isinstance(value, bool):
@@ -212,6 +227,11 @@ class _Fields:
 
 def _number(value: Any) -> int | float | None:
     """An int or float from a JSON number or a numeric string (API Gateway writes strings)."""
+    if type(value) is str:  # the common cases ("200", "12", "-"), short of every branch below
+        if value.isdigit() and value.isascii() and len(value) <= 32:
+            return int(value)
+        if value == "-":
+            return None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -261,22 +281,27 @@ def _sort_key(value: Any) -> str:
     return value if isinstance(value, str) else _encode(value)
 
 
-def _loads_strict(text: str) -> Any:
-    """``json.loads`` that refuses duplicate keys (a sign of field injection in a raw log line)."""
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                raise _DuplicateKeyError(key)
-            out[key] = value
-        return out
-
-    return json.loads(text, object_pairs_hook=pairs)
-
-
 class _DuplicateKeyError(ValueError):
     pass
+
+
+def _unique_pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(items)
+    if len(out) != len(items):
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return out
+
+
+_strict_decode = json.JSONDecoder(object_pairs_hook=_unique_pairs).decode
+
+
+def _loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses duplicate keys (a sign of field injection in a raw log line)."""
+    return _strict_decode(text)
 
 
 # --- malformed ------------------------------------------------------------------------------------------
@@ -354,6 +379,12 @@ def normalise_log_event(src: SourceLogEvent) -> AuditEvent | None:
     return None
 
 
+_DECISION_TEXT_FIELDS: Final = (
+    *("decision", "reason", "rule", "iss", "sub", "kid", "jti", "client_id", "roles"),
+    *("method", "resource", "path", "source_ip", "request_id", "api_id", "stage"),
+)
+
+
 def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
     version = body.get("audit_version")
     valid = (
@@ -382,10 +413,13 @@ def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent
         )
     f = _Fields()
     f.text("source", src.log_group)
-    for key in ("decision", "reason", "rule", "iss", "sub", "kid", "jti", "client_id", "roles"):
-        f.text(key, body.get(key))
-    for key in ("method", "resource", "path", "source_ip", "request_id", "api_id", "stage"):
-        f.text(key, body.get(key))
+    values = f.values
+    for key in _DECISION_TEXT_FIELDS:
+        value = body.get(key)
+        if type(value) is str and len(value) <= MAX_FIELD_CHARS:  # f.text's common case, inlined
+            values[key] = value
+        elif value is not None:
+            f.text(key, value)
     f.number("latency_ms", body.get("latency_ms"))
     f.number("role_cache_hit", body.get("RoleCacheHit"))
     f.text("xray_trace_id", body.get("xray_trace_id"))
@@ -415,46 +449,58 @@ _GATEWAY_REASONS: Final = {
 }
 
 
+# The access line's fields in output order: (event key, access log key, is a number). ``roles``
+# is read apart (a JSON list in a string is flattened).
+_ACCESS_FIELDS: Final = (
+    ("request_id", "requestId", False),
+    ("method", "httpMethod", False),
+    ("resource", "resourcePath", False),
+    ("path", "path", False),
+    ("status", "status", True),
+    ("latency_ms", "responseLatency", True),
+    ("integration_latency_ms", "integrationLatency", True),
+    ("integration_status", "integrationStatus", True),
+    ("authorizer_status", "authorizerStatus", True),
+    ("authorizer_latency_ms", "authorizerLatency", True),
+    ("authorizer_error", "authorizerError", False),
+    ("api_key_id", "apiKeyId", False),
+    ("principal", "principalId", False),
+    ("iss", "iss", False),
+    ("sub", "sub", False),
+    ("client_id", "clientId", False),
+    ("roles", "roles", False),
+    ("source_ip", "sourceIp", False),
+    ("user_agent", "userAgent", False),
+    ("api_id", "apiId", False),
+    ("stage", "stage", False),
+    ("protocol", "protocol", False),
+    ("response_length", "responseLength", True),
+    ("error_message", "errorMessage", False),
+    ("error_type", "errorResponseType", False),
+)
+
+
 def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
     f = _Fields()
-
-    def text(key: str, name: str, limit: int = MAX_FIELD_CHARS) -> None:
-        f.text(key, body.get(name), limit=limit, dash_is_empty=True)
-
     f.text("source", src.log_group)
-    text("request_id", "requestId")
-    text("method", "httpMethod")
-    text("resource", "resourcePath")
-    text("path", "path")
-    f.number("status", body.get("status"))
-    f.number("latency_ms", body.get("responseLatency"))
-    f.number("integration_latency_ms", body.get("integrationLatency"))
-    f.number("integration_status", body.get("integrationStatus"))
-    f.number("authorizer_status", body.get("authorizerStatus"))
-    f.number("authorizer_latency_ms", body.get("authorizerLatency"))
-    text("authorizer_error", "authorizerError")
-    text("api_key_id", "apiKeyId")
-    text("principal", "principalId")
-    text("iss", "iss")
-    text("sub", "sub")
-    text("client_id", "clientId")
-    roles = body.get("roles")
-    if isinstance(roles, str) and roles.startswith("["):
-        try:
-            parsed = json.loads(roles)
-        except ValueError:
-            parsed = roles
-        roles = parsed
-    f.text("roles", roles, dash_is_empty=True)
-    text("source_ip", "sourceIp")
-    text("user_agent", "userAgent")
-    text("api_id", "apiId")
-    text("stage", "stage")
-    text("protocol", "protocol")
-    f.number("response_length", body.get("responseLength"))
-    text("error_message", "errorMessage")
-    text("error_type", "errorResponseType")
     values = f.values
+    limit = MAX_FIELD_CHARS
+    for key, name, is_number in _ACCESS_FIELDS:
+        value = body.get(name)
+        if is_number:
+            parsed = _number(value)
+            if parsed is not None:
+                values[key] = parsed
+        elif name == "roles":
+            if isinstance(value, str) and value.startswith("["):
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
+            f.text(key, value, limit, True)
+        elif type(value) is str and len(value) <= limit:  # f.text's common case, inlined
+            if value != "-" and value:
+                values[key] = value
+        elif value is not None:
+            f.text(key, value, limit, True)
     refused_by, reason = classify_access(
         status=values.get("status"),
         error_type=values.get("error_type"),

@@ -28,7 +28,9 @@ RoleCacheHit
 
 Why not ``Logger.info``: Powertools' Logger costs about twice a signature check per line, which
 alone would break the authorizer's latency budget (see README "Benchmarks"). This module writes the
-same structured shape directly. Powertools stays in use for every other log line and metric.
+same structured shape directly. Powertools stays in use for every other log line and metric, except
+the rare JWKS fetch metric, written by :func:`metric_line` so that the first request does not import
+Powertools' metrics (cold-start memory).
 
 Strings are emitted with the ``json`` module's own C string encoder (``encode_basestring_ascii``,
 what ``json.dumps(..., ensure_ascii=True)`` uses), so a value cannot break out of its field (no
@@ -46,6 +48,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,3 +162,44 @@ def decision_line(
         f',"api_id":{j(record.api_id)},"stage":{j(record.stage)},"latency_ms":{latency}'
         f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if record.role_cache_hit else 0}}}'
     )
+
+
+def metric_line(
+    name: str,
+    value: float,
+    unit: str,
+    dimensions: Mapping[str, str],
+    properties: Mapping[str, Any] | None = None,
+    *,
+    namespace: str = C.METRICS_NAMESPACE,
+    now: float | None = None,
+) -> str:
+    """One Embedded Metric Format document with one metric (no trailing newline), for rare events.
+
+    What Powertools' ``single_metric`` prints, without importing Powertools' metrics (about 0.9 MB
+    at cold start, see README "Benchmarks"): CloudWatch extracts ``name`` in ``namespace`` by the
+    ``dimensions`` (string values); ``properties`` are extra top-level keys, searchable in Logs
+    Insights but not dimensions. A property named like a dimension or the metric is overridden.
+    """
+    for key, dim in dimensions.items():
+        if dim.__class__ is not str or not dim:
+            raise ValueError(f"EMF dimension {key!r} needs a non-empty string value, not {dim!r}")
+    ts = time.time() if now is None else now
+    doc: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(ts * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [list(dimensions)],
+                    "Metrics": [{"Name": name, "Unit": unit}],
+                }
+            ],
+        }
+    }
+    for key, prop in (properties or {}).items():
+        if key != "_aws":
+            doc[key] = prop
+    doc.update(dimensions)
+    doc[name] = value
+    return _dumps(doc)

@@ -15,15 +15,16 @@ import base64
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from edgeauth.core.errors import AuthenticationError
+from edgeauth.core.settings import DPOP_MODES  # noqa: F401 - re-exported with the DPoP names
 from edgeauth.core.tokens import MAX_TOKEN_BYTES, b64url_decode
 from edgeauth.core.tokens import _json_object as json_object
 
-DPOP_MODES = ("off", "optional", "required")
 DPOP_TYP = "dpop+jwt"
 #: RFC 7638 §3.2: the required members of each key type, in lexicographic order.
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
@@ -73,6 +74,8 @@ def normalize_htu(url: str) -> str:
         port = parts.port
     except ValueError:
         raise DpopError("invalid_dpop_proof", "htu has an invalid port") from None
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets: "[::1:8080]" is not "[::1]:8080"
     netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
     return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
@@ -128,8 +131,13 @@ def verify_proof(
     if len(proof) > MAX_TOKEN_BYTES or proof.count(".") != 2:
         raise DpopError("invalid_dpop_proof", "not a compact JWS")
     h64, p64, s64 = proof.split(".")
-    header = json_object(b64url_decode(h64), "header")
-    claims = json_object(b64url_decode(p64), "payload")
+    try:
+        header = json_object(b64url_decode(h64), "header")
+        claims = json_object(b64url_decode(p64), "payload")
+        signature = b64url_decode(s64)
+    except AuthenticationError:
+        # The token parser's errors say "malformed_token": this is the proof, not the token.
+        raise DpopError("invalid_dpop_proof", "not a well-formed JWS") from None
     if header.get("typ") != DPOP_TYP:
         raise DpopError("invalid_dpop_proof", "typ is not dpop+jwt")
     alg = header.get("alg")
@@ -143,7 +151,11 @@ def verify_proof(
     key = _key_for(jwk, alg)
     from jwt.algorithms import get_default_algorithms
 
-    if not get_default_algorithms()[alg].verify(f"{h64}.{p64}".encode("ascii"), key, b64url_decode(s64)):
+    try:
+        valid = get_default_algorithms()[alg].verify(f"{h64}.{p64}".encode("ascii"), key, signature)
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
         raise DpopError("invalid_dpop_proof", "signature does not verify")
 
     jti, htm, htu, iat, ath = (claims.get(k) for k in ("jti", "htm", "htu", "iat", "ath"))
@@ -164,7 +176,7 @@ def verify_proof(
     return DpopProof(jti=jti, jkt=jwk_thumbprint(jwk), iat=float(iat))
 
 
-def bound_thumbprint(claims: dict[str, Any]) -> str | None:
+def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
     """The ``cnf.jkt`` of an access token, ``None`` if unbound. Malformed ``cnf`` raises."""
     cnf = claims.get("cnf")
     if cnf is None:

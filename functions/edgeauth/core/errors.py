@@ -87,5 +87,11 @@ class RoleStoreError(DependencyError):
     reason = "role_store_unavailable"
 
 
+class ReplayStoreError(DependencyError):
+    """The DPoP replay table could not be written: whether a proof is fresh is unknown (500)."""
+
+    reason = "dpop_replay_store_unavailable"
+
+
 class RequestError(EdgeAuthError):
     """The authorizer event itself is not what API Gateway sends (a wiring fault, not a caller's)."""

@@ -39,6 +39,12 @@ DEFAULT_TOKEN_CACHE_SIZE = 10_000
 DEFAULT_DYNAMODB_TIMEOUT = 0.5
 MAX_DYNAMODB_TIMEOUT = 5.0
 
+DPOP_MODES: tuple[str, ...] = ("off", "optional", "required")
+"""Per issuer: ``off`` (Bearer only), ``optional`` (Bearer or DPoP), ``required`` (DPoP only)."""
+DEFAULT_DPOP_MAX_AGE = 300
+MAX_DPOP_MAX_AGE = 3600
+DEFAULT_DPOP_ALGORITHMS: tuple[str, ...] = ("ES256", "PS256", "RS256", "EdDSA")
+
 DEFAULT_JWKS_MAX_AGE = 3600
 DEFAULT_JWKS_COOLDOWN = 30
 MIN_JWKS_COOLDOWN = 10
@@ -67,6 +73,9 @@ _ISSUER_KEYS = frozenset(
         "jwks_max_stale_seconds",
         "jwks_timeout_seconds",
         "jwks_max_bytes",
+        "dpop",
+        "dpop_max_age_seconds",
+        "dpop_algorithms",
     }
 )
 
@@ -92,6 +101,11 @@ class IssuerSettings:
     jwks_max_stale_seconds: int = DEFAULT_JWKS_MAX_STALE
     jwks_timeout_seconds: float = DEFAULT_JWKS_TIMEOUT
     jwks_max_bytes: int = DEFAULT_JWKS_MAX_BYTES
+    dpop: str = "off"
+    """``off``, ``optional`` or ``required`` (:data:`DPOP_MODES`)."""
+    dpop_max_age_seconds: int = DEFAULT_DPOP_MAX_AGE
+    """How old a DPoP proof's ``iat`` may be; also how long its ``jti`` is remembered."""
+    dpop_algorithms: frozenset[str] = frozenset(DEFAULT_DPOP_ALGORITHMS)
 
     @property
     def discovery_url(self) -> str:
@@ -110,6 +124,8 @@ class Settings:
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     dynamodb_timeout: float = DEFAULT_DYNAMODB_TIMEOUT
     endpoint_url: str | None = None
+    dpop_replay_table: str | None = None
+    """The DPoP replay table; set (required) when an issuer has ``dpop`` other than ``off``."""
     issuer_by_name: Mapping[str, IssuerSettings] = field(default_factory=dict, compare=False)
 
 
@@ -155,6 +171,18 @@ def _strings(setting: str, value: Any, *, allow_empty: bool) -> list[str]:
     return value
 
 
+def _algorithms(setting: str, value: Any) -> list[str]:
+    algorithms = _strings(setting, value, allow_empty=False)
+    for alg in algorithms:
+        if alg not in SUPPORTED_ALGORITHMS:
+            raise ConfigError(
+                setting,
+                f"{alg!r} is not accepted; use asymmetric algorithms only: "
+                + ", ".join(sorted(SUPPORTED_ALGORITHMS)),
+            )
+    return algorithms
+
+
 def _int(setting: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(setting, f"must be an integer, got {value!r}")
@@ -197,14 +225,13 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
         raise ConfigError(f"{where}.audiences", "is required (the accepted 'aud' values)")
     audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=False)
 
-    algorithms = _strings(f"{where}.algorithms", raw.get("algorithms", ["RS256"]), allow_empty=False)
-    for alg in algorithms:
-        if alg not in SUPPORTED_ALGORITHMS:
-            raise ConfigError(
-                f"{where}.algorithms",
-                f"{alg!r} is not accepted; use asymmetric algorithms only: "
-                + ", ".join(sorted(SUPPORTED_ALGORITHMS)),
-            )
+    algorithms = _algorithms(f"{where}.algorithms", raw.get("algorithms", ["RS256"]))
+    dpop = raw.get("dpop", "off")
+    if dpop not in DPOP_MODES:
+        raise ConfigError(f"{where}.dpop", f"must be one of {', '.join(DPOP_MODES)}, got {dpop!r}")
+    dpop_algorithms = _algorithms(
+        f"{where}.dpop_algorithms", raw.get("dpop_algorithms", list(DEFAULT_DPOP_ALGORITHMS))
+    )
 
     jwks_uri = raw.get("jwks_uri")
     discovery = raw.get("discovery", False)
@@ -284,6 +311,14 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
             1024,
             MAX_JWKS_MAX_BYTES,
         ),
+        dpop=dpop,
+        dpop_max_age_seconds=_int(
+            f"{where}.dpop_max_age_seconds",
+            raw.get("dpop_max_age_seconds", DEFAULT_DPOP_MAX_AGE),
+            1,
+            MAX_DPOP_MAX_AGE,
+        ),
+        dpop_algorithms=frozenset(dpop_algorithms),
     )
 
 
@@ -347,9 +382,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(C.ENV_ENDPOINT_URL, f"must be an http(s) URL, got {endpoint!r}")
 
+    replay_table = env.get(C.ENV_DPOP_REPLAY_TABLE) or None
+    dpop_issuers = [i.issuer for i in issuers if i.dpop != "off"]
+    if dpop_issuers and replay_table is None:
+        raise ConfigError(
+            C.ENV_DPOP_REPLAY_TABLE,
+            f"is required when an issuer has 'dpop' on ({', '.join(dpop_issuers)}): the table of "
+            "used DPoP proof ids",
+        )
+
     return Settings(
         issuers=issuers,
         role_table=table,
+        dpop_replay_table=replay_table,
         role_cache_ttl=_env_int(env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL),
         default_usage_key=default_key,
         token_cache_size=_env_int(env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000),
