@@ -24,7 +24,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore
-from edgeauth.core.policy import MethodArn, route_policy
+from edgeauth.core.policy import MethodArn, authorizer_answer
 from edgeauth.core.roles import decide
 from edgeauth.core.routes import METHODS, RouteTable, TemplateError
 from edgeauth_cli import render
@@ -247,16 +247,19 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
         stage or "<stage>",
         method,
     )
-    context: dict[str, str | int | bool] = {C.CONTEXT_SUBJECT: sub, C.CONTEXT_ISSUER: issuer}
-    if decision.allowed:
-        context[C.CONTEXT_ROLES] = grants.context_roles
-        if client_id:
-            context[C.CONTEXT_CLIENT_ID] = client_id
     usage_key = grants.usage_key or os.environ.get(C.ENV_DEFAULT_USAGE_KEY) or "<default tier key>"
     if not grants.usage_key:
         notes.append("no client usage key: the answer carries the default tier's key")
-    policy = route_policy(
-        arn, method, match.template, decision.allowed, sub or "anonymous", context, usage_key
+    policy = authorizer_answer(
+        arn,
+        method,
+        match.template,
+        decision.allowed,
+        sub=sub,
+        issuer=issuer,
+        roles=grants.context_roles,
+        client_id=client_id,
+        usage_key=usage_key,
     )
     trace["policy"] = policy
     _print(ctx, trace, policy)

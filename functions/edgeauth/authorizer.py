@@ -36,7 +36,7 @@ from edgeauth.core.errors import (
     RequestError,
     TokenClaimError,
 )
-from edgeauth.core.policy import MethodArn, route_policy
+from edgeauth.core.policy import MethodArn, authorizer_answer
 from edgeauth.core.roles import Decision, decide
 from edgeauth.core.routes import Template, TemplateError, parse_template
 from edgeauth.core.settings import Settings
@@ -338,17 +338,16 @@ class Authorizer:
         verified: VerifiedToken,
         grants: Grants,
     ) -> dict[str, Any]:
-        context: dict[str, str | int | bool] = {
-            C.CONTEXT_SUBJECT: verified.sub,
-            C.CONTEXT_ISSUER: verified.issuer.issuer,
-        }
-        if decision.allowed:
-            context[C.CONTEXT_ROLES] = grants.context_roles
-            if verified.client_id:
-                context[C.CONTEXT_CLIENT_ID] = verified.client_id
-        usage_key = grants.usage_key or self.settings.default_usage_key
-        return route_policy(
-            arn, method, template, decision.allowed, verified.sub or "anonymous", context, usage_key
+        return authorizer_answer(
+            arn,
+            method,
+            template,
+            decision.allowed,
+            sub=verified.sub,
+            issuer=verified.issuer.issuer,
+            roles=grants.context_roles,
+            client_id=verified.client_id,
+            usage_key=grants.usage_key or self.settings.default_usage_key,
         )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edgeauth import constants as C
 from edgeauth.core.errors import RequestError
 from edgeauth.core.routes import Template, template_arn_suffix
 
@@ -77,3 +78,30 @@ def route_policy(
     if usage_key and allow:
         answer["usageIdentifierKey"] = usage_key
     return answer
+
+
+def authorizer_answer(
+    method_arn: MethodArn,
+    method: str,
+    template: Template,
+    allowed: bool,
+    *,
+    sub: str,
+    issuer: str,
+    roles: str,
+    client_id: str | None,
+    usage_key: str | None,
+) -> dict[str, Any]:
+    """The authorizer's whole answer for a decision: policy, context and usage key.
+
+    One definition for the authorizer and ``edgeauth explain``, so the explanation is always the
+    answer API Gateway would get. The context holds scalars only: ``sub`` and ``iss`` always; for an
+    Allow also ``roles`` (comma-separated granting roles) and ``clientId``. Nothing says why a
+    request was refused.
+    """
+    context: dict[str, str | int | bool] = {C.CONTEXT_SUBJECT: sub, C.CONTEXT_ISSUER: issuer}
+    if allowed:
+        context[C.CONTEXT_ROLES] = roles
+        if client_id:
+            context[C.CONTEXT_CLIENT_ID] = client_id
+    return route_policy(method_arn, method, template, allowed, sub or "anonymous", context, usage_key)
