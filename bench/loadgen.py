@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import sys
 import threading
 import time
@@ -74,7 +75,9 @@ def run(
     errors = [0]
     latencies: list[float] = []
     ready = threading.Barrier(connections + 1)
-    deadline = [0.0]
+    # Infinite until the main thread sets it after the barrier: a worker released by the barrier
+    # can call take() before that, and with 0.0 it stopped at once (a run with no answers at all).
+    deadline = [math.inf]
 
     def take() -> bool:
         with lock:

@@ -26,7 +26,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Grants, RoleStore
-from edgeauth.core.audit_line import DecisionRecord, decision_line
+from edgeauth.core.audit_line import DecisionRecord, principal_fragment, request_line
 from edgeauth.core.dpop import DpopError, ReplayStore, bound_thumbprint, verify_proof
 from edgeauth.core.errors import (
     AuthenticationError,
@@ -53,9 +53,13 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthorizerRequest:
-    """The parts of a REQUEST-authorizer event the decision uses."""
+    """The parts of a REQUEST-authorizer event the decision uses (never changed once built).
+
+    Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, which made
+    building this one of the larger costs of a repeated token (README "Benchmarks").
+    """
 
     method: str
     resource: str
@@ -76,29 +80,32 @@ class AuthorizerRequest:
         if not isinstance(method, str) or not isinstance(resource, str) or not isinstance(method_arn, str):
             raise RequestError("event lacks requestContext.httpMethod/resourcePath or methodArn")
         # Header names match case-insensitively; ``len(k) == 13`` first is only a cheap filter (no
-        # other length can lower-case to "authorization"). multiValueHeaders wins when it has one.
-        values: list[str] = []
-        multi = event.get("multiValueHeaders") or {}
-        found = (
-            [k for k in multi if len(k) == 13 and k.lower() == "authorization"]
-            if isinstance(multi, dict)
-            else []
-        )
-        if found:
-            for k in found:
-                v = multi[k]
-                values.extend(v if isinstance(v, list) else [v])
-        else:
-            single = event.get("headers") or {}
-            if isinstance(single, dict):
-                values.extend(v for k, v in single.items() if len(k) == 13 and k.lower() == "authorization")
+        # other length can lower-case to "authorization"). multiValueHeaders wins when it has one
+        # (even with an empty list). Values that are not strings are dropped.
+        authorization: list[str] = []
+        found = False
+        multi = event.get("multiValueHeaders")
+        if multi and isinstance(multi, dict):
+            for k, v in multi.items():
+                if len(k) == 13 and k.lower() == "authorization":
+                    found = True
+                    for item in v if isinstance(v, list) else (v,):
+                        if isinstance(item, str):
+                            authorization.append(item)
+        if not found:
+            single = event.get("headers")
+            if single and isinstance(single, dict):
+                for k, v in single.items():
+                    if len(k) == 13 and k.lower() == "authorization" and isinstance(v, str):
+                        authorization.append(v)
         identity = ctx.get("identity") or {}
+        path = event.get("path")
         return cls(
             method=method,
             resource=resource,
-            path=event.get("path") if isinstance(event.get("path"), str) else None,
+            path=path if isinstance(path, str) else None,
             method_arn=method_arn,
-            authorization=[v for v in values if isinstance(v, str)],
+            authorization=authorization,
             request_id=ctx.get("requestId"),
             source_ip=identity.get("sourceIp") if isinstance(identity, dict) else None,
             api_id=ctx.get("apiId"),
@@ -181,6 +188,38 @@ def request_url(event: Mapping[str, Any]) -> str:
     return f"https://{domain}{path}"
 
 
+# Bound on remembered answers (token × route), a few KB each; when full the memo is cleared, like
+# the role cache (a cleared entry costs one decision and one answer to rebuild, not a verification).
+MAX_CACHED_ANSWERS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedAnswer:
+    """What one verified token gets on one route while its verification and grants stay the same.
+
+    Valid only while ``TokenVerifier.verify`` returns this very ``verified`` object (it re-checks
+    ``exp`` and the key on every call and drops the entry when either fails) and ``RoleStore.grants``
+    returns this very ``grants`` object (a role-cache refresh builds a new one), so every input of the
+    decision, the answer and the line's principal fields is unchanged.
+    """
+
+    verified: VerifiedToken
+    grants: Grants
+    answer: dict[str, Any]
+    fragment: str  # audit_line.principal_fragment of the decision's record
+
+
+def _copy_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """A fresh copy of every container of an answer (its values are immutable strings): callers
+    (the local gateway, tests) own what they get, so the cached answer is never handed out."""
+    out = answer.copy()
+    doc = answer["policyDocument"]
+    out["policyDocument"] = {**doc, "Statement": [st.copy() for st in doc["Statement"]]}
+    if "context" in answer:
+        out["context"] = answer["context"].copy()
+    return out
+
+
 class Authorizer:
     """Decides one request. Thread-safe (the local gateway calls it from several threads)."""
 
@@ -206,6 +245,11 @@ class Authorizer:
         self._warn = warn
         self._clock = clock
         self._first_call = True
+        # (id(verified), method, resourcePath, methodArn) -> _CachedAnswer: the repeated-token path.
+        # ``id`` rather than the token's text (up to 8 KB, hashed afresh per request): sound because
+        # the entry holds ``verified`` alive, so no other object can have that id while it exists,
+        # and a hit also requires ``cached.verified is verified``.
+        self._answers: dict[tuple[int, str, str, str], _CachedAnswer] = {}
 
     def authorize(self, event: Mapping[str, Any], trace_id: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
@@ -229,6 +273,7 @@ class Authorizer:
             xray_trace_id=trace_id,
         )
         token: str | None = None
+        fragment: str | None = None  # set once the decision's principal fields are final
         try:
             arn = MethodArn.parse(request.method_arn)
             template = _template(request.resource)
@@ -257,12 +302,25 @@ class Authorizer:
                 )
             if grants.not_before is not None and (verified.iat is None or verified.iat <= grants.not_before):
                 raise AuthenticationError("revoked", "token issued before the subject's not_before")
+            # A repeated token on a route already answered: same verification, same grants, so
+            # the same decision, answer and audit fields; only the request's own fields differ.
+            key = (id(verified), request.method, request.resource, request.method_arn)
+            cached = self._answers.get(key)
+            if cached is not None and cached.verified is verified and cached.grants is grants:
+                answer = _copy_answer(cached.answer)
+                fragment = cached.fragment
+                return answer
             decision = self._decide(grants, request.method, template)
             record.roles = list(grants.effective.granting)
             record.decision = "allow" if decision.allowed else "deny"
             record.reason = decision.reason
             record.rule = decision.rule
-            return self._answer(arn, request.method, template, decision, verified, grants)
+            answer = self._answer(arn, request.method, template, decision, verified, grants)
+            fragment = principal_fragment(record)
+            if len(self._answers) >= MAX_CACHED_ANSWERS:
+                self._answers.clear()
+            self._answers[key] = _CachedAnswer(verified, grants, answer, fragment)
+            return _copy_answer(answer)
         except AuthenticationError as e:
             record.decision, record.reason = "unauthorized", e.reason
             if record.iss is None and token is not None:
@@ -275,8 +333,20 @@ class Authorizer:
             record.decision, record.reason = "error", "bad_event"
             raise
         finally:
-            record.latency_ms = (time.perf_counter() - started) * 1000.0
-            self._emit(decision_line(record, now=self._clock()))
+            self._emit(
+                request_line(
+                    fragment if fragment is not None else principal_fragment(record),
+                    record.path,
+                    record.source_ip,
+                    record.request_id,
+                    record.api_id,
+                    record.stage,
+                    (time.perf_counter() - started) * 1000.0,
+                    record.role_cache_hit,
+                    record.xray_trace_id,
+                    now=self._clock(),
+                )
+            )
 
     def _check_dpop(
         self, event: Mapping[str, Any], method: str, token: str, verified: VerifiedToken, is_dpop: bool

@@ -266,6 +266,42 @@ def test_repeated_token_is_served_from_the_cache_without_reverifying(h: Harness)
     assert len(h.endpoint.calls) == 1
 
 
+def test_repeated_token_on_a_route_gets_an_equal_answer_it_owns_and_its_own_audit_line(h: Harness) -> None:
+    # The second answer comes from the authorizer's per-token, per-route memo: equal, but a copy
+    # (a caller changing its answer must not change the next caller's).
+    token = sign(h.key, claims(sub="carol"))
+    first = h.call(token)
+    first_line = h.audit
+    first["context"]["roles"] = "admin"
+    first["policyDocument"]["Statement"][0]["Effect"] = "Allow-everything"
+    first["policyDocument"]["Statement"].append({"Effect": "Allow"})
+    event = authorizer_event(authorization=f"Bearer {token}")
+    event["requestContext"]["requestId"] = "req-2"
+    second = h.authorizer.authorize(event)
+    third = h.call(token)
+    assert second == third
+    assert second["context"]["roles"] == "reader"
+    assert second["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{API_ARN}/prod/GET/accounts/*"}
+    ]
+    second_line = json.loads(h.lines[-2])
+    assert second_line["request_id"] == "req-2"
+    for field in ("decision", "reason", "rule", "iss", "sub", "kid", "jti", "roles", "method", "resource"):
+        assert second_line[field] == first_line[field]
+
+
+def test_a_role_change_reaches_a_repeated_token_once_the_role_cache_refreshes(
+    h: Harness, dynamodb: Any
+) -> None:
+    token = sign(h.key, claims(sub="carol"))
+    assert h.call(token)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["nobody"])
+    later = h.authorizer.store._clock() + h.authorizer.store.cache_ttl + 1
+    h.authorizer.store._clock = lambda: later  # type: ignore[method-assign]
+    assert h.call(token)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert (h.audit["decision"], h.audit["roles"]) == ("deny", [])
+
+
 def test_malformed_event_raises(h: Harness) -> None:
     with pytest.raises(Exception) as info:
         h.authorizer.authorize({"headers": {}})

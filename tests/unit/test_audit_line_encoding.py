@@ -16,7 +16,7 @@ import pytest
 
 from edgeauth import constants as C
 from edgeauth.core import audit_line
-from edgeauth.core.audit_line import DecisionRecord, decision_line
+from edgeauth.core.audit_line import DecisionRecord, decision_line, principal_fragment, request_line
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -126,6 +126,34 @@ def test_decision_line_matches_the_reference_encoding(seed: int) -> None:
         now += rng.random() * rng.choice([0, 1, 86_400])
         service = rng.choice([C.AUTHORIZER_SERVICE, "svc\n"])
         assert decision_line(record, service, now=now) == reference_line(record, service, now=now)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_cached_principal_fragment_with_another_requests_fields_matches_the_reference(seed: int) -> None:
+    # The authorizer keeps principal_fragment() of a decision and renders later requests of the
+    # same token and route with request_line(): the line must be what the record would give.
+    rng = random.Random(1000 + seed)
+    for _ in range(300):
+        first, later = _record(rng), _record(rng)
+        for name in ("decision", "reason", "rule", "iss", "sub", "kid", "jti", "client_id", "roles"):
+            setattr(later, name, getattr(first, name))
+        later.method, later.resource = first.method, first.resource
+        now = 1_700_000_000.0 + rng.random() * 86_400
+        service = rng.choice([C.AUTHORIZER_SERVICE, "svc\n"])
+        line = request_line(
+            principal_fragment(first),
+            later.path,
+            later.source_ip,
+            later.request_id,
+            later.api_id,
+            later.stage,
+            later.latency_ms,
+            later.role_cache_hit,
+            later.xray_trace_id,
+            service,
+            now=now,
+        )
+        assert line == reference_line(later, service, now=now)
 
 
 def test_the_cached_second_never_leaks_into_another_second() -> None:

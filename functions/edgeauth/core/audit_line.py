@@ -146,21 +146,67 @@ def decision_line(
     record: DecisionRecord, service: str = C.AUTHORIZER_SERVICE, now: float | None = None
 ) -> str:
     """Render one audit line (no trailing newline)."""
-    ts = time.time() if now is None else now
-    ms = int(ts * 1000)
-    latency = _number(round(record.latency_ms, 3))
+    return request_line(
+        principal_fragment(record),
+        record.path,
+        record.source_ip,
+        record.request_id,
+        record.api_id,
+        record.stage,
+        record.latency_ms,
+        record.role_cache_hit,
+        record.xray_trace_id,
+        service,
+        now,
+    )
+
+
+def principal_fragment(record: DecisionRecord) -> str:
+    """The line's contiguous middle, from ``audit_version`` to ``resource``: the decision and the
+    principal's fields, which are the same for every request of one verified token on one route.
+
+    The authorizer keeps it with its cached answer so a repeated token encodes only the request's
+    own fields (:func:`request_line`); :func:`decision_line` is the two composed.
+    """
     j = _json
     return (
-        f"{_HEAD}{ms}{_METRICS}{_FIXED}"
-        f',"timestamp":"{_timestamp(ts, ms)}","service":{j(service)}'
-        f',"xray_trace_id":{j(record.xray_trace_id)}{_EVENT}{j(record.decision)}'
+        f"{_EVENT}{j(record.decision)}"
         f',"reason":{j(record.reason)},"rule":{j(record.rule)},"iss":{j(record.iss)}'
         f',"sub":{j(record.sub)},"kid":{j(record.kid)},"jti":{j(record.jti)}'
         f',"client_id":{j(record.client_id)},"roles":{_string_list(record.roles)}'
-        f',"method":{j(record.method)},"resource":{j(record.resource)},"path":{j(record.path)}'
-        f',"source_ip":{j(record.source_ip)},"request_id":{j(record.request_id)}'
-        f',"api_id":{j(record.api_id)},"stage":{j(record.stage)},"latency_ms":{latency}'
-        f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if record.role_cache_hit else 0}}}'
+        f',"method":{j(record.method)},"resource":{j(record.resource)}'
+    )
+
+
+_SERVICE = _str(C.AUTHORIZER_SERVICE)
+
+
+def request_line(
+    fragment: str,
+    path: str | None,
+    source_ip: str | None,
+    request_id: str | None,
+    api_id: str | None,
+    stage: str | None,
+    latency_ms: float,
+    role_cache_hit: bool,
+    xray_trace_id: str | None,
+    service: str = C.AUTHORIZER_SERVICE,
+    now: float | None = None,
+) -> str:
+    """The audit line from a :func:`principal_fragment` and one request's own fields."""
+    ts = time.time() if now is None else now
+    ms = int(ts * 1000)
+    latency = _number(round(latency_ms, 3))
+    j = _json
+    return (
+        f"{_HEAD}{ms}{_METRICS}{_FIXED}"
+        f',"timestamp":"{_timestamp(ts, ms)}"'
+        f',"service":{_SERVICE if service == C.AUTHORIZER_SERVICE else j(service)}'
+        f',"xray_trace_id":{j(xray_trace_id)}{fragment},"path":{j(path)}'
+        f',"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
+        f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency}'
+        f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if role_cache_hit else 0}}}'
     )
 
 

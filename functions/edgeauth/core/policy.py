@@ -21,6 +21,10 @@ from edgeauth import constants as C
 from edgeauth.core.errors import RequestError
 from edgeauth.core.routes import Template, template_arn_suffix
 
+# methodArn text -> its parse, bounded (cleared when full; dict get/set/clear are atomic).
+_PARSED: dict[str, MethodArn] = {}
+_MAX_PARSED = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class MethodArn:
@@ -32,6 +36,11 @@ class MethodArn:
 
     @classmethod
     def parse(cls, arn: str) -> MethodArn:
+        # Parsed ARNs are remembered (they are immutable): building a frozen dataclass costs more
+        # than the checks, and a container sees the same few routes again and again.
+        parsed = _PARSED.get(arn)
+        if parsed is not None:
+            return parsed
         parts = arn.split("/", 3)
         head = parts[0].split(":")
         if (
@@ -44,7 +53,11 @@ class MethodArn:
             or not parts[2]
         ):
             raise RequestError("methodArn is not an execute-api method ARN")
-        return cls(parts[0], parts[1], parts[2])
+        parsed = cls(parts[0], parts[1], parts[2])
+        if len(_PARSED) >= _MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[arn] = parsed
+        return parsed
 
     def route(self, method: str, template: Template) -> str:
         return f"{self.api_arn}/{self.stage}/{method}{template_arn_suffix(template)}"

@@ -41,6 +41,8 @@ from edgeauth.core.settings import SUPPORTED_ALGORITHMS, IssuerSettings
 MAX_TOKEN_BYTES = 8192
 MAX_GROUPS = 100
 MAX_CLAIM_STRING = 1024
+# Checked JOSE headers remembered by their base64url text (cleared when full).
+MAX_CACHED_HEADERS = 64
 # Header parameters this verifier understands; any name in ``crit`` is refused (RFC 7515 §4.1.11).
 _UNDERSTOOD_CRIT: frozenset[str] = frozenset()
 
@@ -148,6 +150,8 @@ class TokenVerifier:
         self._cache: dict[bytes, VerifiedToken] = {}
         self._lock = threading.Lock()
         self._algorithms: dict[str, Any] = {}
+        # h64 -> (header, alg, kid) of headers that passed _check_header; never mutated.
+        self._headers: dict[str, tuple[dict[str, Any], str, str | None]] = {}
 
     def verify(self, token: str) -> tuple[VerifiedToken, bool]:
         """The verified token and whether it came from the cache. Raises AuthenticationError."""
@@ -210,23 +214,15 @@ class TokenVerifier:
         if token.count(".") != 2:
             raise TokenParseError("malformed_token", "not a compact JWS (three parts)")
         h64, p64, s64 = token.split(".")
-        header = _json_object(b64url_decode(h64), "header")
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS:
-            raise TokenSignatureError("alg_not_allowed", "algorithm refused")
-        if "crit" in header:
-            crit = header["crit"]
-            if (
-                not isinstance(crit, list)
-                or not crit
-                or any(not isinstance(c, str) or c not in _UNDERSTOOD_CRIT for c in crit)
-            ):
-                raise TokenParseError("unknown_crit", "crit names a parameter not understood")
-        if "zip" in header:
-            raise TokenParseError("malformed_token", "'zip' is not allowed in a JWS")
-        kid = header.get("kid")
-        if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
-            raise TokenParseError("malformed_token", "kid must be a short non-empty string")
+        # An issuer signs its tokens with a few headers, byte for byte the same: a header that
+        # passed the checks below is remembered by its base64url text and not decoded again.
+        checked = self._headers.get(h64)
+        if checked is None:
+            checked = _check_header(_json_object(b64url_decode(h64), "header"))
+            if len(self._headers) >= MAX_CACHED_HEADERS:
+                self._headers.clear()
+            self._headers[h64] = checked
+        header, alg, kid = checked
 
         claims = _json_object(b64url_decode(p64), "payload")
         iss = claims.get("iss")
@@ -343,6 +339,27 @@ class TokenVerifier:
             claims=claims,
             key=key,
         )
+
+
+def _check_header(header: dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
+    """``(header, alg, kid)`` of a JOSE header that passes the issuer-independent checks."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS:
+        raise TokenSignatureError("alg_not_allowed", "algorithm refused")
+    if "crit" in header:
+        crit = header["crit"]
+        if (
+            not isinstance(crit, list)
+            or not crit
+            or any(not isinstance(c, str) or c not in _UNDERSTOOD_CRIT for c in crit)
+        ):
+            raise TokenParseError("unknown_crit", "crit names a parameter not understood")
+    if "zip" in header:
+        raise TokenParseError("malformed_token", "'zip' is not allowed in a JWS")
+    kid = header.get("kid")
+    if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
+        raise TokenParseError("malformed_token", "kid must be a short non-empty string")
+    return header, alg, kid
 
 
 def _media_type(typ: str) -> str:
