@@ -313,3 +313,20 @@ class TestRoleChange:
         text = ev.to_json()
         assert len(text) <= S.MAX_EVENT_BYTES
         assert json.loads(text)["id"] == ev.id
+
+
+class TestHostileAccessLines:
+    """An access line never makes normalisation raise (a raise would fail the whole Kinesis record)."""
+
+    def test_deeply_nested_roles_are_kept_as_text(self) -> None:
+        roles = "[" * 5000 + "]" * 5000
+        ev = S.normalise_log_event(src(access_line(roles=roles), group="/aws/apigateway/access"))
+        assert ev is not None and ev.kind == "access"
+        assert written(ev)["roles"].startswith("[[[")
+
+    def test_request_time_beyond_year_9999_keeps_the_log_timestamp(self) -> None:
+        ev = S.normalise_log_event(
+            src(access_line(requestTimeEpoch="9" * 30), group="/aws/apigateway/access")
+        )
+        assert ev is not None and ev.time_ms == T0
+        assert written(ev)["time"].startswith("20")

@@ -332,6 +332,9 @@ def is_platform_line(message: str) -> bool:
     return stripped.startswith('{"time"') and '"type":"platform.' in stripped.replace(" ", "")
 
 
+_MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def normalise_log_event(src: SourceLogEvent) -> AuditEvent | None:
     """The audit event for one source log line, or ``None`` for a line that is not audit data.
 
@@ -493,7 +496,8 @@ def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
                 values[key] = parsed
         elif name == "roles":
             if isinstance(value, str) and value.startswith("["):
-                with contextlib.suppress(ValueError):
+                # RecursionError: "[[[[…" thousands deep; the text is then kept as it is.
+                with contextlib.suppress(ValueError, RecursionError):
                     value = json.loads(value)
             f.text(key, value, limit, True)
         elif type(value) is str and len(value) <= limit:  # f.text's common case, inlined
@@ -511,7 +515,10 @@ def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
     f.raw("refused_by", refused_by)
     f.raw("reason", reason)
     time_ms = _number(body.get("requestTimeEpoch"))
-    when = int(time_ms) if isinstance(time_ms, int | float) and time_ms > 0 else src.timestamp_ms
+    # A time outside what an ISO-8601 timestamp can show (year 9999) would overflow when rendered:
+    # such a line keeps its CloudWatch Logs timestamp instead.
+    in_range = isinstance(time_ms, int | float) and 0 < time_ms < _MAX_TIME_MS
+    when = int(time_ms) if in_range else src.timestamp_ms
     return AuditEvent(id=eid, kind=KIND_ACCESS, time_ms=when, fields=f.done())
 
 
