@@ -517,8 +517,9 @@ def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
     time_ms = _number(body.get("requestTimeEpoch"))
     # A time outside what an ISO-8601 timestamp can show (year 9999) would overflow when rendered:
     # such a line keeps its CloudWatch Logs timestamp instead.
-    in_range = isinstance(time_ms, int | float) and 0 < time_ms < _MAX_TIME_MS
-    when = int(time_ms) if in_range else src.timestamp_ms
+    when = src.timestamp_ms
+    if isinstance(time_ms, int | float) and 0 < time_ms < _MAX_TIME_MS:
+        when = int(time_ms)
     return AuditEvent(id=eid, kind=KIND_ACCESS, time_ms=when, fields=f.done())
 
 
