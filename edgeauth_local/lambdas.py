@@ -192,6 +192,39 @@ def local_environment(spec: FunctionSpec, endpoint_url: str, overrides: Mapping[
     return env
 
 
+def _invoke(
+    submit: Callable[[], Future[Any]],
+    timeout: float,
+    request_id: str,
+    platform_line: Callable[[str], None] | None,
+) -> Any:
+    """Run one invocation as Lambda does: START, the call bounded by the timeout, END and REPORT.
+
+    Raises :class:`LambdaTimeoutError` past the timeout and :class:`LambdaError` for any failure of
+    the handler (its type and message, as Lambda's error payload carries them).
+    """
+    started = time.perf_counter()
+    if platform_line is not None:
+        platform_line(f"START RequestId: {request_id} Version: $LATEST")
+    future = submit()
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        raise LambdaTimeoutError(timeout) from None
+    except LambdaError:
+        raise
+    except Exception as e:
+        raise LambdaError(type(e).__name__, str(e)) from e
+    finally:
+        if platform_line is not None:
+            ms = (time.perf_counter() - started) * 1000
+            platform_line(f"END RequestId: {request_id}")
+            platform_line(
+                f"REPORT RequestId: {request_id}\tDuration: {ms:.2f} ms\tBilled Duration: {int(ms) + 1} ms\t"
+                "Memory Size: 128 MB\tMax Memory Used: 128 MB"
+            )
+
+
 class FunctionRuntime:
     """One function, invoked in-process (one invocation at a time across all such runtimes)."""
 
@@ -237,10 +270,7 @@ class FunctionRuntime:
         return self._handler
 
     def _run(self, event: Any, context: LambdaContext) -> Any:
-        def sink(line: str) -> None:
-            self._log_sink(self.spec.log_group, self._stream, line)
-
-        with _ENV_LOCK, patched_environ(self.env), captured_stdout(sink):
+        with _ENV_LOCK, patched_environ(self.env), captured_stdout(self._log_line):
             handler = self._load()
             return handler(event, context)
 
@@ -249,29 +279,15 @@ class FunctionRuntime:
         self.invocations += 1
         deadline = time.monotonic() + self.timeout
         context = LambdaContext(self.spec, deadline, self._stream)
-        rid = context.aws_request_id
-        started = time.perf_counter()
-        if self._platform_lines:
-            self._log_sink(self.spec.log_group, self._stream, f"START RequestId: {rid} Version: $LATEST")
-        future: Future[Any] = self._pool.submit(self._run, event, context)
-        try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            raise LambdaTimeoutError(self.timeout) from None
-        except LambdaError:
-            raise
-        except Exception as e:
-            raise LambdaError(type(e).__name__, str(e)) from e
-        finally:
-            if self._platform_lines:
-                ms = (time.perf_counter() - started) * 1000
-                self._log_sink(self.spec.log_group, self._stream, f"END RequestId: {rid}")
-                self._log_sink(
-                    self.spec.log_group,
-                    self._stream,
-                    f"REPORT RequestId: {rid}\tDuration: {ms:.2f} ms\tBilled Duration: {int(ms) + 1} ms\t"
-                    "Memory Size: 128 MB\tMax Memory Used: 128 MB",
-                )
+        return _invoke(
+            lambda: self._pool.submit(self._run, event, context),
+            self.timeout,
+            context.aws_request_id,
+            self._log_line if self._platform_lines else None,
+        )
+
+    def _log_line(self, line: str) -> None:
+        self._log_sink(self.spec.log_group, self._stream, line)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -308,10 +324,10 @@ class AuthorizerRuntime:
 
     def _emit_text(self, text: str) -> None:
         for line in text.splitlines():
-            self._log_sink(self.spec.log_group, self._stream, line)
+            self._log_line(line)
 
     def _call(self, event: Mapping[str, Any]) -> Any:
-        with captured_stdout(lambda line: self._log_sink(self.spec.log_group, self._stream, line)):
+        with captured_stdout(self._log_line):
             hook = self.hook
             if hook is not None:
                 return hook(self.authorizer.authorize, event)
@@ -320,27 +336,15 @@ class AuthorizerRuntime:
     def invoke(self, event: Mapping[str, Any]) -> Any:
         with self._count_lock:
             self.invocations += 1
-        rid = str(uuid.uuid4())
-        started = time.perf_counter()
-        if self._platform_lines:
-            self._log_sink(self.spec.log_group, self._stream, f"START RequestId: {rid} Version: $LATEST")
-        future: Future[Any] = self._pool.submit(self._call, event)
-        try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            raise LambdaTimeoutError(self.timeout) from None
-        except Exception as e:
-            raise LambdaError(type(e).__name__, str(e)) from e
-        finally:
-            if self._platform_lines:
-                ms = (time.perf_counter() - started) * 1000
-                self._log_sink(self.spec.log_group, self._stream, f"END RequestId: {rid}")
-                self._log_sink(
-                    self.spec.log_group,
-                    self._stream,
-                    f"REPORT RequestId: {rid}\tDuration: {ms:.2f} ms\tBilled Duration: {int(ms) + 1} ms\t"
-                    "Memory Size: 128 MB\tMax Memory Used: 128 MB",
-                )
+        return _invoke(
+            lambda: self._pool.submit(self._call, event),
+            self.timeout,
+            str(uuid.uuid4()),
+            self._log_line if self._platform_lines else None,
+        )
+
+    def _log_line(self, line: str) -> None:
+        self._log_sink(self.spec.log_group, self._stream, line)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

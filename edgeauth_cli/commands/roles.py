@@ -24,7 +24,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Key, group_key, role_key, subject_key
-from edgeauth.core.roles import parse_role_item, parse_role_names
+from edgeauth.core.roles import ROLE_ITEM_ATTRS, parse_role_item, parse_role_names
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import subparser
 from edgeauth_cli.context import CliContext, CliError
@@ -81,20 +81,6 @@ _FILE_FORMAT = """file format (YAML or JSON; every section optional):
   a final {name+} one or more; METHOD is GET POST PUT PATCH DELETE HEAD OPTIONS or *.
 """
 
-ROLE_ITEM_ATTRS = frozenset(
-    {
-        C.TABLE_PARTITION_KEY,
-        C.TABLE_SORT_KEY,
-        C.ATTR_ALLOW,
-        C.ATTR_DENY,
-        C.ATTR_INHERIT,
-        C.ATTR_DISABLED,
-        C.ATTR_DESCRIPTION,
-        C.ATTR_VERSION,
-        C.ATTR_UPDATED_BY,
-        C.ATTR_UPDATED_AT,
-    }
-)
 ROLE_DEFAULTS: dict[str, Any] = {
     C.ATTR_ALLOW: [],
     C.ATTR_DENY: [],

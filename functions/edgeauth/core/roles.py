@@ -80,7 +80,8 @@ def _string_list(value: Any, attr: str, problems: list[str]) -> list[Any]:
     return []
 
 
-_ROLE_ATTRS = frozenset(
+#: Every attribute a role item may carry; any other is a problem (the item then grants nothing).
+ROLE_ITEM_ATTRS = frozenset(
     {
         C.TABLE_PARTITION_KEY,
         C.TABLE_SORT_KEY,
@@ -101,7 +102,7 @@ def parse_role_item(name: str, item: Mapping[str, Any]) -> Role:
     problems: list[str] = []
     if not valid_role_name(name):
         problems.append(f"invalid role name {name!r}")
-    unknown = sorted(set(item) - _ROLE_ATTRS)
+    unknown = sorted(set(item) - ROLE_ITEM_ATTRS)
     if unknown:
         problems.append(f"unknown attribute(s) {', '.join(unknown)}")
 
