@@ -8,13 +8,11 @@ and must be DER-encoded for ``cryptography``; that conversion is part of its flo
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-from bench.common import Batch
 
 
 def _b64(part: str) -> bytes:
@@ -49,14 +47,3 @@ def eddsa_verifier(public: ed25519.Ed25519PublicKey) -> Callable[[str], None]:
         public.verify(_b64(s), f"{h}.{p}".encode())
 
     return verify
-
-
-def batch_over(verify: Callable[[str], None], tokens: Iterator[str]) -> Batch:
-    """A batch that verifies the next ``n`` tokens of ``tokens``."""
-
-    def run(n: int) -> None:
-        nxt = tokens.__next__
-        for _ in range(n):
-            verify(nxt())
-
-    return run

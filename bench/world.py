@@ -12,9 +12,9 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from edgeauth import constants as C
 from edgeauth.authorizer import Authorizer
@@ -206,6 +206,17 @@ class World:
 
     def new_token_events(self) -> Iterator[dict[str, Any]]:
         return iter([event_for(t, f"req-{i}") for i, t in enumerate(self.new_tokens)])
+
+    def event_source(self, tokens: Iterable[str]) -> Callable[[], dict[str, Any]]:
+        """Each call parses the next event from its JSON text, as the Lambda runtime does just
+        before calling the handler (see :class:`bench.common.Fresh`)."""
+        texts = (json.dumps(event_for(t, f"req-{i}")) for i, t in enumerate(tokens))
+        return lambda: cast(dict[str, Any], json.loads(next(texts)))
+
+    def token_source(self, tokens: Iterable[str]) -> Callable[[], str]:
+        """Each call parses the next token from its JSON text (a fresh string, like an event's)."""
+        texts = (json.dumps(t) for t in tokens)
+        return lambda: cast(str, json.loads(next(texts)))
 
     def cycle(self, tokens: list[str]) -> Iterator[str]:
         return itertools.cycle(tokens)

@@ -26,7 +26,14 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Grants, RoleStore
-from edgeauth.core.audit_line import DecisionRecord, principal_fragment, request_line
+from edgeauth.core.audit_line import (
+    DecisionRecord,
+    principal_fragment,
+    principal_head,
+    principal_tail,
+    request_line,
+    token_fields,
+)
 from edgeauth.core.dpop import DpopError, ReplayStore, bound_thumbprint, verify_proof
 from edgeauth.core.errors import (
     AuthenticationError,
@@ -79,25 +86,7 @@ class AuthorizerRequest:
         method_arn = event.get("methodArn")
         if not isinstance(method, str) or not isinstance(resource, str) or not isinstance(method_arn, str):
             raise RequestError("event lacks requestContext.httpMethod/resourcePath or methodArn")
-        # Header names match case-insensitively; ``len(k) == 13`` first is only a cheap filter (no
-        # other length can lower-case to "authorization"). multiValueHeaders wins when it has one
-        # (even with an empty list). Values that are not strings are dropped.
-        authorization: list[str] = []
-        found = False
-        multi = event.get("multiValueHeaders")
-        if multi and isinstance(multi, dict):
-            for k, v in multi.items():
-                if len(k) == 13 and k.lower() == "authorization":
-                    found = True
-                    for item in v if isinstance(v, list) else (v,):
-                        if isinstance(item, str):
-                            authorization.append(item)
-        if not found:
-            single = event.get("headers")
-            if single and isinstance(single, dict):
-                for k, v in single.items():
-                    if len(k) == 13 and k.lower() == "authorization" and isinstance(v, str):
-                        authorization.append(v)
+        authorization = _header_values(event, "authorization")
         identity = ctx.get("identity") or {}
         path = event.get("path")
         return cls(
@@ -111,6 +100,76 @@ class AuthorizerRequest:
             api_id=ctx.get("apiId"),
             stage=ctx.get("stage"),
         )
+
+
+def _header_values(event: Mapping[str, Any], name: str) -> list[str]:
+    """Every string value of header ``name`` (lower case) in the event, names matched
+    case-insensitively; ``multiValueHeaders`` wins when it has the header (even with an empty list).
+    """
+    multi = event.get("multiValueHeaders")
+    if multi and isinstance(multi, dict):
+        found = _matching(multi, name)
+        if found:
+            out: list[str] = []
+            for v in found:
+                out.extend(item for item in (v if isinstance(v, list) else (v,)) if isinstance(item, str))
+            return out
+    single = event.get("headers")
+    if single and isinstance(single, dict):
+        return [v for v in _matching(single, name) if isinstance(v, str)]
+    return []
+
+
+_CAPITALISED = {"authorization": "Authorization", "dpop": "DPoP"}
+
+
+def _matching(headers: dict[Any, Any], name: str) -> list[Any]:
+    """The values of every header in ``headers`` whose name is ``name`` (lower case) in any case.
+
+    Usually done in C: the names are joined and lower-cased once, and when ``name`` occurs in that
+    text once, under one of its two usual spellings, that is the only match. Any other case
+    (several, another spelling, a longer name containing it, a name that is not a string) takes
+    the loop over every name.
+    """
+    try:
+        count = "\n".join(headers).lower().count(name)
+    except TypeError:  # a name that is not a string
+        count = -1
+    if count == 0:
+        return []
+    if count == 1:
+        for spelling in (_CAPITALISED[name], name):
+            if spelling in headers:
+                return [headers[spelling]]
+    # No other length can lower-case to ``name`` (checked over every code point for these names).
+    n = len(name)
+    return [v for k, v in headers.items() if isinstance(k, str) and len(k) == n and k.lower() == name]
+
+
+def _lone_authorization(event: Mapping[str, Any]) -> str | None:
+    """The event's one ``Authorization`` value when it is the plain case (one name, usual spelling,
+    one string value); ``None`` otherwise (then :func:`_header_values` decides). Raises
+    AttributeError or TypeError on an event of the wrong shape."""
+    multi = event.get("multiValueHeaders")
+    headers = multi if multi else event.get("headers")
+    if not headers:
+        return None
+    n = "\n".join(headers).lower().count("authorization")
+    if n == 0 and headers is multi:
+        headers = event.get("headers")
+        if not headers:
+            return None
+        n = "\n".join(headers).lower().count("authorization")
+    if n != 1:
+        return None
+    value = headers.get("Authorization")
+    if value is None:
+        value = headers.get("authorization")
+    if headers is multi:
+        if value.__class__ is not list or len(value) != 1:
+            return None
+        value = value[0]
+    return value if value.__class__ is str else None
 
 
 def bearer_token(values: list[str]) -> str:
@@ -156,18 +215,7 @@ def _is_dpop_scheme(values: list[str]) -> bool:
 
 def dpop_proofs(event: Mapping[str, Any]) -> list[str]:
     """Every ``DPoP`` header value of the event (name case-insensitive; multiValueHeaders wins)."""
-    values: list[Any] = []
-    multi = event.get("multiValueHeaders") or {}
-    found = [k for k in multi if len(k) == 4 and k.lower() == "dpop"] if isinstance(multi, dict) else []
-    if found:
-        for k in found:
-            v = multi[k]
-            values.extend(v if isinstance(v, list) else [v])
-    else:
-        single = event.get("headers") or {}
-        if isinstance(single, dict):
-            values.extend(v for k, v in single.items() if len(k) == 4 and k.lower() == "dpop")
-    return [v for v in values if isinstance(v, str)]
+    return _header_values(event, "dpop")
 
 
 def request_url(event: Mapping[str, Any]) -> str:
@@ -189,24 +237,44 @@ def request_url(event: Mapping[str, Any]) -> str:
 
 
 # Bound on remembered answers (token × route), a few KB each; when full the memo is cleared, like
-# the role cache (a cleared entry costs one decision and one answer to rebuild, not a verification).
+# the role cache (a cleared entry costs one verified-token cache hit and a line to rebuild).
 MAX_CACHED_ANSWERS = 2048
+# Bound on one principal's remembered routes (kept with its grants, see _RouteAnswer).
+MAX_ROUTE_ANSWERS = 256
+# The repeated-token memo is keyed by the last characters of the Authorization value (the end of
+# the token's signature), compared in full on a hit: hashing the whole value (~1 KB, a new string
+# per event) cost more than the rest of the lookup. A token made to end like another's only
+# replaces that memo entry (a cache miss for the other token, never its answer).
+MEMO_KEY_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteAnswer:
+    """What one principal's grants give on one route: the answer and the audit line's principal
+    fields but the token's own (``kid``, ``jti``). The same for every token of the principal, so a
+    new token of a known principal pays for its signature and claims, not for the answer again."""
+
+    answer: dict[str, Any]
+    head: str  # audit_line.principal_head
+    tail: str  # audit_line.principal_tail
 
 
 @dataclass(frozen=True, slots=True)
 class _CachedAnswer:
-    """What one verified token gets on one route while its verification and grants stay the same.
+    """The answer for one ``Authorization`` value on one route, while it stays valid.
 
-    Valid only while ``TokenVerifier.verify`` returns this very ``verified`` object (it re-checks
-    ``exp`` and the key on every call and drops the entry when either fails) and ``RoleStore.grants``
-    returns this very ``grants`` object (a role-cache refresh builds a new one), so every input of the
-    decision, the answer and the line's principal fields is unchanged.
+    Valid while ``TokenVerifier.still_valid(verified)`` (not expired, key still published) and
+    ``RoleStore.still_current(principal, grants)`` (the role cache would return this very
+    ``grants``): then every input of the decision, the answer and the line's principal fields is
+    unchanged, and only the request's own fields are written afresh.
     """
 
+    authorization: str  # the whole Authorization value (the memo's key holds only its end)
     verified: VerifiedToken
+    principal: tuple[str, str, tuple[str, ...], str | None]
     grants: Grants
     answer: dict[str, Any]
-    fragment: str  # audit_line.principal_fragment of the decision's record
+    fragment: str  # audit_line.principal_fragment of the decision
 
 
 def _copy_answer(answer: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +282,7 @@ def _copy_answer(answer: dict[str, Any]) -> dict[str, Any]:
     (the local gateway, tests) own what they get, so the cached answer is never handed out."""
     out = answer.copy()
     doc = answer["policyDocument"]
-    out["policyDocument"] = {**doc, "Statement": [st.copy() for st in doc["Statement"]]}
+    out["policyDocument"] = {"Version": doc["Version"], "Statement": [doc["Statement"][0].copy()]}
     if "context" in answer:
         out["context"] = answer["context"].copy()
     return out
@@ -245,14 +313,53 @@ class Authorizer:
         self._warn = warn
         self._clock = clock
         self._first_call = True
-        # (id(verified), method, resourcePath, methodArn) -> _CachedAnswer: the repeated-token path.
-        # ``id`` rather than the token's text (up to 8 KB, hashed afresh per request): sound because
-        # the entry holds ``verified`` alive, so no other object can have that id while it exists,
-        # and a hit also requires ``cached.verified is verified``.
-        self._answers: dict[tuple[int, str, str, str], _CachedAnswer] = {}
+        # (end of the Authorization value, httpMethod, resourcePath, methodArn) -> _CachedAnswer:
+        # the repeated-token path. Only without DPoP, whose every request needs a fresh proof.
+        self._answers: dict[tuple[str, str, str, str], _CachedAnswer] = {}
 
     def authorize(self, event: Mapping[str, Any], trace_id: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
+        if not self._dpop:
+            # The repeated token: the same Authorization value on a route it was answered on.
+            # An event of any unusual shape misses here and is parsed in full by _authorize.
+            try:
+                ctx = event["requestContext"]
+                value = _lone_authorization(event)
+                cached = (
+                    None
+                    if value is None
+                    else self._answers.get(
+                        (value[-MEMO_KEY_CHARS:], ctx["httpMethod"], ctx["resourcePath"], event["methodArn"])
+                    )
+                )
+            except (KeyError, TypeError, AttributeError):
+                cached = None
+            if (
+                cached is not None
+                and cached.authorization == value
+                and self.verifier.still_valid(cached.verified)
+                and self.store.still_current(cached.principal, cached.grants)
+            ):
+                identity = ctx.get("identity")
+                path = event.get("path")
+                self._emit(
+                    request_line(
+                        cached.fragment,
+                        path if path.__class__ is str else None,
+                        identity.get("sourceIp") if identity.__class__ is dict else None,
+                        ctx.get("requestId"),
+                        ctx.get("apiId"),
+                        ctx.get("stage"),
+                        (time.perf_counter() - started) * 1000.0,
+                        True,
+                        trace_id,
+                        now=self._clock(),
+                    )
+                )
+                return _copy_answer(cached.answer)
+        return self._authorize(event, trace_id, started)
+
+    def _authorize(self, event: Mapping[str, Any], trace_id: str | None, started: float) -> dict[str, Any]:
         if self._first_call:
             # Cold start: create the DynamoDB client before the first token check imports PyJWT and
             # cryptography. Those imports then reuse the memory botocore freed while loading its
@@ -260,20 +367,10 @@ class Authorizer:
             self._first_call = False
             self.store.warm()
         request = AuthorizerRequest.from_event(event)
-        record = DecisionRecord(
-            decision="error",
-            reason="internal_error",
-            method=request.method,
-            resource=request.resource,
-            path=request.path,
-            source_ip=request.source_ip,
-            request_id=request.request_id,
-            api_id=request.api_id,
-            stage=request.stage,
-            xray_trace_id=trace_id,
-        )
         token: str | None = None
-        fragment: str | None = None  # set once the decision's principal fields are final
+        verified: VerifiedToken | None = None
+        role_cache_hit = False
+        fragment: str | None = None  # the line's principal fields, once the outcome is known
         try:
             arn = MethodArn.parse(request.method_arn)
             template = _template(request.resource)
@@ -288,65 +385,107 @@ class Authorizer:
                         raise AuthenticationError("dpop_not_enabled", "no issuer accepts DPoP") from None
                     raise
             verified, _ = self.verifier.verify(token)
-            record.iss, record.sub, record.kid = verified.issuer.issuer, verified.sub, verified.kid
-            record.jti, record.client_id = verified.jti, verified.client_id
             if self._dpop or "cnf" in verified.claims:
                 self._check_dpop(event, request.method, token, verified, is_dpop)
-            grants, record.role_cache_hit = self.store.grants(
-                verified.issuer.issuer, verified.sub, verified.groups, verified.client_id
-            )
-            if grants.problems and not record.role_cache_hit and self._warn:
+            issuer = verified.issuer.issuer
+            principal = (issuer, verified.sub, verified.groups, verified.client_id)
+            grants, role_cache_hit = self.store.grants(*principal)
+            if grants.problems and not role_cache_hit and self._warn:
                 self._warn(
                     "role table items are malformed; they grant nothing",
-                    {"iss": verified.issuer.issuer, "sub": verified.sub, "problems": grants.problems},
+                    {"iss": issuer, "sub": verified.sub, "problems": grants.problems},
                 )
             if grants.not_before is not None and (verified.iat is None or verified.iat <= grants.not_before):
                 raise AuthenticationError("revoked", "token issued before the subject's not_before")
-            # A repeated token on a route already answered: same verification, same grants, so
-            # the same decision, answer and audit fields; only the request's own fields differ.
-            key = (id(verified), request.method, request.resource, request.method_arn)
-            cached = self._answers.get(key)
-            if cached is not None and cached.verified is verified and cached.grants is grants:
-                answer = _copy_answer(cached.answer)
-                fragment = cached.fragment
-                return answer
-            decision = self._decide(grants, request.method, template)
-            record.roles = list(grants.effective.granting)
-            record.decision = "allow" if decision.allowed else "deny"
-            record.reason = decision.reason
-            record.rule = decision.rule
-            answer = self._answer(arn, request.method, template, decision, verified, grants)
-            fragment = principal_fragment(record)
-            if len(self._answers) >= MAX_CACHED_ANSWERS:
-                self._answers.clear()
-            self._answers[key] = _CachedAnswer(verified, grants, answer, fragment)
-            return _copy_answer(answer)
+            route_key = (request.method, request.resource, request.method_arn)
+            route = grants.answers.get(route_key)
+            if route is None:
+                route = self._route_answer(arn, request.method, request.resource, template, verified, grants)
+                if len(grants.answers) >= MAX_ROUTE_ANSWERS:
+                    grants.answers.clear()
+                grants.answers[route_key] = route
+            fragment = route.head + token_fields(verified.kid, verified.jti) + route.tail
+            if not self._dpop:
+                if len(self._answers) >= MAX_CACHED_ANSWERS:
+                    self._answers.clear()
+                value = request.authorization[0]
+                key = (value[-MEMO_KEY_CHARS:], request.method, request.resource, request.method_arn)
+                self._answers[key] = _CachedAnswer(value, verified, principal, grants, route.answer, fragment)
+            return _copy_answer(route.answer)
         except AuthenticationError as e:
-            record.decision, record.reason = "unauthorized", e.reason
-            if record.iss is None and token is not None:
-                record.iss, record.kid = self.verifier.unverified_hint(token)
+            fragment = self._refusal(request, "unauthorized", e.reason, token, verified)
             raise Unauthorized() from None
         except DependencyError as e:
-            record.decision, record.reason = "error", e.reason
+            fragment = self._refusal(request, "error", e.reason, token, verified)
             raise
         except RequestError:
-            record.decision, record.reason = "error", "bad_event"
+            fragment = self._refusal(request, "error", "bad_event", token, verified)
             raise
         finally:
             self._emit(
                 request_line(
-                    fragment if fragment is not None else principal_fragment(record),
-                    record.path,
-                    record.source_ip,
-                    record.request_id,
-                    record.api_id,
-                    record.stage,
+                    fragment
+                    if fragment is not None
+                    else self._refusal(request, "error", "internal_error", token, verified),
+                    request.path,
+                    request.source_ip,
+                    request.request_id,
+                    request.api_id,
+                    request.stage,
                     (time.perf_counter() - started) * 1000.0,
-                    record.role_cache_hit,
-                    record.xray_trace_id,
+                    role_cache_hit,
+                    trace_id,
                     now=self._clock(),
                 )
             )
+
+    def _refusal(
+        self,
+        request: AuthorizerRequest,
+        decision: str,
+        reason: str,
+        token: str | None,
+        verified: VerifiedToken | None,
+    ) -> str:
+        """The line's principal fields when no answer was given: the token's fields once verified;
+        before that only ``iss`` and ``kid`` as presented (never trusted), for the audit."""
+        record = DecisionRecord(decision, reason, method=request.method, resource=request.resource)
+        if verified is not None:
+            record.iss, record.sub, record.kid = verified.issuer.issuer, verified.sub, verified.kid
+            record.jti, record.client_id = verified.jti, verified.client_id
+        elif decision == "unauthorized" and token is not None:
+            record.iss, record.kid = self.verifier.unverified_hint(token)
+        return principal_fragment(record)
+
+    def _route_answer(
+        self,
+        arn: MethodArn,
+        method: str,
+        resource: str,
+        template: Template,
+        verified: VerifiedToken,
+        grants: Grants,
+    ) -> _RouteAnswer:
+        decision = self._decide(grants, method, template)
+        issuer = verified.issuer.issuer
+        answer = authorizer_answer(
+            arn,
+            method,
+            template,
+            decision.allowed,
+            sub=verified.sub,
+            issuer=issuer,
+            roles=grants.context_roles,
+            client_id=verified.client_id,
+            usage_key=grants.usage_key or self.settings.default_usage_key,
+        )
+        return _RouteAnswer(
+            answer,
+            principal_head(
+                "allow" if decision.allowed else "deny", decision.reason, decision.rule, issuer, verified.sub
+            ),
+            principal_tail(verified.client_id, list(grants.effective.granting), method, resource),
+        )
 
     def _check_dpop(
         self, event: Mapping[str, Any], method: str, token: str, verified: VerifiedToken, is_dpop: bool
@@ -398,27 +537,6 @@ class Authorizer:
             decision = decide(method, template, grants.effective)
             grants.decisions[key] = decision
         return decision
-
-    def _answer(
-        self,
-        arn: MethodArn,
-        method: str,
-        template: Template,
-        decision: Decision,
-        verified: VerifiedToken,
-        grants: Grants,
-    ) -> dict[str, Any]:
-        return authorizer_answer(
-            arn,
-            method,
-            template,
-            decision.allowed,
-            sub=verified.sub,
-            issuer=verified.issuer.issuer,
-            roles=grants.context_roles,
-            client_id=verified.client_id,
-            usage_key=grants.usage_key or self.settings.default_usage_key,
-        )
 
 
 def _template(resource: str) -> Template:

@@ -8,6 +8,7 @@ including values of unexpected types taken from a malformed event and hostile st
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from typing import Any
@@ -51,9 +52,9 @@ def reference_line(
         "request_id": record.request_id,
         "api_id": record.api_id,
         "stage": record.stage,
-        "latency_ms": round(record.latency_ms, 3),
+        "latency_ms": "<latency>",
         "Decisions": 1,
-        "LatencyMs": round(record.latency_ms, 3),
+        "LatencyMs": "<latency>",
         "RoleCacheHit": 1 if record.role_cache_hit else 0,
     }
     emf = json.dumps(
@@ -70,7 +71,11 @@ def reference_line(
         ],
         separators=(",", ":"),
     )
-    return f'{{"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":{emf}}},{_dumps(body)[1:]}'
+    # Milliseconds with three decimals (any other value as the encoder writes it).
+    x = record.latency_ms
+    latency = "%.3f" % x if type(x) is float and math.isfinite(x) else _dumps(x)  # noqa: UP031
+    text = _dumps(body)[1:].replace('"<latency>"', latency)
+    return f'{{"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":{emf}}},{text}'
 
 
 STRINGS = [

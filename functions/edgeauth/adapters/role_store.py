@@ -106,6 +106,10 @@ class Grants:
     problems: list[str] = field(default_factory=list)
     decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
     context_roles: str = ""
+    # What the authorizer derived from these grants for one route (method, resourcePath,
+    # methodArn): its answer and audit fields, the same for every token of the principal. Lives
+    # and dies with this object, so a role-cache refresh starts afresh.
+    answers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
 
 class RoleStore:
@@ -172,6 +176,12 @@ class RoleStore:
                     self._grants.clear()
                 self._grants[cache_key] = (now + self.cache_ttl, grants)
         return grants, False
+
+    def still_current(self, principal: tuple[str, str, tuple[str, ...], str | None], grants: Grants) -> bool:
+        """Whether :meth:`grants` would still return this very ``grants`` object for ``principal``
+        (``(issuer, sub, groups, client_id)``) from its cache: nothing expired or invalidated."""
+        hit = self._grants.get(principal)
+        return hit is not None and hit[1] is grants and hit[0] > self._clock()
 
     def _resolve(self, issuer: str, sub: str, groups: tuple[str, ...], client_id: str | None) -> Grants:
         # DynamoDB refuses empty key strings: a token without ``sub`` has no subject item.

@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,8 +97,8 @@ class DecisionRecord:
     xray_trace_id: str | None = None
 
 
-_str = json.encoder.encode_basestring_ascii  # the C encoder (``c_encode_basestring_ascii``)
-_float_repr = float.__repr__
+# The C encoder (``c_encode_basestring_ascii``); raises TypeError for anything but a str.
+_str: Callable[[Any], str] = json.encoder.encode_basestring_ascii
 _INF = float("inf")
 
 
@@ -109,12 +109,6 @@ def _json(value: Any) -> str:
         return text
     if value is None:
         return "null"
-    return _dumps(value)
-
-
-def _number(value: Any) -> str:
-    if value.__class__ is float and -_INF < value < _INF:
-        return _float_repr(value)
     return _dumps(value)
 
 
@@ -130,16 +124,6 @@ _FIXED = ',"level":"INFO","location":"edgeauth.audit","message":' + _str(C.AUDIT
 _EVENT = f',"audit_version":{_dumps(C.AUDIT_SCHEMA_VERSION)},"event":"decision","decision":'
 # (second, "YYYY-MM-DDTHH:MM:SS") of the last line: the date-time part changes once a second.
 _second: tuple[int, str] = (-1, "")
-
-
-def _timestamp(ts: float, ms: int) -> str:
-    global _second  # noqa: PLW0603 - a one-entry cache, replaced atomically
-    sec = math.floor(ts)  # what time.gmtime(ts) uses
-    cached = _second
-    if cached[0] != sec:
-        cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)))
-        _second = cached
-    return f"{cached[1]}.{ms % 1000:03d}Z"
 
 
 def decision_line(
@@ -166,19 +150,39 @@ def principal_fragment(record: DecisionRecord) -> str:
     principal's fields, which are the same for every request of one verified token on one route.
 
     The authorizer keeps it with its cached answer so a repeated token encodes only the request's
-    own fields (:func:`request_line`); :func:`decision_line` is the two composed.
+    own fields (:func:`request_line`); :func:`decision_line` is the two composed. It is the three
+    parts below, which the authorizer also keeps apart: :func:`principal_head` and
+    :func:`principal_tail` are the same for every token of one principal on one route (kept with
+    the principal's grants), :func:`token_fields` are the token's own.
     """
-    j = _json
     return (
-        f"{_EVENT}{j(record.decision)}"
-        f',"reason":{j(record.reason)},"rule":{j(record.rule)},"iss":{j(record.iss)}'
-        f',"sub":{j(record.sub)},"kid":{j(record.kid)},"jti":{j(record.jti)}'
-        f',"client_id":{j(record.client_id)},"roles":{_string_list(record.roles)}'
-        f',"method":{j(record.method)},"resource":{j(record.resource)}'
+        principal_head(record.decision, record.reason, record.rule, record.iss, record.sub)
+        + token_fields(record.kid, record.jti)
+        + principal_tail(record.client_id, record.roles, record.method, record.resource)
     )
 
 
-_SERVICE = _str(C.AUTHORIZER_SERVICE)
+def principal_head(decision: str, reason: str, rule: str | None, iss: str | None, sub: str | None) -> str:
+    j = _json
+    return f'{_EVENT}{j(decision)},"reason":{j(reason)},"rule":{j(rule)},"iss":{j(iss)},"sub":{j(sub)}'
+
+
+def token_fields(kid: str | None, jti: str | None) -> str:
+    return f',"kid":{_json(kid)},"jti":{_json(jti)}'
+
+
+def principal_tail(client_id: str | None, roles: Any, method: str | None, resource: str | None) -> str:
+    j = _json
+    return (
+        f',"client_id":{j(client_id)},"roles":{_string_list(roles)}'
+        f',"method":{j(method)},"resource":{j(resource)}'
+    )
+
+
+_SERVICE_FIELD = ',"service":' + _str(C.AUTHORIZER_SERVICE)
+_FIXED_TO_TIMESTAMP = _METRICS + _FIXED + ',"timestamp":"'
+# "123Z\"" for every millisecond: a list index instead of a format per line.
+_MILLIS = [f'{i:03d}Z"' for i in range(1000)]
 
 
 def request_line(
@@ -194,20 +198,47 @@ def request_line(
     service: str = C.AUTHORIZER_SERVICE,
     now: float | None = None,
 ) -> str:
-    """The audit line from a :func:`principal_fragment` and one request's own fields."""
+    """The audit line from a :func:`principal_fragment` and one request's own fields.
+
+    Written for the repeated-token path, where it is most of the work: the usual case (every
+    request field a string, a finite latency, today's second already formatted) is one f-string
+    of C-encoded strings, with no Python call per field.
+    """
+    global _second  # noqa: PLW0603 - a one-entry cache, replaced atomically
     ts = time.time() if now is None else now
     ms = int(ts * 1000)
-    latency = _number(round(latency_ms, 3))
-    j = _json
-    return (
-        f"{_HEAD}{ms}{_METRICS}{_FIXED}"
-        f',"timestamp":"{_timestamp(ts, ms)}"'
-        f',"service":{_SERVICE if service == C.AUTHORIZER_SERVICE else j(service)}'
-        f',"xray_trace_id":{j(xray_trace_id)}{fragment},"path":{j(path)}'
-        f',"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
-        f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency}'
-        f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if role_cache_hit else 0}}}'
-    )
+    sec = math.floor(ts)  # what time.gmtime(ts) uses
+    cached = _second
+    if cached[0] != sec:
+        cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".")
+        _second = cached
+    latency = _latency(latency_ms)
+    svc = _SERVICE_FIELD if service == C.AUTHORIZER_SERVICE else ',"service":' + _json(service)
+    s = _str
+    try:
+        return (
+            f"{_HEAD}{ms}{_FIXED_TO_TIMESTAMP}{cached[1]}{_MILLIS[ms % 1000]}"
+            f'{svc},"xray_trace_id":{"null" if xray_trace_id is None else s(xray_trace_id)}{fragment}'
+            f',"path":{s(path)},"source_ip":{s(source_ip)},"request_id":{s(request_id)}'
+            f',"api_id":{s(api_id)},"stage":{s(stage)},"latency_ms":{latency}'
+            f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if role_cache_hit else 0}}}'
+        )
+    except TypeError:  # a field is None or not a string (a malformed event): the general encoder
+        j = _json
+        return (
+            f"{_HEAD}{ms}{_FIXED_TO_TIMESTAMP}{cached[1]}{_MILLIS[ms % 1000]}"
+            f'{svc},"xray_trace_id":{j(xray_trace_id)}{fragment}'
+            f',"path":{j(path)},"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
+            f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency}'
+            f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if role_cache_hit else 0}}}'
+        )
+
+
+def _latency(latency_ms: float) -> str:
+    """Milliseconds with three decimals (a JSON number); anything else through the encoder."""
+    if latency_ms.__class__ is float and -_INF < latency_ms < _INF:
+        return "%.3f" % latency_ms  # noqa: UP031 - the fastest float formatting there is
+    return _dumps(latency_ms)
 
 
 def metric_line(
