@@ -1,0 +1,196 @@
+"""The request path's fast parts agree with their plain definitions on every input.
+
+Three pieces were rewritten for speed (README "Benchmarks"): header lookup (C string operations
+instead of a loop over every name), the payload's JSON (the C scanner without the duplicate-member
+hook for flat objects) and the claim checks (straight-line). Each is compared here with the plain
+implementation it replaced, on generated and hand-picked hostile inputs: a fast path that answered
+differently would let a request through that the plain one refuses, or the reverse.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeauth.authorizer import _header_values, _lone_authorization
+from edgeauth.core.errors import TokenParseError
+from edgeauth.core.tokens import _json_object
+
+# -- headers ------------------------------------------------------------------------------------
+
+
+def plain_header_values(event: dict[str, Any], name: str) -> list[str]:
+    """The original loop: every name that lower-cases to ``name``; multiValueHeaders wins."""
+    values: list[str] = []
+    found = False
+    multi = event.get("multiValueHeaders")
+    if multi and isinstance(multi, dict):
+        for k, v in multi.items():
+            if isinstance(k, str) and k.lower() == name:
+                found = True
+                for item in v if isinstance(v, list) else (v,):
+                    if isinstance(item, str):
+                        values.append(item)
+    if not found:
+        single = event.get("headers")
+        if single and isinstance(single, dict):
+            for k, v in single.items():
+                if isinstance(k, str) and k.lower() == name and isinstance(v, str):
+                    values.append(v)
+    return values
+
+
+NAMES = st.sampled_from(
+    [
+        "Authorization",
+        "authorization",
+        "AUTHORIZATION",
+        "AuThOrIzAtIoN",
+        "X-Authorization",
+        "Proxy-Authorization",
+        "authorization2",
+        "Cache-Control",
+        "Host",
+        "DPoP",
+        "dpop",
+        "Dpop",
+        "X-DPoP",
+        "authori\u0130zation",
+        "Accept",
+    ]
+)
+VALUES = st.one_of(st.text(max_size=12), st.none(), st.integers(), st.lists(st.text(max_size=8), max_size=3))
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict[str, Any]:
+    event: dict[str, Any] = {}
+    if draw(st.booleans()):
+        event["multiValueHeaders"] = draw(
+            st.one_of(
+                st.dictionaries(NAMES, st.one_of(st.lists(VALUES, max_size=3), VALUES), max_size=5), VALUES
+            )
+        )
+    if draw(st.booleans()):
+        event["headers"] = draw(st.one_of(st.dictionaries(NAMES, VALUES, max_size=5), VALUES))
+    return event
+
+
+@settings(max_examples=600, deadline=None)
+@given(events(), st.sampled_from(["authorization", "dpop"]))
+def test_header_values_match_the_plain_loop(event: dict[str, Any], name: str) -> None:
+    assert _header_values(event, name) == plain_header_values(event, name)
+
+
+@settings(max_examples=600, deadline=None)
+@given(events())
+def test_the_lone_authorization_shortcut_never_disagrees_with_the_full_parse(event: dict[str, Any]) -> None:
+    # The repeated-token path uses the shortcut; when it gives a value, the full parse must give
+    # exactly that one value (so the memo is only ever consulted for what the full path accepts).
+    try:
+        lone = _lone_authorization(event)
+    except (AttributeError, TypeError):
+        return  # the authorizer then takes the full path
+    if lone is not None:
+        assert plain_header_values(event, "authorization") == [lone]
+
+
+def test_a_second_authorization_in_another_case_is_seen() -> None:
+    event = {"multiValueHeaders": {"Authorization": ["Bearer a"], "authorization": ["Bearer b"]}}
+    assert _header_values(event, "authorization") == ["Bearer a", "Bearer b"]
+    assert _lone_authorization(event) is None
+
+
+def test_non_string_header_names_fall_back_to_the_loop() -> None:
+    event: dict[str, Any] = {"headers": {1: "x", "Authorization": "Bearer a"}}
+    assert _header_values(event, "authorization") == ["Bearer a"]
+
+
+# -- payload JSON ---------------------------------------------------------------------------------
+
+
+def plain_json_object(text: str) -> dict[str, Any] | None:
+    """The strict decoder alone: duplicate members and non-finite constants refused."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            raise ValueError("duplicate")
+        return obj
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        value = json.JSONDecoder(object_pairs_hook=no_duplicates, parse_constant=no_constant).decode(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def fast_json_object(text: str) -> dict[str, Any] | None:
+    try:
+        return _json_object(text.encode("utf-8", "surrogatepass"), "payload")
+    except TokenParseError:
+        return None
+
+
+HOSTILE = [
+    '{"a":1,"a":2}',
+    '{"a":1,"a" :2}',
+    '{"a":1,"a"\t:2}',
+    '{"a":1, "a":2}',
+    '{"a":"\\":","a":1}',
+    '{"a":"x","b":"y\\":"}',
+    '{"a":{"b":1,"b":2}}',
+    '{"a":[{"b":1,"b":2}]}',
+    '{"a":NaN}',
+    '{"a":Infinity}',
+    '{"a":-Infinity}',
+    ' {"a":1}',
+    '{"a":1} ',
+    '{"a":1}x',
+    '{"a":1}{"b":2}',
+    "\ufeff{}",
+    "{}",
+    '{"":1}',
+    '{"a":1e400}',
+    '{"a":"\\u0000"}',
+    '{"a":[1,2,{"c":3}]}',
+    '{"a":"{"}',
+    '{"a" : 1}',
+    "[]",
+    '"x"',
+    "",
+    "{",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_payload_json_matches_the_strict_decoder_on_hostile_text(text: str) -> None:
+    assert fast_json_object(text) == plain_json_object(text)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=6)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c", 'd"', "e:"]), JSON_VALUES), max_size=5),
+    st.sampled_from([":", " :", ": ", ":\n"]),
+    st.sampled_from([",", ", "]),
+)
+def test_payload_json_matches_the_strict_decoder_on_generated_members(
+    members: list[tuple[str, Any]], colon: str, comma: str
+) -> None:
+    # Members written by hand so that names may repeat and whitespace may sit anywhere.
+    text = "{" + comma.join(f"{json.dumps(k)}{colon}{json.dumps(v)}" for k, v in members) + "}"
+    assert fast_json_object(text) == plain_json_object(text)
