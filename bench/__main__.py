@@ -127,7 +127,7 @@ def per_request(world: World, s: Settings) -> list[Row]:
         ),
         timing_row(
             "4",
-            "ours, repeated token (verified-token cache)",
+            "ours, repeated token (answer memo, fresh event)",
             x["ours_repeat"],
             ratio=r("ours_repeat"),
             target=TARGET_REPEATED,

@@ -79,14 +79,19 @@ class AuthorizerRequest:
     stage: str | None
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> AuthorizerRequest:
+    def from_event(
+        cls, event: Mapping[str, Any], authorization: list[str] | None = None
+    ) -> AuthorizerRequest:
+        """The request's parts; ``authorization``, when given, is the event's already looked-up
+        ``Authorization`` values (the repeated-token path's :func:`_lone_authorization`)."""
         ctx = event.get("requestContext") or {}
         method = ctx.get("httpMethod") or event.get("httpMethod")
         resource = ctx.get("resourcePath") or event.get("resource")
         method_arn = event.get("methodArn")
         if not isinstance(method, str) or not isinstance(resource, str) or not isinstance(method_arn, str):
             raise RequestError("event lacks requestContext.httpMethod/resourcePath or methodArn")
-        authorization = _header_values(event, "authorization")
+        if authorization is None:
+            authorization = _header_values(event, "authorization")
         identity = ctx.get("identity") or {}
         path = event.get("path")
         return cls(
@@ -259,14 +264,15 @@ class _RouteAnswer:
     tail: str  # audit_line.principal_tail
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _CachedAnswer:
     """The answer for one ``Authorization`` value on one route, while it stays valid.
 
     Valid while ``TokenVerifier.still_valid(verified)`` (not expired, key still published) and
     ``RoleStore.still_current(principal, grants)`` (the role cache would return this very
     ``grants``): then every input of the decision, the answer and the line's principal fields is
-    unchanged, and only the request's own fields are written afresh.
+    unchanged, and only the request's own fields are written afresh. Never changed once built
+    (not ``frozen``, which costs a Python-level ``__setattr__`` per field on every new token).
     """
 
     authorization: str  # the whole Authorization value (the memo's key holds only its end)
@@ -319,6 +325,7 @@ class Authorizer:
 
     def authorize(self, event: Mapping[str, Any], trace_id: str | None = None) -> dict[str, Any]:
         started = time.perf_counter()
+        value: str | None = None
         if not self._dpop:
             # The repeated token: the same Authorization value on a route it was answered on.
             # An event of any unusual shape misses here and is parsed in full by _authorize.
@@ -333,7 +340,7 @@ class Authorizer:
                     )
                 )
             except (KeyError, TypeError, AttributeError):
-                cached = None
+                value = cached = None
             if (
                 cached is not None
                 and cached.authorization == value
@@ -357,16 +364,18 @@ class Authorizer:
                     )
                 )
                 return _copy_answer(cached.answer)
-        return self._authorize(event, trace_id, started)
+        return self._authorize(event, trace_id, started, None if value is None else [value])
 
-    def _authorize(self, event: Mapping[str, Any], trace_id: str | None, started: float) -> dict[str, Any]:
+    def _authorize(
+        self, event: Mapping[str, Any], trace_id: str | None, started: float, authorization: list[str] | None
+    ) -> dict[str, Any]:
         if self._first_call:
             # Cold start: create the DynamoDB client before the first token check imports PyJWT and
             # cryptography. Those imports then reuse the memory botocore freed while loading its
             # models, instead of raising the peak: about 1.8 MB less peak RSS (README "Benchmarks").
             self._first_call = False
             self.store.warm()
-        request = AuthorizerRequest.from_event(event)
+        request = AuthorizerRequest.from_event(event, authorization)
         token: str | None = None
         verified: VerifiedToken | None = None
         role_cache_hit = False
@@ -384,7 +393,7 @@ class Authorizer:
                     if e.reason == "malformed_authorization" and _is_dpop_scheme(request.authorization):
                         raise AuthenticationError("dpop_not_enabled", "no issuer accepts DPoP") from None
                     raise
-            verified, _ = self.verifier.verify(token)
+            verified, seen = self.verifier.verify(token)
             if self._dpop or "cnf" in verified.claims:
                 self._check_dpop(event, request.method, token, verified, is_dpop)
             issuer = verified.issuer.issuer
@@ -405,7 +414,9 @@ class Authorizer:
                     grants.answers.clear()
                 grants.answers[route_key] = route
             fragment = route.head + token_fields(verified.kid, verified.jti) + route.tail
-            if not self._dpop:
+            if seen and not self._dpop:
+                # Remembered from a token's second use on (its first verification was cached): a
+                # token used once, the common case of a short-lived client, never fills the memo.
                 if len(self._answers) >= MAX_CACHED_ANSWERS:
                     self._answers.clear()
                 value = request.authorization[0]

@@ -1,7 +1,8 @@
 """The repeated-token path answers exactly what a full check would, and nothing it would refuse.
 
-GIVEN a token already answered on a route, WHEN it comes again, THEN the authorizer answers from its
-memo (keyed by the end of the Authorization value and the route) only while the verification and
+GIVEN a token already answered on a route (twice: the memo admits a token from its second use), WHEN
+it comes again, THEN the authorizer answers from its memo (keyed by the end of the Authorization
+value and the route) only while the verification and
 the principal's grants still hold, and writes a complete audit line for the new request. Values
 that share the memo key but differ (another scheme spelling, a forged token ending like a real
 one) go the full way.
@@ -41,6 +42,13 @@ class Harness:
     def call(self, authorization: str, **event: Any) -> dict[str, Any]:
         return self.authorizer.authorize(authorizer_event(authorization=authorization, **event))
 
+    def remember(self, token: str) -> dict[str, Any]:
+        """Call twice: the memo admits a token from its second use on."""
+        self.call(f"Bearer {token}")
+        answer = self.call(f"Bearer {token}")
+        assert self.authorizer._answers, "the token was not remembered"
+        return answer
+
     @property
     def audit(self) -> dict[str, Any]:
         return json.loads(self.lines[-1])  # type: ignore[no-any-return]
@@ -59,7 +67,7 @@ def effect(answer: dict[str, Any]) -> str:
 
 def test_a_repeated_token_gets_the_same_answer_and_a_line_of_its_own(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol", jti="j-1"))
-    first = h.call(f"Bearer {token}")
+    first = h.remember(token)
     first_line = h.audit
     second = h.call(f"Bearer {token}", path="/accounts/7")
     assert second == first and effect(second) == "Allow"
@@ -73,7 +81,7 @@ def test_a_repeated_token_gets_the_same_answer_and_a_line_of_its_own(h: Harness)
 
 def test_answers_are_not_shared_with_the_caller(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
-    first = h.call(f"Bearer {token}")
+    first = h.remember(token)
     first["policyDocument"]["Statement"][0]["Effect"] = "Allow-everything"
     first["context"]["roles"] = "admin"
     second = h.call(f"Bearer {token}")
@@ -82,7 +90,7 @@ def test_answers_are_not_shared_with_the_caller(h: Harness) -> None:
 
 def test_a_forged_token_ending_like_a_remembered_one_is_refused(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
-    h.call(f"Bearer {token}")
+    h.remember(token)
     head, _, signature = token.split(".")
     forged_payload = sign(h.key, claims(sub="mallory")).split(".")[1]
     forged = f"{head}.{forged_payload}.{signature}"  # carol's signature: same end, other claims
@@ -96,7 +104,7 @@ def test_a_forged_token_ending_like_a_remembered_one_is_refused(h: Harness) -> N
 
 def test_another_spelling_of_the_same_value_goes_the_full_way(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
-    h.call(f"Bearer {token}")
+    h.remember(token)
     assert effect(h.call(f"bearer {token}")) == "Allow"  # same token: accepted, same key end
     with pytest.raises(Unauthorized):
         h.call(f"Bearer  {token} x")
@@ -105,7 +113,7 @@ def test_another_spelling_of_the_same_value_goes_the_full_way(h: Harness) -> Non
 
 def test_a_second_authorization_header_is_refused_even_for_a_remembered_token(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
-    h.call(f"Bearer {token}")
+    h.remember(token)
     event = authorizer_event(authorization=f"Bearer {token}")
     event["multiValueHeaders"]["authorization"] = [f"Bearer {token}"]
     with pytest.raises(Unauthorized):
@@ -115,7 +123,7 @@ def test_a_second_authorization_header_is_refused_even_for_a_remembered_token(h:
 
 def test_an_expired_token_is_refused_although_its_answer_was_remembered(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
-    h.call(f"Bearer {token}")
+    h.remember(token)
     verifier = h.authorizer.verifier
     later = verifier._clock() + 3600
     verifier._clock = lambda: later
@@ -126,7 +134,7 @@ def test_an_expired_token_is_refused_although_its_answer_was_remembered(h: Harne
 
 def test_a_role_change_takes_effect_once_the_role_cache_is_refreshed(h: Harness, dynamodb: Any) -> None:
     token = sign(h.key, claims(sub="carol"))
-    assert effect(h.call(f"Bearer {token}")) == "Allow"
+    assert effect(h.remember(token)) == "Allow"
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=[])
     h.authorizer.store.invalidate()  # what the role-events flush and the TTL do
     assert effect(h.call(f"Bearer {token}")) == "Deny"
@@ -135,7 +143,7 @@ def test_a_role_change_takes_effect_once_the_role_cache_is_refreshed(h: Harness,
 
 def test_a_revocation_refuses_a_remembered_token(h: Harness, dynamodb: Any) -> None:
     token = sign(h.key, claims(sub="carol", iat=int(time.time()) - 10))
-    assert effect(h.call(f"Bearer {token}")) == "Allow"
+    assert effect(h.remember(token)) == "Allow"
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"], not_before=int(time.time()))
     h.authorizer.store.invalidate()
     with pytest.raises(Unauthorized):
@@ -145,7 +153,7 @@ def test_a_revocation_refuses_a_remembered_token(h: Harness, dynamodb: Any) -> N
 
 def test_a_withdrawn_key_ends_remembered_answers(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
-    assert effect(h.call(f"Bearer {token}")) == "Allow"
+    assert effect(h.remember(token)) == "Allow"
     other = make_key("RS256", "k2")
     h.endpoint.documents[JWKS_URL] = jwks(other)
     keys = h.authorizer.verifier._key_sets[ISSUER]
@@ -164,3 +172,8 @@ def test_a_new_token_of_a_known_principal_gets_its_own_token_fields(h: Harness) 
     assert h.audit["jti"] == "j-a"
     answer_b = h.call(f"Bearer {b}")
     assert h.audit["jti"] == "j-b" and answer_a == answer_b
+
+
+def test_a_token_used_once_is_not_remembered(h: Harness) -> None:
+    h.call(f"Bearer {sign(h.key, claims(sub='carol'))}")
+    assert not h.authorizer._answers
