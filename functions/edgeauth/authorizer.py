@@ -28,6 +28,7 @@ from edgeauth import constants as C
 from edgeauth.adapters.role_store import Grants, RoleStore
 from edgeauth.core.audit_line import (
     DecisionRecord,
+    line_prefix,
     principal_fragment,
     principal_head,
     principal_tail,
@@ -280,7 +281,7 @@ class _CachedAnswer:
     principal: tuple[str, str, tuple[str, ...], str | None]
     grants: Grants
     answer: dict[str, Any]
-    fragment: str  # audit_line.principal_fragment of the decision
+    prefix: str  # audit_line.line_prefix of the decision's principal_fragment
 
 
 def _copy_answer(answer: dict[str, Any]) -> dict[str, Any]:
@@ -351,7 +352,7 @@ class Authorizer:
                 path = event.get("path")
                 self._emit(
                     request_line(
-                        cached.fragment,
+                        cached.prefix,
                         path if path.__class__ is str else None,
                         identity.get("sourceIp") if identity.__class__ is dict else None,
                         ctx.get("requestId"),
@@ -360,7 +361,7 @@ class Authorizer:
                         (time.perf_counter() - started) * 1000.0,
                         True,
                         trace_id,
-                        now=self._clock(),
+                        self._clock(),
                     )
                 )
                 return _copy_answer(cached.answer)
@@ -421,7 +422,9 @@ class Authorizer:
                     self._answers.clear()
                 value = request.authorization[0]
                 key = (value[-MEMO_KEY_CHARS:], request.method, request.resource, request.method_arn)
-                self._answers[key] = _CachedAnswer(value, verified, principal, grants, route.answer, fragment)
+                self._answers[key] = _CachedAnswer(
+                    value, verified, principal, grants, route.answer, line_prefix(fragment)
+                )
             return _copy_answer(route.answer)
         except AuthenticationError as e:
             fragment = self._refusal(request, "unauthorized", e.reason, token, verified)
@@ -435,9 +438,11 @@ class Authorizer:
         finally:
             self._emit(
                 request_line(
-                    fragment
-                    if fragment is not None
-                    else self._refusal(request, "error", "internal_error", token, verified),
+                    line_prefix(
+                        fragment
+                        if fragment is not None
+                        else self._refusal(request, "error", "internal_error", token, verified)
+                    ),
                     request.path,
                     request.source_ip,
                     request.request_id,
@@ -446,7 +451,7 @@ class Authorizer:
                     (time.perf_counter() - started) * 1000.0,
                     role_cache_hit,
                     trace_id,
-                    now=self._clock(),
+                    self._clock(),
                 )
             )
 

@@ -17,7 +17,13 @@ import pytest
 
 from edgeauth import constants as C
 from edgeauth.core import audit_line
-from edgeauth.core.audit_line import DecisionRecord, decision_line, principal_fragment, request_line
+from edgeauth.core.audit_line import (
+    DecisionRecord,
+    decision_line,
+    line_prefix,
+    principal_fragment,
+    request_line,
+)
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -31,9 +37,7 @@ def reference_line(
         "level": "INFO",
         "location": "edgeauth.audit",
         "message": C.AUDIT_DECISION_MESSAGE,
-        "timestamp": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ts))}.{ms % 1000:03d}Z",
         "service": service,
-        "xray_trace_id": record.xray_trace_id,
         "audit_version": C.AUDIT_SCHEMA_VERSION,
         "event": "decision",
         "decision": record.decision,
@@ -56,6 +60,8 @@ def reference_line(
         "Decisions": 1,
         "LatencyMs": "<latency>",
         "RoleCacheHit": 1 if record.role_cache_hit else 0,
+        "xray_trace_id": record.xray_trace_id,
+        "timestamp": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ts))}.{ms % 1000:03d}Z",
     }
     emf = json.dumps(
         [
@@ -74,8 +80,8 @@ def reference_line(
     # Milliseconds with three decimals (any other value as the encoder writes it).
     x = record.latency_ms
     latency = "%.3f" % x if type(x) is float and math.isfinite(x) else _dumps(x)  # noqa: UP031
-    text = _dumps(body)[1:].replace('"<latency>"', latency)
-    return f'{{"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":{emf}}},{text}'
+    text = _dumps(body)[:-1].replace('"<latency>"', latency)
+    return f'{text},"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":{emf}}}}}'
 
 
 STRINGS = [
@@ -146,7 +152,7 @@ def test_a_cached_principal_fragment_with_another_requests_fields_matches_the_re
         now = 1_700_000_000.0 + rng.random() * 86_400
         service = rng.choice([C.AUTHORIZER_SERVICE, "svc\n"])
         line = request_line(
-            principal_fragment(first),
+            line_prefix(principal_fragment(first), service),
             later.path,
             later.source_ip,
             later.request_id,
@@ -155,8 +161,7 @@ def test_a_cached_principal_fragment_with_another_requests_fields_matches_the_re
             later.latency_ms,
             later.role_cache_hit,
             later.xray_trace_id,
-            service,
-            now=now,
+            now,
         )
         assert line == reference_line(later, service, now=now)
 

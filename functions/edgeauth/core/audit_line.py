@@ -40,7 +40,10 @@ newline or quote injection); any value that is not a plain string, ``None`` or f
 Speed. The line is assembled from pre-encoded constant fragments instead of building a dict and
 encoding it (byte-for-byte the same text, checked by ``tests/unit/test_audit_line_encoding.py``),
 and the ``timestamp``'s date-time part is formatted once per second: together about 4× cheaper,
-which is a large share of the per-request budget (README "Benchmarks").
+which is a large share of the per-request budget (README "Benchmarks"). Key order: the fields
+that are the same for every request of one token on one route come first (``level`` … ``resource``,
+:func:`line_prefix`, kept with a remembered answer), then the request's own, ``xray_trace_id``,
+``timestamp`` and the EMF block ``_aws`` last (EMF does not need it first; JSON has no key order).
 """
 
 from __future__ import annotations
@@ -118,11 +121,13 @@ def _string_list(values: Any) -> str:
     return _dumps(values)
 
 
-_HEAD = '{"_aws":{"Timestamp":'
-_METRICS = ',"CloudWatchMetrics":' + _EMF_METRICS + "}"
-_FIXED = ',"level":"INFO","location":"edgeauth.audit","message":' + _str(C.AUDIT_DECISION_MESSAGE)
 _EVENT = f',"audit_version":{_dumps(C.AUDIT_SCHEMA_VERSION)},"event":"decision","decision":'
-# (second, "YYYY-MM-DDTHH:MM:SS") of the last line: the date-time part changes once a second.
+_LINE_START = '{"level":"INFO","location":"edgeauth.audit","message":' + _str(C.AUDIT_DECISION_MESSAGE)
+_SERVICE_FIELD = ',"service":' + _str(C.AUTHORIZER_SERVICE)
+_EMF_TAIL = ',"CloudWatchMetrics":' + _EMF_METRICS + "}}"
+# "123Z\"" for every millisecond: a list index instead of a format per line.
+_MILLIS = [f'{i:03d}Z"' for i in range(1000)]
+# (second, "YYYY-MM-DDTHH:MM:SS.") of the last line: the date-time part changes once a second.
 _second: tuple[int, str] = (-1, "")
 
 
@@ -131,7 +136,7 @@ def decision_line(
 ) -> str:
     """Render one audit line (no trailing newline)."""
     return request_line(
-        principal_fragment(record),
+        line_prefix(principal_fragment(record), service),
         record.path,
         record.source_ip,
         record.request_id,
@@ -140,9 +145,15 @@ def decision_line(
         record.latency_ms,
         record.role_cache_hit,
         record.xray_trace_id,
-        service,
         now,
     )
+
+
+def line_prefix(fragment: str, service: str = C.AUTHORIZER_SERVICE) -> str:
+    """The line's start up to the end of a :func:`principal_fragment`: the Logger fields that
+    never change and the decision's own. The authorizer keeps it with a remembered answer."""
+    svc = _SERVICE_FIELD if service == C.AUTHORIZER_SERVICE else ',"service":' + _json(service)
+    return _LINE_START + svc + fragment
 
 
 def principal_fragment(record: DecisionRecord) -> str:
@@ -179,14 +190,8 @@ def principal_tail(client_id: str | None, roles: Any, method: str | None, resour
     )
 
 
-_SERVICE_FIELD = ',"service":' + _str(C.AUTHORIZER_SERVICE)
-_FIXED_TO_TIMESTAMP = _METRICS + _FIXED + ',"timestamp":"'
-# "123Z\"" for every millisecond: a list index instead of a format per line.
-_MILLIS = [f'{i:03d}Z"' for i in range(1000)]
-
-
 def request_line(
-    fragment: str,
+    prefix: str,
     path: str | None,
     source_ip: str | None,
     request_id: str | None,
@@ -195,14 +200,14 @@ def request_line(
     latency_ms: float,
     role_cache_hit: bool,
     xray_trace_id: str | None,
-    service: str = C.AUTHORIZER_SERVICE,
     now: float | None = None,
 ) -> str:
-    """The audit line from a :func:`principal_fragment` and one request's own fields.
+    """The audit line from a :func:`line_prefix` and one request's own fields.
 
-    Written for the repeated-token path, where it is most of the work: the usual case (every
-    request field a string, a finite latency, today's second already formatted) is one f-string
-    of C-encoded strings, with no Python call per field.
+    Written for the repeated-token path, where it is most of the work: the constant part comes
+    first (one string kept with the answer), then the request's fields, the timestamps and the
+    EMF block; the usual case (every field a string, a finite latency, today's second already
+    formatted) is one f-string of C-encoded strings, with no Python call per field.
     """
     global _second  # noqa: PLW0603 - a one-entry cache, replaced atomically
     ts = time.time() if now is None else now
@@ -212,33 +217,30 @@ def request_line(
     if cached[0] != sec:
         cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".")
         _second = cached
-    latency = _latency(latency_ms)
-    svc = _SERVICE_FIELD if service == C.AUTHORIZER_SERVICE else ',"service":' + _json(service)
+    # Milliseconds with three decimals (the fastest float formatting there is); else the encoder.
+    latency = (
+        "%.3f" % latency_ms  # noqa: UP031
+        if latency_ms.__class__ is float and -_INF < latency_ms < _INF
+        else _dumps(latency_ms)
+    )
+    hit = 1 if role_cache_hit else 0
     s = _str
     try:
         return (
-            f"{_HEAD}{ms}{_FIXED_TO_TIMESTAMP}{cached[1]}{_MILLIS[ms % 1000]}"
-            f'{svc},"xray_trace_id":{"null" if xray_trace_id is None else s(xray_trace_id)}{fragment}'
-            f',"path":{s(path)},"source_ip":{s(source_ip)},"request_id":{s(request_id)}'
-            f',"api_id":{s(api_id)},"stage":{s(stage)},"latency_ms":{latency}'
-            f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if role_cache_hit else 0}}}'
+            f'{prefix},"path":{s(path)},"source_ip":{s(source_ip)},"request_id":{s(request_id)}'
+            f',"api_id":{s(api_id)},"stage":{s(stage)},"latency_ms":{latency},"Decisions":1'
+            f',"LatencyMs":{latency},"RoleCacheHit":{hit}'
+            f',"xray_trace_id":{"null" if xray_trace_id is None else s(xray_trace_id)}'
+            f',"timestamp":"{cached[1]}{_MILLIS[ms % 1000]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
         )
     except TypeError:  # a field is None or not a string (a malformed event): the general encoder
         j = _json
         return (
-            f"{_HEAD}{ms}{_FIXED_TO_TIMESTAMP}{cached[1]}{_MILLIS[ms % 1000]}"
-            f'{svc},"xray_trace_id":{j(xray_trace_id)}{fragment}'
-            f',"path":{j(path)},"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
-            f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency}'
-            f',"Decisions":1,"LatencyMs":{latency},"RoleCacheHit":{1 if role_cache_hit else 0}}}'
+            f'{prefix},"path":{j(path)},"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
+            f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency},"Decisions":1'
+            f',"LatencyMs":{latency},"RoleCacheHit":{hit},"xray_trace_id":{j(xray_trace_id)}'
+            f',"timestamp":"{cached[1]}{_MILLIS[ms % 1000]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
         )
-
-
-def _latency(latency_ms: float) -> str:
-    """Milliseconds with three decimals (a JSON number); anything else through the encoder."""
-    if latency_ms.__class__ is float and -_INF < latency_ms < _INF:
-        return "%.3f" % latency_ms  # noqa: UP031 - the fastest float formatting there is
-    return _dumps(latency_ms)
 
 
 def metric_line(
