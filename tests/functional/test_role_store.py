@@ -80,6 +80,27 @@ def test_reads_are_cached_for_the_ttl_then_reread(dynamodb: Any) -> None:
     assert not hit and grants.effective.granting == ()
 
 
+def test_no_principal_keeps_an_edited_role_longer_than_one_ttl(dynamodb: Any) -> None:
+    # GIVEN the reader role read (and cached) at t=0 for alice
+    put_role(dynamodb, "reader", allow=["GET /a"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "alice", roles=["reader"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    clock = Clock()
+    store = RoleStore(ROLE_TABLE, dynamodb, cache_ttl=30, clock=clock)
+    store.grants(ISSUER, "alice")
+    # WHEN the role loses its permission at t=20 and carol is first resolved at t=25 (from the
+    # cached role item, still valid)
+    clock.advance(20)
+    put_role(dynamodb, "reader", allow=["GET /b"])
+    clock.advance(5)
+    carol, hit = store.grants(ISSUER, "carol")
+    assert not hit and [p.text for p in carol.effective.roles["reader"].allow] == ["GET /a"]
+    # THEN carol's grants expire with that item (t=30), not a full TTL after t=25
+    clock.advance(6)
+    carol, hit = store.grants(ISSUER, "carol")
+    assert not hit and [p.text for p in carol.effective.roles["reader"].allow] == ["GET /b"]
+
+
 class _Unprocessed:
     """Returns every key as unprocessed ``failures`` times, then delegates."""
 

@@ -169,12 +169,17 @@ class RoleStore:
         hit = self._grants.get(cache_key)
         if hit is not None and hit[0] > now:
             return hit[1], True
-        grants = self._resolve(issuer, sub, groups, client_id)
+        # The grants are as old as the oldest item they were built from: they expire with it, so
+        # no principal keeps an edited role longer than one TTL after the role's item was read.
+        # (Expiring after a full TTL of their own let grants built from an item cached just before
+        # an edit live almost two TTLs; found by tests/property/test_answer_memo_equivalence.py.)
+        expiries: list[float] = []
+        grants = self._resolve(issuer, sub, groups, client_id, expiries)
         if self.cache_ttl > 0:
             with self._lock:
                 if len(self._grants) >= MAX_CACHED_PRINCIPALS:
                     self._grants.clear()
-                self._grants[cache_key] = (now + self.cache_ttl, grants)
+                self._grants[cache_key] = (min(expiries, default=now + self.cache_ttl), grants)
         return grants, False
 
     def still_current(self, principal: tuple[str, str, tuple[str, ...], str | None], grants: Grants) -> bool:
@@ -183,13 +188,15 @@ class RoleStore:
         hit = self._grants.get(principal)
         return hit is not None and hit[1] is grants and hit[0] > self._clock()
 
-    def _resolve(self, issuer: str, sub: str, groups: tuple[str, ...], client_id: str | None) -> Grants:
+    def _resolve(
+        self, issuer: str, sub: str, groups: tuple[str, ...], client_id: str | None, expiries: list[float]
+    ) -> Grants:
         # DynamoDB refuses empty key strings: a token without ``sub`` has no subject item.
         skey = subject_key(issuer, sub) if sub else None
         gkeys = [group_key(issuer, g) for g in groups]
         ckey = client_key(issuer, client_id) if client_id else None
         first = ([skey] if skey else []) + gkeys + ([ckey] if ckey else [])
-        items = self.get_items(first)
+        items = self.get_items(first, expiries)
 
         problems: list[str] = []
         direct: list[RoleSource] = []
@@ -228,7 +235,7 @@ class RoleStore:
                 t = citem.get(C.ATTR_TIER)
                 tier = t if isinstance(t, str) else None
 
-        effective = resolve_roles(direct, self.roles)
+        effective = resolve_roles(direct, lambda names: self.roles(names, expiries))
         problems.extend(effective.problems)
         return Grants(
             effective=effective,
@@ -239,18 +246,24 @@ class RoleStore:
             context_roles=",".join(effective.granting),
         )
 
-    def roles(self, names: Iterable[str]) -> dict[str, Role | None]:
+    def roles(self, names: Iterable[str], expiries: list[float] | None = None) -> dict[str, Role | None]:
         """Parsed roles by name (``None`` where no item exists)."""
         names = list(names)
-        items = self.get_items([role_key(n) for n in names])
+        items = self.get_items([role_key(n) for n in names], expiries)
         result: dict[str, Role | None] = {}
         for n in names:
             item = items.get(role_key(n))
             result[n] = None if item is None else parse_role_item(n, item)
         return result
 
-    def get_items(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
-        """Items by key through the item cache; one BatchGetItem per 100 uncached keys."""
+    def get_items(
+        self, keys: Iterable[Key], expiries: list[float] | None = None
+    ) -> dict[Key, dict[str, Any] | None]:
+        """Items by key through the item cache; one BatchGetItem per 100 uncached keys.
+
+        ``expiries``, when given, receives when each item served from the cache expires (items
+        read now expire a full TTL from now and are not listed).
+        """
         now = self._clock()
         result: dict[Key, dict[str, Any] | None] = {}
         missing: list[Key] = []
@@ -258,6 +271,8 @@ class RoleStore:
             cached = self._items.get(key)
             if cached is not None and cached[0] > now:
                 result[key] = cached[1]
+                if expiries is not None:
+                    expiries.append(cached[0])
             else:
                 missing.append(key)
         for start in range(0, len(missing), MAX_KEYS_PER_BATCH):
