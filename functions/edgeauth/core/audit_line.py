@@ -125,8 +125,9 @@ _EVENT = f',"audit_version":{_dumps(C.AUDIT_SCHEMA_VERSION)},"event":"decision",
 _LINE_START = '{"level":"INFO","location":"edgeauth.audit","message":' + _str(C.AUDIT_DECISION_MESSAGE)
 _SERVICE_FIELD = ',"service":' + _str(C.AUTHORIZER_SERVICE)
 _EMF_TAIL = ',"CloudWatchMetrics":' + _EMF_METRICS + "}}"
-# "123Z\"" for every millisecond: a list index instead of a format per line.
-_MILLIS = [f'{i:03d}Z"' for i in range(1000)]
+# '123Z"' for every millisecond, five characters each: a slice instead of a format per line
+# (one 5 KB string rather than a list of 1,000: cold-start memory, README "Benchmarks").
+_MILLIS = "".join(f'{i:03d}Z"' for i in range(1000))
 # (second, "YYYY-MM-DDTHH:MM:SS.") of the last line: the date-time part changes once a second.
 _second: tuple[int, str] = (-1, "")
 
@@ -224,6 +225,7 @@ def request_line(
         else _dumps(latency_ms)
     )
     hit = 1 if role_cache_hit else 0
+    m = ms % 1000 * 5
     s = _str
     try:
         return (
@@ -231,7 +233,7 @@ def request_line(
             f',"api_id":{s(api_id)},"stage":{s(stage)},"latency_ms":{latency},"Decisions":1'
             f',"LatencyMs":{latency},"RoleCacheHit":{hit}'
             f',"xray_trace_id":{"null" if xray_trace_id is None else s(xray_trace_id)}'
-            f',"timestamp":"{cached[1]}{_MILLIS[ms % 1000]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
+            f',"timestamp":"{cached[1]}{_MILLIS[m : m + 5]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
         )
     except TypeError:  # a field is None or not a string (a malformed event): the general encoder
         j = _json
@@ -239,7 +241,7 @@ def request_line(
             f'{prefix},"path":{j(path)},"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
             f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency},"Decisions":1'
             f',"LatencyMs":{latency},"RoleCacheHit":{hit},"xray_trace_id":{j(xray_trace_id)}'
-            f',"timestamp":"{cached[1]}{_MILLIS[ms % 1000]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
+            f',"timestamp":"{cached[1]}{_MILLIS[m : m + 5]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
         )
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from edgeauth.core.errors import AuthenticationError
+from edgeauth.core.jose import Verify, public_key, verifier
 from edgeauth.core.settings import DPOP_MODES  # noqa: F401 - re-exported with the DPoP names
 from edgeauth.core.tokens import MAX_TOKEN_BYTES, b64url_decode
 from edgeauth.core.tokens import _json_object as json_object
@@ -93,22 +94,30 @@ class DpopProof:
         return hashlib.sha256(f"{self.jkt}\x00{self.jti}".encode()).hexdigest()
 
 
+_VERIFIERS: dict[str, Verify] = {}
+
+
+def _verifier(alg: str) -> Verify:
+    check = _VERIFIERS.get(alg)
+    if check is None:
+        check = _VERIFIERS[alg] = verifier(alg)
+    return check
+
+
 def _key_for(jwk: dict[str, Any], alg: str) -> Any:
     if _PRIVATE_MEMBERS & jwk.keys():
         raise DpopError("invalid_dpop_proof", "jwk contains private key material")
-    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-
     kty = jwk.get("kty")
     try:
         if alg.startswith(("RS", "PS")) and kty == "RSA":
-            key = RSAAlgorithm.from_jwk(jwk)
+            key = public_key(jwk)
             if key.key_size < 2048:
                 raise DpopError("invalid_dpop_proof", "RSA key under 2048 bits")
             return key
         if alg in _EC_CURVES and kty == "EC" and jwk.get("crv") == _EC_CURVES[alg]:
-            return ECAlgorithm.from_jwk(jwk)
+            return public_key(jwk)
         if alg == "EdDSA" and kty == "OKP" and jwk.get("crv") in ("Ed25519", "Ed448"):
-            return OKPAlgorithm.from_jwk(jwk)
+            return public_key(jwk)
     except DpopError:
         raise
     except Exception:
@@ -149,10 +158,8 @@ def verify_proof(
     if not isinstance(jwk, dict):
         raise DpopError("invalid_dpop_proof", "jwk header is not an object")
     key = _key_for(jwk, alg)
-    from jwt.algorithms import get_default_algorithms
-
     try:
-        valid = get_default_algorithms()[alg].verify(f"{h64}.{p64}".encode("ascii"), key, signature)
+        valid = _verifier(alg)(key, f"{h64}.{p64}".encode("ascii"), signature)
     except (ValueError, TypeError):
         valid = False
     if not valid:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeauth.core.errors import AuthenticationError, JwksUnavailableError
+from edgeauth.core.jose import public_key
 from edgeauth.core.settings import IssuerSettings, validate_key_url
 
 Fetch = Callable[[str, float, int], bytes]
@@ -88,17 +89,7 @@ class KeyEntry:
 
     def key(self) -> Any:
         if self._key is None:
-            from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-
-            kty = self.jwk.get("kty")
-            if kty == "RSA":
-                self._key = RSAAlgorithm.from_jwk(self.jwk)
-            elif kty == "EC":
-                self._key = ECAlgorithm.from_jwk(self.jwk)
-            elif kty == "OKP":
-                self._key = OKPAlgorithm.from_jwk(self.jwk)
-            else:
-                raise ValueError("unsupported key type")
+            self._key = public_key(self.jwk)
         return self._key
 
 

@@ -1,7 +1,7 @@
 """JWT access-token verification (RFC 7519, RFC 8725 best current practices).
 
-The signature is checked by PyJWT's algorithm objects (``jwt.algorithms``), on keys chosen by
-:class:`~edgeauth.core.jwks.JwksCache`. Parsing and claim checks are done here rather than by
+The signature is checked by :mod:`edgeauth.core.jose` (PyJWT's algorithm operations on
+``cryptography`` directly), on keys chosen by :class:`~edgeauth.core.jwks.JwksCache`. Parsing and claim checks are done here rather than by
 ``jwt.decode`` for two reasons: the checks are stricter than PyJWT's (numeric-only time claims,
 no NaN/Infinity, no duplicate JSON members, ``crit`` refused, ``jku``/``x5u``/``jwk``/``x5c`` never
 used, issuer matched before any key lookup), and ``jwt.decode`` spends two thirds of its time in a
@@ -19,12 +19,10 @@ no longer published by the issuer.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import json.scanner
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +35,7 @@ from edgeauth.core.errors import (
     TokenParseError,
     TokenSignatureError,
 )
+from edgeauth.core.jose import Verify, b64url_bytes, verifier
 from edgeauth.core.jwks import JwksCache, KeyEntry
 from edgeauth.core.settings import SUPPORTED_ALGORITHMS, IssuerSettings
 
@@ -52,22 +51,13 @@ _UNDERSTOOD_CRIT: frozenset[str] = frozenset()
 def b64url_decode(part: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2). Raises :class:`TokenParseError`.
 
-    Accepts exactly ``[A-Za-z0-9_-]*`` of a length that is not 1 mod 4. Done in C: the text is
-    encoded as ASCII (anything else is refused), mapped to the standard alphabet by
-    ``bytes.translate`` with ``+``, ``/`` and ``=`` mapped to ``!`` (so they are refused too), and
-    decoded in ``strict_mode``, which refuses every byte outside the alphabet. A regex check and
-    ``str.translate`` did the same at about 4× the cost (README "Benchmarks").
+    :func:`edgeauth.core.jose.b64url_bytes`, in C (a regex check and ``str.translate`` did the same
+    at about 4× the cost, README "Benchmarks").
     """
-    if len(part) % 4 == 1:
-        raise TokenParseError("malformed_token", "not base64url")
     try:
-        raw = part.encode("ascii").translate(_TO_STD)
-        return binascii.a2b_base64(raw + b"=" * (-len(part) % 4), strict_mode=True)
-    except (binascii.Error, ValueError):  # UnicodeEncodeError is a ValueError
+        return b64url_bytes(part)
+    except ValueError:  # binascii.Error and UnicodeEncodeError are ValueErrors
         raise TokenParseError("malformed_token", "not base64url") from None
-
-
-_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 
 
 def _reject_constant(name: str) -> Any:
@@ -84,22 +74,20 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
 # The C scanner without the duplicate-member hook (a Python call per object): for flat objects only.
 _scan_flat = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant))  # type: ignore[arg-type]
-# A member name's end followed by whitespace before its colon: a name :func:`_flat_object` cannot
-# count with ``str.count('":')``.
-_SPACED_COLON = re.compile(r'"[ \t\n\r]+:').search
 
 
 def _flat_object(text: str) -> dict[str, Any] | None:
     """``text`` as a JSON object when it is one flat object without duplicate members, else ``None``.
 
     The fast way for the usual payload (no nested object, no whitespace): the C scanner alone, then
-    a duplicate check by counting. Each member name ends with ``":`` (no whitespace before the
-    colon, checked), so the count of ``":`` is at least the number of members, which is at least
-    the number of distinct names; when the count equals the number of names, no name was repeated.
-    Any other text (a count that differs because a string contains ``":``, a nested object, leading
-    or trailing whitespace) returns ``None`` and goes through the strict decoder.
+    a duplicate check by counting. When no ``"`` is followed by whitespace, each member name ends
+    with ``":``, so the count of ``":`` is at least the number of members, which is at least the
+    number of distinct names; when the count equals the number of names, no name was repeated.
+    Any other text (a ``"`` followed by whitespace, a count that differs because a string contains
+    ``":``, a nested object, leading or trailing whitespace) returns ``None`` and goes through the
+    strict decoder.
     """
-    if text[:1] != "{" or "{" in text[1:] or _SPACED_COLON(text):
+    if text[:1] != "{" or "{" in text[1:] or '" ' in text or '"\t' in text or '"\n' in text or '"\r' in text:
         return None
     value, end = _scan_flat(text, 0)
     if end != len(text) or len(value) != text.count('":'):
@@ -183,7 +171,7 @@ class TokenVerifier:
         self._cache_size = cache_size
         self._cache: dict[bytes, VerifiedToken] = {}
         self._lock = threading.Lock()
-        self._algorithms: dict[str, Any] = {}
+        self._algorithms: dict[str, Verify] = {}
         # h64 -> (header, alg, kid) of headers that passed _check_header; never mutated.
         self._headers: dict[str, tuple[dict[str, Any], str, str | None]] = {}
 
@@ -239,14 +227,12 @@ class TokenVerifier:
             kid[:256] if isinstance(kid, str) else None,
         )
 
-    def _algorithm(self, alg: str) -> Any:
-        obj = self._algorithms.get(alg)
-        if obj is None:
-            from jwt.algorithms import get_default_algorithms
-
-            obj = get_default_algorithms()[alg]
-            self._algorithms[alg] = obj
-        return obj
+    def _algorithm(self, alg: str) -> Verify:
+        check = self._algorithms.get(alg)
+        if check is None:
+            check = verifier(alg)
+            self._algorithms[alg] = check
+        return check
 
     def _verify(self, token: str) -> VerifiedToken:
         if token.count(".") != 2:
@@ -281,7 +267,7 @@ class TokenVerifier:
         algorithm = self._algorithm(alg)
         key_entry: KeyEntry | None = None
         for candidate in self._key_sets[iss].candidates(kid, alg):
-            if algorithm.verify(signing_input, candidate.key(), signature):
+            if algorithm(candidate.key(), signing_input, signature):
                 key_entry = candidate
                 break
         if key_entry is None:

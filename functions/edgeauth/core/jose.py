@@ -1,0 +1,161 @@
+"""JWS signature checks and JWK public keys, on ``cryptography`` directly (RFC 7515, 7517, 7518, 8037).
+
+The same operations as PyJWT's ``jwt.algorithms`` classes (``RSAAlgorithm``, ``RSAPSSAlgorithm``,
+``ECAlgorithm``, ``OKPAlgorithm``), for the asymmetric algorithms this project accepts, verification
+and public keys only, checked against PyJWT in ``tests/unit/test_jose.py``. Why not PyJWT's classes
+themselves on the request path:
+
+* cold start: importing ``jwt.algorithms`` also imports ``cryptography.x509``, the cipher and SSH
+  serialization modules and PyJWT's JWKS HTTP client, about 1.4 MB of peak memory that no
+  verification uses (README "Benchmarks", row 5b);
+* per request: their ``verify`` builds a padding and a hash object on every call; here they are
+  built once per algorithm (they are immutable descriptions, safe to share between threads).
+
+PyJWT stays the project's JWT library everywhere else (the CLI's and the local identity provider's
+signing, the tests, the benchmark's baseline).
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+#: ``verify(key, signing_input, signature) -> bool``: False when the signature does not verify.
+Verify = Callable[[Any, bytes, bytes], bool]
+
+# ``cryptography`` is imported on first use, not with this module: at cold start the first token
+# check comes after the DynamoDB client exists, so these imports reuse memory botocore freed while
+# loading its models instead of raising the peak (README "Benchmarks", row 5b).
+
+# JWS alg -> coordinate size in bytes of its curve (RFC 7518 §3.4: the signature is R || S).
+_EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
+# JWK crv -> coordinate size in bytes (RFC 7518 §6.2.1.1).
+_EC_COORDINATES = {"P-256": 32, "P-384": 48, "P-521": 66}
+_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
+
+
+def b64url_bytes(part: str) -> bytes:
+    """Strict base64url without padding (RFC 7515 §2). Raises ValueError on anything else.
+
+    Accepts exactly ``[A-Za-z0-9_-]*`` of a length that is not 1 mod 4. Done in C: the text is
+    encoded as ASCII (anything else is refused), mapped to the standard alphabet by
+    ``bytes.translate`` with ``+``, ``/`` and ``=`` mapped to ``!`` (so they are refused too), and
+    decoded in ``strict_mode``, which refuses every byte outside the alphabet.
+    """
+    if len(part) % 4 == 1:
+        raise ValueError("not base64url")
+    raw = part.encode("ascii").translate(_TO_STD)  # UnicodeEncodeError is a ValueError
+    return binascii.a2b_base64(raw + b"=" * (-len(part) % 4), strict_mode=True)
+
+
+def verifier(alg: str) -> Verify:
+    """The signature check of JWS algorithm ``alg`` (one of ``SUPPORTED_ALGORITHMS``)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    digests: dict[str, Callable[[], Any]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+    if alg.startswith("RS"):
+        return _rsa(padding.PKCS1v15(), digests[alg[2:]]())
+    if alg.startswith("PS"):
+        digest = digests[alg[2:]]()
+        # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
+        return _rsa(padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest)
+    if alg in _EC_SIZES:
+        return _ecdsa(_EC_SIZES[alg], ec.ECDSA(digests[alg[2:]]()))
+    if alg == "EdDSA":
+        return _eddsa
+    raise ValueError(f"unsupported algorithm {alg!r}")
+
+
+def _rsa(pad: Any, digest: Any) -> Verify:
+    from cryptography.exceptions import InvalidSignature
+
+    def verify(key: Any, message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message, pad, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _ecdsa(size: int, algorithm: Any) -> Verify:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    def verify(key: Any, message: bytes, signature: bytes) -> bool:
+        # R || S, each exactly the curve's size (RFC 7518 §3.4), re-encoded as DER for OpenSSL.
+        if len(signature) != 2 * size:
+            return False
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        try:
+            key.verify(encode_dss_signature(r, s), message, algorithm)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _eddsa(key: Any, message: bytes, signature: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def public_key(jwk: Mapping[str, Any]) -> Any:
+    """The ``cryptography`` public key of a JWK (RSA, EC P-256/384/521, OKP Ed25519/Ed448).
+
+    Raises ValueError (or KeyError, TypeError) when the JWK is not a well-formed public key of
+    those types; an EC point not on its curve is refused by ``cryptography``. Private members are
+    not looked at (callers refuse JWKs that publish them).
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        n, e = _uint(jwk["n"]), _uint(jwk["e"])
+        return rsa.RSAPublicNumbers(e, n).public_key()
+    if kty == "EC":
+        crv = jwk["crv"]
+        curves: dict[str, Callable[[], Any]] = {
+            "P-256": ec.SECP256R1,
+            "P-384": ec.SECP384R1,
+            "P-521": ec.SECP521R1,
+        }
+        curve = curves[crv]
+        size = _EC_COORDINATES[crv]
+        x, y = _member(jwk["x"]), _member(jwk["y"])
+        if len(x) != size or len(y) != size:
+            raise ValueError("EC coordinates do not fit the curve")
+        numbers = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve())
+        return numbers.public_key()
+    if kty == "OKP":
+        crv, x = jwk["crv"], _member(jwk["x"])
+        if crv == "Ed25519":
+            return ed25519.Ed25519PublicKey.from_public_bytes(x)
+        if crv == "Ed448":
+            return ed448.Ed448PublicKey.from_public_bytes(x)
+        raise ValueError(f"unsupported OKP curve {crv!r}")
+    raise ValueError(f"unsupported key type {kty!r}")
+
+
+def _member(value: Any) -> bytes:
+    """A JWK member's bytes: base64url (trailing ``=`` padding tolerated, as PyJWT does)."""
+    if not isinstance(value, str):
+        raise TypeError("JWK member is not a string")
+    return b64url_bytes(value.rstrip("="))
+
+
+def _uint(value: Any) -> int:
+    data = _member(value)
+    if not data:
+        raise ValueError("empty JWK integer")
+    return int.from_bytes(data, "big")
