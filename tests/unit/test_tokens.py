@@ -837,7 +837,22 @@ def test_truncated_or_altered_signature_is_refused(w: World, key: SigningKey) ->
     raw = b64url_decode(s)
     for bad in (raw[:-1], raw[:-32], raw[:1], b"", raw + b"\x00", bytes([raw[0] ^ 1]) + raw[1:]):
         w.refused(f"{h}.{p}.{b64url(bad)}", "bad_signature")
-    w.refused(f"{h}.{p}.{s[:-4]}", "bad_signature")
+    # Four characters fewer: a wrong signature, or not even canonical base64url (see below).
+    w.refused(f"{h}.{p}.{s[:-4]}", "bad_signature" if s[-5] in "AQgw" else "malformed_token")
+
+
+def test_another_spelling_of_the_same_signature_bytes_is_refused(w: World, key: SigningKey) -> None:
+    # RSA-2048 signatures are 342 base64url characters: the last one carries 4 unused bits, so 15
+    # other characters decode to the same bytes. Only the canonical spelling is accepted: one
+    # token, one text (each spelling would miss the token cache and API Gateway's cache).
+    token = sign(key, w.claims())
+    h, p, s = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    same = [c for c in alphabet if c != s[-1] and alphabet.index(c) >> 4 == alphabet.index(s[-1]) >> 4]
+    assert len(same) == 15
+    for c in same:
+        w.refused(f"{h}.{p}.{s[:-1]}{c}", "malformed_token")
+    w.ok(token)
 
 
 def test_payload_altered_after_signing_is_refused(w: World, key: SigningKey) -> None:

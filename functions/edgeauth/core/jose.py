@@ -38,13 +38,20 @@ _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 def b64url_bytes(part: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2). Raises ValueError on anything else.
 
-    Accepts exactly ``[A-Za-z0-9_-]*`` of a length that is not 1 mod 4. Done in C: the text is
+    Accepts exactly ``[A-Za-z0-9_-]*`` of a length that is not 1 mod 4, in its canonical spelling
+    (zero unused bits in the last character). Done in C: the text is
     encoded as ASCII (anything else is refused), mapped to the standard alphabet by
     ``bytes.translate`` with ``+``, ``/`` and ``=`` mapped to ``!`` (so they are refused too), and
     decoded in ``strict_mode``, which refuses every byte outside the alphabet.
     """
-    if len(part) % 4 == 1:
+    rest = len(part) % 4
+    if rest == 1:
         raise ValueError("not base64url")
+    # Canonical only (RFC 4648 §3.5): the unused low bits of the last character must be zero, so
+    # a value has exactly one spelling. Otherwise one token had up to 16 spellings per part, each
+    # a miss in the verified-token cache and in API Gateway's authorizer cache.
+    if (rest == 2 and part[-1] not in "AQgw") or (rest == 3 and part[-1] not in "AEIMQUYcgkosw048"):
+        raise ValueError("not canonical base64url")
     raw = part.encode("ascii").translate(_TO_STD)  # UnicodeEncodeError is a ValueError
     return binascii.a2b_base64(raw + b"=" * (-len(part) % 4), strict_mode=True)
 
