@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.world import REGION, World, authorizer_env, create_role_table, event_for, seed_table
+from bench.world import REGION, ROLE_TABLE, World, authorizer_env, event_for, seed_table
+from tests.support.dynamo import create_role_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,7 +152,7 @@ def measure(world: World, runs: int) -> ColdStart:
 
     with jwks_server(world.jwks_body) as jwks_url, moto_server() as endpoint:
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
-        create_role_table(client)
+        create_role_table(client, ROLE_TABLE)
         seed_table(client)
         base = {
             k: v

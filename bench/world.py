@@ -8,17 +8,17 @@ document from a loopback HTTP server.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from edgeauth import constants as C
 from edgeauth.authorizer import Authorizer
 from edgeauth.bootstrap import build_authorizer
+from tests.support.dynamo import create_role_table
 from tests.support.events import authorizer_event
 from tests.support.tokens import AUDIENCE, ISSUER, SigningKey, jwks, make_key, sign
 
@@ -48,22 +48,6 @@ def aws_test_credentials() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-
-
-def create_role_table(client: Any, name: str = ROLE_TABLE) -> None:
-    """The role table's key schema, as the CDK app defines it."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": C.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": C.TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": C.TABLE_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": C.TABLE_SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def put_items(client: Any, items: list[dict[str, Any]], table: str = ROLE_TABLE) -> None:
@@ -204,9 +188,6 @@ class World:
             on_jwks_fetch=None,
         )
 
-    def new_token_events(self) -> Iterator[dict[str, Any]]:
-        return iter([event_for(t, f"req-{i}") for i, t in enumerate(self.new_tokens)])
-
     def event_source(self, tokens: Iterable[str]) -> Callable[[], dict[str, Any]]:
         """Each call parses the next event from its JSON text, as the Lambda runtime does just
         before calling the handler (see :class:`bench.common.Fresh`)."""
@@ -218,13 +199,10 @@ class World:
         texts = (json.dumps(t) for t in tokens)
         return lambda: cast(str, json.loads(next(texts)))
 
-    def cycle(self, tokens: list[str]) -> Iterator[str]:
-        return itertools.cycle(tokens)
-
 
 def build_world(client: Any, new_tokens: int) -> World:
     """Keys, tokens (signing is slow: done here, outside any timed region) and the seeded table."""
-    create_role_table(client)
+    create_role_table(client, ROLE_TABLE)
     seed_table(client)
     rs, es, ed = make_key("RS256", "rs-1"), make_key("ES256", "es-1"), make_key("EdDSA", "ed-1")
     now = int(time.time())

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from edgeauth import constants as C
+from tests.support.dynamo import create_role_table
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -19,23 +20,6 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROLE_TABLE = "edgeauth-roles-test"
-
-
-def create_role_table(client: Any, name: str = ROLE_TABLE) -> None:
-    """The role table as the CDK app defines it (same key names, from the shared constants)."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": C.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": C.TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": C.TABLE_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": C.TABLE_SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
 
 
 @pytest.fixture
@@ -47,7 +31,7 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def dynamodb(aws: None) -> Any:
     client = boto3.client("dynamodb", region_name="us-east-1")
-    create_role_table(client)
+    create_role_table(client, ROLE_TABLE, stream=True)
     return client
 
 

@@ -15,6 +15,7 @@ from edgeauth.adapters.role_store import group_key
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import (
     add_issuer_argument,
+    add_roles,
     check_role_names,
     issuer_of,
     optional_issuer,
@@ -80,14 +81,10 @@ def register(subparsers: Any) -> None:
 def cmd_map(ctx: CliContext, args: argparse.Namespace) -> int:
     issuer = issuer_of(args)
     check_role_names(ctx, args.roles)
-    key = group_key(issuer, args.group)
-    old = read_item(ctx.client("dynamodb"), ctx.role_table, key)
-    roles = role_list(old)
-    added = [r for r in dict.fromkeys(args.roles) if r not in roles]
-    if not added and old is not None and roles == old.get(C.ATTR_ROLES):
+    _, added, written = add_roles(ctx, group_key(issuer, args.group), args.roles)
+    if not written:
         render.note(f"group {args.group!r} already maps to {', '.join(args.roles)}: nothing to do")
     else:
-        writer_for(ctx).write([Change(key, old, {**content(old), C.ATTR_ROLES: roles + added})])
         render.note(f"group {args.group!r} ({issuer}) now also confers {', '.join(added)}")
     return _print_one(ctx, issuer, args.group)
 

@@ -92,6 +92,21 @@ def role_list(item: dict[str, Any] | None) -> list[str]:
     return list(names)
 
 
+def add_roles(
+    ctx: CliContext, key: tuple[str, str], names: list[str]
+) -> tuple[dict[str, Any] | None, list[str], bool]:
+    """Append ``names`` to the role list of the subject or group item at ``key`` (created if
+    absent); invalid entries already there are dropped on rewrite. Returns the item as it was, the
+    names actually added, and whether anything was written (nothing is when nothing changes)."""
+    old = read_item(ctx.client("dynamodb"), ctx.role_table, key)
+    roles = role_list(old)
+    added = [r for r in dict.fromkeys(names) if r not in roles]
+    if not added and old is not None and roles == old.get(C.ATTR_ROLES):
+        return old, added, False
+    writer_for(ctx).write([Change(key, old, {**content(old), C.ATTR_ROLES: roles + added})])
+    return old, added, True
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "subjects",
@@ -143,14 +158,10 @@ def cmd_grant(ctx: CliContext, args: argparse.Namespace) -> int:
     issuer = issuer_of(args)
     check_role_names(ctx, args.roles)
     key = subject_key(issuer, args.sub)
-    old = read_item(ctx.client("dynamodb"), ctx.role_table, key)
-    roles = role_list(old)
-    added = [r for r in dict.fromkeys(args.roles) if r not in roles]
-    if not added and old is not None and roles == old.get(C.ATTR_ROLES):
+    old, added, written = add_roles(ctx, key, args.roles)
+    if not written:
         render.note(f"subject {args.sub!r} already holds {', '.join(args.roles)}: nothing to do")
         return _print_subject(ctx, issuer, args.sub, old)
-    new = {**content(old), C.ATTR_ROLES: roles + added}
-    writer_for(ctx).write([Change(key, old, new)])
     render.note(f"granted {', '.join(added) or '(none new)'} to {args.sub!r} ({issuer})")
     return _print_subject(ctx, issuer, args.sub, read_item(ctx.client("dynamodb"), ctx.role_table, key))
 

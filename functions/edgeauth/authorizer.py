@@ -93,19 +93,23 @@ class AuthorizerRequest:
             raise RequestError("event lacks requestContext.httpMethod/resourcePath or methodArn")
         if authorization is None:
             authorization = _header_values(event, "authorization")
-        identity = ctx.get("identity") or {}
-        path = event.get("path")
-        return cls(
-            method=method,
-            resource=resource,
-            path=path if isinstance(path, str) else None,
-            method_arn=method_arn,
-            authorization=authorization,
-            request_id=ctx.get("requestId"),
-            source_ip=identity.get("sourceIp") if isinstance(identity, dict) else None,
-            api_id=ctx.get("apiId"),
-            stage=ctx.get("stage"),
-        )
+        path, source_ip, request_id, api_id, stage = _request_fields(event, ctx)
+        return cls(method, resource, path, method_arn, authorization, request_id, source_ip, api_id, stage)
+
+
+def _request_fields(
+    event: Mapping[str, Any], ctx: Mapping[str, Any]
+) -> tuple[str | None, Any, Any, Any, Any]:
+    """The request's own audit fields: ``(path, source_ip, request_id, api_id, stage)``."""
+    identity = ctx.get("identity")
+    path = event.get("path")
+    return (
+        path if isinstance(path, str) else None,
+        identity.get("sourceIp") if isinstance(identity, dict) else None,
+        ctx.get("requestId"),
+        ctx.get("apiId"),
+        ctx.get("stage"),
+    )
 
 
 def _header_values(event: Mapping[str, Any], name: str) -> list[str]:
@@ -153,29 +157,21 @@ def _matching(headers: dict[Any, Any], name: str) -> list[Any]:
 
 
 def _lone_authorization(event: Mapping[str, Any]) -> str | None:
-    """The event's one ``Authorization`` value when it is the plain case (one name, usual spelling,
-    one string value); ``None`` otherwise (then :func:`_header_values` decides). Raises
-    AttributeError or TypeError on an event of the wrong shape."""
+    """The event's one ``Authorization`` value when it is the plain case (one header, one string
+    value); ``None`` otherwise (then :func:`_header_values` decides). Raises AttributeError or
+    TypeError on an event of the wrong shape."""
     multi = event.get("multiValueHeaders")
-    headers = multi if multi else event.get("headers")
-    if not headers:
-        return None
-    n = "\n".join(headers).lower().count("authorization")
-    if n == 0 and headers is multi:
-        headers = event.get("headers")
-        if not headers:
-            return None
-        n = "\n".join(headers).lower().count("authorization")
-    if n != 1:
-        return None
-    value = headers.get("Authorization")
-    if value is None:
-        value = headers.get("authorization")
-    if headers is multi:
-        if value.__class__ is not list or len(value) != 1:
-            return None
-        value = value[0]
-    return value if value.__class__ is str else None
+    if multi:
+        found = _matching(multi, "authorization")
+        if found:
+            values = found[0] if len(found) == 1 else None
+            return (
+                values[0]
+                if values.__class__ is list and len(values) == 1 and values[0].__class__ is str
+                else None
+            )
+    found = _matching(event.get("headers") or {}, "authorization")
+    return found[0] if len(found) == 1 and found[0].__class__ is str else None
 
 
 def bearer_token(values: list[str]) -> str:
@@ -261,7 +257,7 @@ class _RouteAnswer:
     new token of a known principal pays for its signature and claims, not for the answer again."""
 
     answer: dict[str, Any]
-    head: str  # audit_line.principal_head
+    head: str  # audit_line.line_prefix of audit_line.principal_head
     tail: str  # audit_line.principal_tail
 
 
@@ -348,16 +344,10 @@ class Authorizer:
                 and self.verifier.still_valid(cached.verified)
                 and self.store.still_current(cached.principal, cached.grants)
             ):
-                identity = ctx.get("identity")
-                path = event.get("path")
                 self._emit(
                     request_line(
                         cached.prefix,
-                        path if path.__class__ is str else None,
-                        identity.get("sourceIp") if identity.__class__ is dict else None,
-                        ctx.get("requestId"),
-                        ctx.get("apiId"),
-                        ctx.get("stage"),
+                        *_request_fields(event, ctx),
                         (time.perf_counter() - started) * 1000.0,
                         True,
                         trace_id,
@@ -371,7 +361,7 @@ class Authorizer:
         self, event: Mapping[str, Any], trace_id: str | None, started: float, authorization: list[str] | None
     ) -> dict[str, Any]:
         if self._first_call:
-            # Cold start: create the DynamoDB client before the first token check imports PyJWT and
+            # Cold start: create the DynamoDB client before the first token check imports
             # cryptography. Those imports then reuse the memory botocore freed while loading its
             # models, instead of raising the peak: about 1.8 MB less peak RSS (README "Benchmarks").
             self._first_call = False
@@ -380,7 +370,7 @@ class Authorizer:
         token: str | None = None
         verified: VerifiedToken | None = None
         role_cache_hit = False
-        fragment: str | None = None  # the line's principal fields, once the outcome is known
+        prefix: str | None = None  # audit_line.line_prefix of the outcome, once it is known
         try:
             arn = MethodArn.parse(request.method_arn)
             template = _template(request.resource)
@@ -414,7 +404,7 @@ class Authorizer:
                 if len(grants.answers) >= MAX_ROUTE_ANSWERS:
                     grants.answers.clear()
                 grants.answers[route_key] = route
-            fragment = route.head + token_fields(verified.kid, verified.jti) + route.tail
+            prefix = route.head + token_fields(verified.kid, verified.jti) + route.tail
             if seen and not self._dpop:
                 # Remembered from a token's second use on (its first verification was cached): a
                 # token used once, the common case of a short-lived client, never fills the memo.
@@ -422,27 +412,23 @@ class Authorizer:
                     self._answers.clear()
                 value = request.authorization[0]
                 key = (value[-MEMO_KEY_CHARS:], request.method, request.resource, request.method_arn)
-                self._answers[key] = _CachedAnswer(
-                    value, verified, principal, grants, route.answer, line_prefix(fragment)
-                )
+                self._answers[key] = _CachedAnswer(value, verified, principal, grants, route.answer, prefix)
             return _copy_answer(route.answer)
         except AuthenticationError as e:
-            fragment = self._refusal(request, "unauthorized", e.reason, token, verified)
+            prefix = self._refusal(request, "unauthorized", e.reason, token, verified)
             raise Unauthorized() from None
         except DependencyError as e:
-            fragment = self._refusal(request, "error", e.reason, token, verified)
+            prefix = self._refusal(request, "error", e.reason, token, verified)
             raise
         except RequestError:
-            fragment = self._refusal(request, "error", "bad_event", token, verified)
+            prefix = self._refusal(request, "error", "bad_event", token, verified)
             raise
         finally:
             self._emit(
                 request_line(
-                    line_prefix(
-                        fragment
-                        if fragment is not None
-                        else self._refusal(request, "error", "internal_error", token, verified)
-                    ),
+                    prefix
+                    if prefix is not None
+                    else self._refusal(request, "error", "internal_error", token, verified),
                     request.path,
                     request.source_ip,
                     request.request_id,
@@ -463,15 +449,15 @@ class Authorizer:
         token: str | None,
         verified: VerifiedToken | None,
     ) -> str:
-        """The line's principal fields when no answer was given: the token's fields once verified;
-        before that only ``iss`` and ``kid`` as presented (never trusted), for the audit."""
+        """The line's prefix when no answer was given: the token's fields once verified; before
+        that only ``iss`` and ``kid`` as presented (never trusted), for the audit."""
         record = DecisionRecord(decision, reason, method=request.method, resource=request.resource)
         if verified is not None:
             record.iss, record.sub, record.kid = verified.issuer.issuer, verified.sub, verified.kid
             record.jti, record.client_id = verified.jti, verified.client_id
         elif decision == "unauthorized" and token is not None:
             record.iss, record.kid = self.verifier.unverified_hint(token)
-        return principal_fragment(record)
+        return line_prefix(principal_fragment(record))
 
     def _route_answer(
         self,
@@ -497,8 +483,14 @@ class Authorizer:
         )
         return _RouteAnswer(
             answer,
-            principal_head(
-                "allow" if decision.allowed else "deny", decision.reason, decision.rule, issuer, verified.sub
+            line_prefix(
+                principal_head(
+                    "allow" if decision.allowed else "deny",
+                    decision.reason,
+                    decision.rule,
+                    issuer,
+                    verified.sub,
+                )
             ),
             principal_tail(verified.client_id, list(grants.effective.granting), method, resource),
         )

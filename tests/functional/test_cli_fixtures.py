@@ -17,6 +17,7 @@ from moto import mock_aws
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import item_to_python
 from edgeauth_cli.main import main
+from tests.support.dynamo import create_role_table
 
 TABLE = "edgeauth-roles"
 ISS = "https://login.example.com/"
@@ -40,25 +41,6 @@ class World:
         self.ddb.put_item(TableName=self.table, Item=item)
 
 
-def create_role_table(ddb: Any, name: str = TABLE, stream: bool = False) -> None:
-    kwargs: dict[str, Any] = {}
-    if stream:
-        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": C.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": C.TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": C.TABLE_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": C.TABLE_SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        **kwargs,
-    )
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in (
@@ -79,7 +61,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def world(aws: None) -> World:
     ddb = boto3.client("dynamodb", region_name=REGION)
-    create_role_table(ddb)
+    create_role_table(ddb, TABLE)
     return World(ddb, TABLE)
 
 

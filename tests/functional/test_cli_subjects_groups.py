@@ -75,9 +75,9 @@ def test_map_over_a_concurrent_console_edit_is_a_conflict(
 ) -> None:
     # GIVEN the mapping changes between the CLI's read and its write
     _seed(capsys, tmp_path)
-    from edgeauth_cli.commands import groups
+    from edgeauth_cli.commands import subjects  # the read of a map (shared with grant: add_roles)
 
-    real = groups.read_item
+    real = subjects.read_item
 
     def read_then_someone_edits(client, table, key):
         item = real(client, table, key)
@@ -91,7 +91,7 @@ def test_map_over_a_concurrent_console_edit_is_a_conflict(
         )
         return item
 
-    monkeypatch.setattr(groups, "read_item", read_then_someone_edits)
+    monkeypatch.setattr(subjects, "read_item", read_then_someone_edits)
     # WHEN mapping
     code, _, err = run(capsys, "groups", "map", "auditors", "writer", "--iss", ISS)
     # THEN conflict, and the concurrent edit survives

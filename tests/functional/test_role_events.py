@@ -13,7 +13,7 @@ from edgeauth import constants as C
 from edgeauth.audit.writer import AuditLogWriter
 from role_events import handler as role_events
 from role_events.handler import RoleEvents
-from tests.functional.test_cli_fixtures import create_role_table
+from tests.support.dynamo import create_role_table
 
 REGION = "us-east-1"
 TABLE = "roles"

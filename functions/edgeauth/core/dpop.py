@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from edgeauth.core.errors import AuthenticationError
-from edgeauth.core.jose import Verify, public_key, verifier
+from edgeauth.core.jose import EC_CURVES, OKP_CURVES, PRIVATE_MEMBERS, public_key, verifier
 from edgeauth.core.settings import DPOP_MODES  # noqa: F401 - re-exported with the DPoP names
 from edgeauth.core.tokens import MAX_TOKEN_BYTES, b64url_decode
 from edgeauth.core.tokens import _json_object as json_object
@@ -29,8 +29,6 @@ from edgeauth.core.tokens import _json_object as json_object
 DPOP_TYP = "dpop+jwt"
 #: RFC 7638 §3.2: the required members of each key type, in lexicographic order.
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -94,18 +92,8 @@ class DpopProof:
         return hashlib.sha256(f"{self.jkt}\x00{self.jti}".encode()).hexdigest()
 
 
-_VERIFIERS: dict[str, Verify] = {}
-
-
-def _verifier(alg: str) -> Verify:
-    check = _VERIFIERS.get(alg)
-    if check is None:
-        check = _VERIFIERS[alg] = verifier(alg)
-    return check
-
-
 def _key_for(jwk: dict[str, Any], alg: str) -> Any:
-    if _PRIVATE_MEMBERS & jwk.keys():
+    if PRIVATE_MEMBERS & jwk.keys():
         raise DpopError("invalid_dpop_proof", "jwk contains private key material")
     kty = jwk.get("kty")
     try:
@@ -114,9 +102,9 @@ def _key_for(jwk: dict[str, Any], alg: str) -> Any:
             if key.key_size < 2048:
                 raise DpopError("invalid_dpop_proof", "RSA key under 2048 bits")
             return key
-        if alg in _EC_CURVES and kty == "EC" and jwk.get("crv") == _EC_CURVES[alg]:
+        if alg in EC_CURVES and kty == "EC" and jwk.get("crv") == EC_CURVES[alg]:
             return public_key(jwk)
-        if alg == "EdDSA" and kty == "OKP" and jwk.get("crv") in ("Ed25519", "Ed448"):
+        if alg == "EdDSA" and kty == "OKP" and jwk.get("crv") in OKP_CURVES:
             return public_key(jwk)
     except DpopError:
         raise
@@ -159,7 +147,7 @@ def verify_proof(
         raise DpopError("invalid_dpop_proof", "jwk header is not an object")
     key = _key_for(jwk, alg)
     try:
-        valid = _verifier(alg)(key, f"{h64}.{p64}".encode("ascii"), signature)
+        valid = verifier(alg)(key, f"{h64}.{p64}".encode("ascii"), signature)
     except (ValueError, TypeError):
         valid = False
     if not valid:

@@ -18,6 +18,7 @@ signing, the tests, the benchmark's baseline).
 from __future__ import annotations
 
 import binascii
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,9 +29,13 @@ Verify = Callable[[Any, bytes, bytes], bool]
 # check comes after the DynamoDB client exists, so these imports reuse memory botocore freed while
 # loading its models instead of raising the peak (README "Benchmarks", row 5b).
 
-# JWS alg -> coordinate size in bytes of its curve (RFC 7518 §3.4: the signature is R || S).
-_EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
-# JWK crv -> coordinate size in bytes (RFC 7518 §6.2.1.1).
+#: JWS alg -> the JWK curve it needs (RFC 7518 §3.4).
+EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+#: JWK curves of EdDSA (RFC 8037 §2).
+OKP_CURVES = frozenset({"Ed25519", "Ed448"})
+#: JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+# JWK crv -> coordinate size in bytes (RFC 7518 §6.2.1.1); an ECDSA signature is R || S of that size.
 _EC_COORDINATES = {"P-256": 32, "P-384": 48, "P-521": 66}
 _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 
@@ -56,8 +61,9 @@ def b64url_bytes(part: str) -> bytes:
     return binascii.a2b_base64(raw + b"=" * (-len(part) % 4), strict_mode=True)
 
 
+@functools.cache
 def verifier(alg: str) -> Verify:
-    """The signature check of JWS algorithm ``alg`` (one of ``SUPPORTED_ALGORITHMS``)."""
+    """The signature check of JWS algorithm ``alg`` (one of ``SUPPORTED_ALGORITHMS``), built once."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding
 
@@ -68,8 +74,8 @@ def verifier(alg: str) -> Verify:
         digest = digests[alg[2:]]()
         # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
         return _rsa(padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest)
-    if alg in _EC_SIZES:
-        return _ecdsa(_EC_SIZES[alg], ec.ECDSA(digests[alg[2:]]()))
+    if alg in EC_CURVES:
+        return _ecdsa(_EC_COORDINATES[EC_CURVES[alg]], ec.ECDSA(digests[alg[2:]]()))
     if alg == "EdDSA":
         return _eddsa
     raise ValueError(f"unsupported algorithm {alg!r}")

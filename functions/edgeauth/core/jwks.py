@@ -25,16 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeauth.core.errors import AuthenticationError, JwksUnavailableError
-from edgeauth.core.jose import public_key
+from edgeauth.core.jose import EC_CURVES, OKP_CURVES, PRIVATE_MEMBERS, public_key
 from edgeauth.core.settings import IssuerSettings, validate_key_url
 
 Fetch = Callable[[str, float, int], bytes]
 
 MIN_RSA_BITS = 2048
 MAX_KEYS = 100
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
-_OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 
 
 def _family(alg: str) -> str:
@@ -67,7 +64,7 @@ class KeyEntry:
         family = _family(alg)
         if jwk.get("kty") != family:
             return f"key type {jwk.get('kty')!r} does not fit {alg}"
-        if _PRIVATE_MEMBERS & jwk.keys():
+        if PRIVATE_MEMBERS & jwk.keys():
             return "the JWKS publishes private key material"
         if "use" in jwk and jwk["use"] != "sig":
             return f"key use {jwk['use']!r} is not 'sig'"
@@ -75,9 +72,9 @@ class KeyEntry:
             return "key_ops does not include 'verify'"
         if "alg" in jwk and jwk["alg"] != alg:
             return f"key is for {jwk['alg']!r}, token uses {alg}"
-        if family == "EC" and jwk.get("crv") != _EC_CURVES[alg]:
+        if family == "EC" and jwk.get("crv") != EC_CURVES[alg]:
             return f"curve {jwk.get('crv')!r} does not fit {alg}"
-        if family == "OKP" and jwk.get("crv") not in _OKP_CURVES:
+        if family == "OKP" and jwk.get("crv") not in OKP_CURVES:
             return f"curve {jwk.get('crv')!r} is not an EdDSA curve"
         try:
             key = self.key()

@@ -35,7 +35,7 @@ from edgeauth.core.errors import (
     TokenParseError,
     TokenSignatureError,
 )
-from edgeauth.core.jose import Verify, b64url_bytes, verifier
+from edgeauth.core.jose import b64url_bytes, verifier
 from edgeauth.core.jwks import JwksCache, KeyEntry
 from edgeauth.core.settings import SUPPORTED_ALGORITHMS, IssuerSettings
 
@@ -171,7 +171,6 @@ class TokenVerifier:
         self._cache_size = cache_size
         self._cache: dict[bytes, VerifiedToken] = {}
         self._lock = threading.Lock()
-        self._algorithms: dict[str, Verify] = {}
         # h64 -> (header, alg, kid) of headers that passed _check_header; never mutated.
         self._headers: dict[str, tuple[dict[str, Any], str, str | None]] = {}
 
@@ -227,13 +226,6 @@ class TokenVerifier:
             kid[:256] if isinstance(kid, str) else None,
         )
 
-    def _algorithm(self, alg: str) -> Verify:
-        check = self._algorithms.get(alg)
-        if check is None:
-            check = verifier(alg)
-            self._algorithms[alg] = check
-        return check
-
     def _verify(self, token: str) -> VerifiedToken:
         if token.count(".") != 2:
             raise TokenParseError("malformed_token", "not a compact JWS (three parts)")
@@ -264,7 +256,7 @@ class TokenVerifier:
 
         signature = b64url_decode(s64)
         signing_input = f"{h64}.{p64}".encode("ascii")
-        algorithm = self._algorithm(alg)
+        algorithm = verifier(alg)
         key_entry: KeyEntry | None = None
         for candidate in self._key_sets[iss].candidates(kid, alg):
             if algorithm(candidate.key(), signing_input, signature):
