@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -149,7 +150,7 @@ def test_cached_policy_is_evaluated_against_each_request(
 ) -> None:
     # GIVEN an authorizer whose policy names the literal path (a classic cache bug)
     def literal_policy(authorize: Callable[..., Any], event: Mapping[str, Any]) -> Any:
-        answer = authorize(event)
+        answer = copy.deepcopy(authorize(event))  # the authorizer's answers are read-only
         answer["policyDocument"]["Statement"][0]["Resource"] = event["methodArn"]
         return answer
 
@@ -246,7 +247,7 @@ def test_explicit_deny_beats_allow_in_a_policy(
     stack: LocalStack, hook: Callable[[Callable[..., Any]], None]
 ) -> None:
     def allow_all_but_deny(authorize: Callable[..., Any], event: Mapping[str, Any]) -> Any:
-        answer = authorize(event)
+        answer = copy.deepcopy(authorize(event))  # the authorizer's answers are read-only
         arn = event["methodArn"].split("/")[0]
         answer["policyDocument"]["Statement"] = [
             {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{arn}/*"},

@@ -77,7 +77,7 @@ def test_api_key_required_but_none_is_403_forbidden(stack: LocalStack) -> None:
     assert stack.authorizer is not None
 
     def without_key(authorize: Callable[..., Any], event: Mapping[str, Any]) -> Any:
-        answer = authorize(event)
+        answer = dict(authorize(event))  # the authorizer's answers are read-only
         answer.pop("usageIdentifierKey", None)
         return answer
 
@@ -95,7 +95,7 @@ def test_unknown_usage_key_is_403_forbidden(stack: LocalStack) -> None:
     assert stack.authorizer is not None
 
     def other_key(authorize: Callable[..., Any], event: Mapping[str, Any]) -> Any:
-        answer = authorize(event)
+        answer = dict(authorize(event))  # the authorizer's answers are read-only
         answer["usageIdentifierKey"] = "not-a-key-of-any-usage-plan-0000"
         return answer
 

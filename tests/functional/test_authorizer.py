@@ -7,7 +7,9 @@ and exactly one audit line is written with the reason.
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -266,20 +268,34 @@ def test_repeated_token_is_served_from_the_cache_without_reverifying(h: Harness)
     assert len(h.endpoint.calls) == 1
 
 
-def test_repeated_token_on_a_route_gets_an_equal_answer_it_owns_and_its_own_audit_line(h: Harness) -> None:
-    # The second answer comes from the authorizer's per-token, per-route memo: equal, but a copy
-    # (a caller changing its answer must not change the next caller's).
+def test_repeated_token_on_a_route_gets_the_same_read_only_answer_and_its_own_audit_line(h: Harness) -> None:
+    # The second answer comes from the authorizer's per-token, per-route memo: the very object it
+    # keeps, so no caller can change it (a change would reach the next caller's answer).
     token = sign(h.key, claims(sub="carol"))
     first = h.call(token)
     first_line = h.audit
-    first["context"]["roles"] = "admin"
-    first["policyDocument"]["Statement"][0]["Effect"] = "Allow-everything"
-    first["policyDocument"]["Statement"].append({"Effect": "Allow"})
+    changes: list[Callable[[], object]] = [
+        lambda: first["context"].__setitem__("roles", "admin"),
+        lambda: first["policyDocument"]["Statement"][0].__setitem__("Effect", "Allow-everything"),
+        lambda: first["policyDocument"]["Statement"].append({"Effect": "Allow"}),
+        lambda: first.pop("context"),
+        lambda: first.update(principalId="root"),
+        first["policyDocument"].clear,
+        lambda: first["policyDocument"]["Statement"].__setitem__(0, {}),
+    ]
+    for change in changes:
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    mine = copy.deepcopy(first)  # a caller that needs to change it gets a plain copy
+    mine["context"]["roles"] = "admin"
+    mine["policyDocument"]["Statement"].append({"Effect": "Allow"})
+    assert type(mine) is dict and type(mine["policyDocument"]["Statement"]) is list
+    assert json.loads(json.dumps(first)) == first  # what the Lambda runtime sends: unchanged
     event = authorizer_event(authorization=f"Bearer {token}")
     event["requestContext"]["requestId"] = "req-2"
     second = h.authorizer.authorize(event)
     third = h.call(token)
-    assert second == third
+    assert second == third == first
     assert second["context"]["roles"] == "reader"
     assert second["policyDocument"]["Statement"] == [
         {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{API_ARN}/prod/GET/accounts/*"}

@@ -79,11 +79,13 @@ def test_a_repeated_token_gets_the_same_answer_and_a_line_of_its_own(h: Harness)
     assert line["jti"] == "j-1"
 
 
-def test_answers_are_not_shared_with_the_caller(h: Harness) -> None:
+def test_a_remembered_answer_cannot_be_changed_by_a_caller(h: Harness) -> None:
     token = sign(h.key, claims(sub="carol"))
     first = h.remember(token)
-    first["policyDocument"]["Statement"][0]["Effect"] = "Allow-everything"
-    first["context"]["roles"] = "admin"
+    with pytest.raises(TypeError):
+        first["policyDocument"]["Statement"][0]["Effect"] = "Allow-everything"
+    with pytest.raises(TypeError):
+        first["context"]["roles"] = "admin"
     second = h.call(f"Bearer {token}")
     assert effect(second) == "Allow" and second["context"]["roles"] == "reader"
 

@@ -58,7 +58,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
@@ -652,19 +652,30 @@ def call(authorizer: Authorizer, lines: list[str], request: Request) -> tuple[Ou
 
 
 def tamper(answer: dict[str, Any]) -> None:
-    """Everything a caller could change in the answer it got (every container, every level)."""
-    answer["principalId"] = "mallory"
-    answer["usageIdentifierKey"] = "stolen-usage-key-0123456789"
+    """Try everything a caller could change in the answer it got (every container, every level):
+    each change must be refused, since the authorizer hands out the very answer it remembers."""
     document = answer["policyDocument"]
-    document["Version"] = "1999-01-01"
-    for statement in document["Statement"]:
-        statement["Effect"] = "Allow"
-        statement["Resource"] = "*"
-    document["Statement"].append({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"})
-    context = answer.setdefault("context", {})
-    context["sub"] = "mallory"
-    context["roles"] = "admin"
-    context["clientId"] = "stolen"
+    statements = document["Statement"]
+    changes: list[Callable[[], object]] = [
+        lambda: answer.__setitem__("principalId", "mallory"),
+        lambda: answer.__setitem__("usageIdentifierKey", "stolen-usage-key-0123456789"),
+        lambda: answer.setdefault("context", {}),
+        lambda: document.__setitem__("Version", "1999-01-01"),
+        lambda: statements.append({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}),
+        lambda: statements.__setitem__(0, {"Effect": "Allow", "Resource": "*"}),
+    ]
+    for statement in statements:
+        changes.append(lambda s=statement: s.__setitem__("Effect", "Allow"))
+        changes.append(lambda s=statement: s.__setitem__("Resource", "*"))
+    if "context" in answer:
+        changes.append(lambda: answer["context"].__setitem__("roles", "admin"))
+        changes.append(lambda: answer["context"].update(sub="mallory", clientId="stolen"))
+    for change in changes:
+        try:
+            change()
+        except TypeError:
+            continue
+        raise AssertionError("a caller changed the answer the authorizer handed out")
 
 
 class World:
@@ -751,7 +762,7 @@ def test_a_warm_authorizer_answers_and_audits_like_a_fresh_one(steps: list[Step]
                 event("an answered request repeated (the memo's case)")
             answered.add(key)
             if step.tamper:
-                # The caller owns what it got: changing it changes nothing the authorizer remembers.
+                # The caller cannot change what it got, so the next answer is still the cold one.
                 tamper(answer)
                 again, _ = call(world.a, world.lines, step)
                 assert again == cold, f"{at}, repeated after tampering:\n{differences(again, cold)}"

@@ -1,8 +1,9 @@
 """The request path's fast parts agree with their plain definitions on every input.
 
-Three pieces were rewritten for speed (README "Benchmarks"): header lookup (C string operations
+Four pieces were rewritten for speed (README "Benchmarks"): header lookup (C string operations
 instead of a loop over every name), the payload's JSON (the C scanner without the duplicate-member
-hook for flat objects) and the claim checks (straight-line). Each is compared here with the plain
+hook for flat objects), the claim checks (straight-line) and the Bearer token's whitespace check
+(C substring searches for ASCII tokens). Each is compared here with the plain
 implementation it replaced, on generated and hand-picked hostile inputs: a fast path that answered
 differently would let a request through that the plain one refuses, or the reverse.
 """
@@ -10,14 +11,16 @@ differently would let a request through that the plain one refuses, or the rever
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeauth.authorizer import _header_values, _lone_authorization
-from edgeauth.core.errors import TokenParseError
+from edgeauth.authorizer import _has_space, _header_values, _lone_authorization, bearer_token
+from edgeauth.core.errors import AuthenticationError, TokenParseError
 from edgeauth.core.tokens import _json_object
 
 # -- headers ------------------------------------------------------------------------------------
@@ -194,3 +197,26 @@ def test_payload_json_matches_the_strict_decoder_on_generated_members(
     # Members written by hand so that names may repeat and whitespace may sit anywhere.
     text = "{" + comma.join(f"{json.dumps(k)}{colon}{json.dumps(v)}" for k, v in members) + "}"
     assert fast_json_object(text) == plain_json_object(text)
+
+
+# -- the Bearer token's whitespace check ------------------------------------------------------------
+
+
+def test_has_space_is_str_split_on_every_code_point() -> None:
+    for c in map(chr, range(sys.maxunicode + 1)):
+        text = f"abc{c}def"
+        assert _has_space(text) == (text.split() != [text]), hex(ord(c))
+
+
+BEARER = re.compile(r"(?i:bearer) +([^\s]+)")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("Bb EeAaRr\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=14))
+def test_bearer_token_is_the_regex_language(value: str) -> None:
+    match = BEARER.fullmatch(value)
+    try:
+        got: str | None = bearer_token([value])
+    except AuthenticationError:
+        got = None
+    assert got == (match.group(1) if match else None), repr(value)

@@ -8,6 +8,7 @@ memory, README "Benchmarks"). GIVEN keys of every accepted family, WHEN signatur
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from typing import Any
@@ -64,9 +65,17 @@ def test_signatures_verify_exactly_when_pyjwt_says_so(alg: str, index: int) -> N
             theirs.sign(message + b"x", private),
             rng.randbytes(len(good)),
         ]
+        digest = hashlib.sha256(message).digest()  # what the verifier passes: the prehashed path
         for signature in candidates:
-            assert ours(key, message, signature) == theirs.verify(message, key, signature)
+            expected = theirs.verify(message, key, signature)
+            assert ours(key, message, signature) == expected
+            assert ours(key, message, signature, digest) == expected
         assert ours(key, message, good)
+        assert ours(key, message, good, digest)
+        # The digest is the message's: another message's digest never verifies (SHA-256 algorithms
+        # check the digest, the others the message; neither accepts a mismatch of the two).
+        other = hashlib.sha256(message + b"x").digest()
+        assert ours(key, message, good, other) == (not alg.endswith("256") or alg == "EdDSA")
 
 
 def test_an_rs256_signature_is_not_accepted_as_ps256_or_rs384() -> None:

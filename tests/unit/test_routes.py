@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
+
 import pytest
 
-from edgeauth.core.policy import MethodArn, route_policy
+from edgeauth.core.policy import MethodArn, read_only, route_policy
 from edgeauth.core.routes import (
     RouteTable,
     TemplateError,
@@ -128,3 +132,35 @@ def test_malformed_method_arn_is_a_request_error(bad: str) -> None:
 
     with pytest.raises(RequestError):
         MethodArn.parse(bad)
+
+
+def test_a_read_only_answer_reads_encodes_and_copies_like_the_plain_one() -> None:
+    arn = MethodArn.parse("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/accounts/42")
+    plain = route_policy(arn, "GET", parse_template("/accounts/{id}"), True, "carol", {"sub": "carol"}, "k")
+    frozen = read_only(plain)
+    assert frozen == plain and json.dumps(frozen) == json.dumps(plain)
+    assert json.dumps(frozen, indent=2) == json.dumps(plain, indent=2)  # the pure-Python encoder too
+    assert pickle.loads(pickle.dumps(frozen)) == plain  # noqa: S301 - our own bytes
+    for mine in (copy.deepcopy(frozen), copy.copy(frozen), dict(frozen)):
+        mine["principalId"] = "someone"  # copies are the caller's own
+    deep = copy.deepcopy(frozen)
+    deep["policyDocument"]["Statement"][0]["Effect"] = "Deny"
+    assert frozen["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    statements = frozen["policyDocument"]["Statement"]
+    for change in (
+        lambda: frozen.__setitem__("principalId", "x"),
+        lambda: frozen.__delitem__("principalId"),
+        lambda: frozen.setdefault("x", 1),
+        frozen.popitem,
+        lambda: frozen.__ior__({"x": 1}),
+        lambda: statements.extend([{}]),
+        lambda: statements.insert(0, {}),
+        lambda: statements.remove(statements[0]),
+        lambda: statements.__delitem__(0),
+        lambda: statements.__iadd__([{}]),
+        statements.sort,
+        lambda: statements[0].__setitem__("Resource", "*"),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert frozen == plain

@@ -890,13 +890,18 @@ def test_key_rotation_with_duplicate_kid_tries_only_fitting_keys() -> None:
 # -- the verified-token cache ------------------------------------------------------------------------
 
 
-def test_repeated_token_comes_from_the_cache_keyed_by_its_sha256(w: World, key: SigningKey) -> None:
+def cache_key(token: str) -> bytes:
+    """The verified-token cache's key: the SHA-256 of the signing input (header.payload)."""
+    return hashlib.sha256(token.rsplit(".", 1)[0].encode()).digest()
+
+
+def test_repeated_token_comes_from_the_cache_keyed_by_its_signing_input(w: World, key: SigningKey) -> None:
     token = sign(key, w.claims())
     first, cached_first = w.verifier.verify(token)
     second, cached_second = w.verifier.verify(token)
     assert (cached_first, cached_second) == (False, True)
     assert second is first
-    assert list(w.verifier._cache) == [hashlib.sha256(token.encode()).digest()]
+    assert list(w.verifier._cache) == [cache_key(token)]
 
 
 def test_a_tampered_copy_of_a_cached_token_is_not_served_from_the_cache(w: World, key: SigningKey) -> None:
@@ -905,6 +910,19 @@ def test_a_tampered_copy_of_a_cached_token_is_not_served_from_the_cache(w: World
     h, p, s = token.split(".")
     w.refused(f"{h}.{p}.{s[:10]}{'A' if s[10] != 'A' else 'B'}{s[11:]}", "bad_signature")
     w.refused(f"{h}.{b64json(w.claims(sub='admin'))}.{s}", "bad_signature")
+    # The forged copies share the real token's cache key or signature; it is still cached.
+    assert w.verifier.verify(token)[1] is True
+
+
+def test_a_second_valid_signature_over_the_same_content_is_verified_in_full() -> None:
+    # ECDSA signatures are randomised: the issuer can sign the same header and payload twice.
+    key = make_key("ES256", "ec-1")
+    w = World(key)
+    claims_ = w.claims()
+    first, second = sign(key, claims_), sign(key, claims_)
+    assert first.rsplit(".", 1)[0] == second.rsplit(".", 1)[0] and first != second
+    assert [w.verifier.verify(t)[1] for t in (first, first, second, second)] == [False, True, False, True]
+    assert w.verifier.verify(first)[1] is False  # the entry now holds the second signature
 
 
 def test_refused_tokens_are_not_cached(w: World, key: SigningKey) -> None:
@@ -937,8 +955,8 @@ def test_expired_entries_are_evicted_first(key: SigningKey) -> None:
         w.ok(t)
     w.clock.advance(120)
     w.ok(sign(key, w.claims(jti="new")))
-    assert hashlib.sha256(long_lived.encode()).digest() in w.verifier._cache
-    assert all(hashlib.sha256(t.encode()).digest() not in w.verifier._cache for t in short)
+    assert cache_key(long_lived) in w.verifier._cache
+    assert all(cache_key(t) not in w.verifier._cache for t in short)
 
 
 def test_cached_token_is_refused_once_expired(w: World, key: SigningKey) -> None:

@@ -22,8 +22,11 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-#: ``verify(key, signing_input, signature) -> bool``: False when the signature does not verify.
-Verify = Callable[[Any, bytes, bytes], bool]
+#: ``verify(key, signing_input, signature, sha256=None) -> bool``: False when the signature does
+#: not verify. ``sha256``, when given, must be the SHA-256 digest of ``signing_input``: the
+#: SHA-256 algorithms (RS256, PS256, ES256) then check the signature over that digest
+#: (``Prehashed``) instead of hashing the signing input again; the others ignore it.
+Verify = Callable[..., bool]
 
 # ``cryptography`` is imported on first use, not with this module: at cold start the first token
 # check comes after the DynamoDB client exists, so these imports reuse memory botocore freed while
@@ -68,25 +71,37 @@ def verifier(alg: str) -> Verify:
     from cryptography.hazmat.primitives.asymmetric import ec, padding
 
     digests: dict[str, Callable[[], Any]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    size = alg[2:]
+    # The same check over the signing input's SHA-256 digest, for the SHA-256 algorithms only.
+    prehashed = Prehashed(hashes.SHA256()) if size == "256" else None
     if alg.startswith("RS"):
-        return _rsa(padding.PKCS1v15(), digests[alg[2:]]())
+        return _rsa(padding.PKCS1v15(), digests[size](), prehashed)
     if alg.startswith("PS"):
-        digest = digests[alg[2:]]()
+        digest = digests[size]()
         # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
-        return _rsa(padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest)
+        return _rsa(padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest, prehashed)
     if alg in EC_CURVES:
-        return _ecdsa(_EC_COORDINATES[EC_CURVES[alg]], ec.ECDSA(digests[alg[2:]]()))
+        return _ecdsa(
+            _EC_COORDINATES[EC_CURVES[alg]],
+            ec.ECDSA(digests[size]()),
+            None if prehashed is None else ec.ECDSA(prehashed),
+        )
     if alg == "EdDSA":
         return _eddsa
     raise ValueError(f"unsupported algorithm {alg!r}")
 
 
-def _rsa(pad: Any, digest: Any) -> Verify:
+def _rsa(pad: Any, digest: Any, prehashed: Any) -> Verify:
     from cryptography.exceptions import InvalidSignature
 
-    def verify(key: Any, message: bytes, signature: bytes) -> bool:
+    def verify(key: Any, message: bytes, signature: bytes, sha256: bytes | None = None) -> bool:
         try:
-            key.verify(signature, message, pad, digest)
+            if sha256 is not None and prehashed is not None:
+                key.verify(signature, sha256, pad, prehashed)
+            else:
+                key.verify(signature, message, pad, digest)
         except InvalidSignature:
             return False
         return True
@@ -94,18 +109,21 @@ def _rsa(pad: Any, digest: Any) -> Verify:
     return verify
 
 
-def _ecdsa(size: int, algorithm: Any) -> Verify:
+def _ecdsa(size: int, algorithm: Any, prehashed: Any) -> Verify:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-    def verify(key: Any, message: bytes, signature: bytes) -> bool:
+    def verify(key: Any, message: bytes, signature: bytes, sha256: bytes | None = None) -> bool:
         # R || S, each exactly the curve's size (RFC 7518 §3.4), re-encoded as DER for OpenSSL.
         if len(signature) != 2 * size:
             return False
         r = int.from_bytes(signature[:size], "big")
         s = int.from_bytes(signature[size:], "big")
         try:
-            key.verify(encode_dss_signature(r, s), message, algorithm)
+            if sha256 is not None and prehashed is not None:
+                key.verify(encode_dss_signature(r, s), sha256, prehashed)
+            else:
+                key.verify(encode_dss_signature(r, s), message, algorithm)
         except InvalidSignature:
             return False
         return True
@@ -113,7 +131,7 @@ def _ecdsa(size: int, algorithm: Any) -> Verify:
     return verify
 
 
-def _eddsa(key: Any, message: bytes, signature: bytes) -> bool:
+def _eddsa(key: Any, message: bytes, signature: bytes, sha256: bytes | None = None) -> bool:
     from cryptography.exceptions import InvalidSignature
 
     try:

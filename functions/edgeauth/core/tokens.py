@@ -12,8 +12,8 @@ JSON → ``iss`` exact match → ``alg`` allowed for that issuer → ``typ`` →
 Claims are checked only after the signature, so an audit reason such as ``expired`` is never about a
 forged token.
 
-A verified token is remembered by the SHA-256 of its text until its ``exp`` (bounded count), so a
-repeated token is not verified twice while valid. A cached verification is dropped when its key is
+A verified token is remembered by the SHA-256 of its signing input, with its signature, until its
+``exp`` (bounded count), so a repeated token is not verified twice while valid. A cached verification is dropped when its key is
 no longer published by the issuer.
 """
 
@@ -169,7 +169,8 @@ class TokenVerifier:
         self._key_sets = key_sets
         self._clock = clock
         self._cache_size = cache_size
-        self._cache: dict[bytes, VerifiedToken] = {}
+        # SHA-256 of the signing input -> (the signature's base64url text, its verification).
+        self._cache: dict[bytes, tuple[str, VerifiedToken]] = {}
         self._lock = threading.Lock()
         # h64 -> (header, alg, kid) of headers that passed _check_header; never mutated.
         self._headers: dict[str, tuple[dict[str, Any], str, str | None]] = {}
@@ -182,19 +183,31 @@ class TokenVerifier:
             # A compact JWS is ASCII. A lone surrogate (possible in a JSON event) made encode()
             # below raise UnicodeEncodeError (a 500); ASCII-only also makes len() a byte count.
             raise TokenParseError("malformed_token", "token is not ASCII")
-        digest = hashlib.sha256(token.encode()).digest()
+        if token.count(".") != 2:
+            raise TokenParseError("malformed_token", "not a compact JWS (three parts)")
+        h64, p64, s64 = token.split(".")
+        signing_input = f"{h64}.{p64}".encode("ascii")
+        # One SHA-256 of the signing input is both the cache key and, for the SHA-256 algorithms,
+        # the digest the signature check needs (jose.verifier's ``sha256``): hashing the whole
+        # token for the key and the signing input again inside OpenSSL cost a second hash.
+        # The key leaves the signature out, so a hit also compares it: a cached verification is
+        # only ever given to the very token that was verified, never to its header and payload
+        # under another signature.
+        digest = hashlib.sha256(signing_input).digest()
         cached = self._cache.get(digest)
-        if cached is not None:
-            if self.still_valid(cached):
-                return cached, True
+        if cached is not None and cached[0] == s64:
+            if self.still_valid(cached[1]):
+                return cached[1], True
             with self._lock:
                 self._cache.pop(digest, None)
-        verified = self._verify(token)
+        # (Another signature over a cached signing input is checked in full and leaves the entry
+        # alone: a forged copy of a token cannot push the real one out of the cache.)
+        verified = self._verify(h64, p64, s64, signing_input, digest)
         if self._cache_size > 0:
             with self._lock:
                 if len(self._cache) >= self._cache_size:
                     self._evict()
-                self._cache[digest] = verified
+                self._cache[digest] = (s64, verified)
         return verified, False
 
     def still_valid(self, verified: VerifiedToken) -> bool:
@@ -206,7 +219,7 @@ class TokenVerifier:
 
     def _evict(self) -> None:
         now = self._clock()
-        expired = [k for k, v in self._cache.items() if v.valid_until < now]
+        expired = [k for k, (_, v) in self._cache.items() if v.valid_until < now]
         for k in expired:
             del self._cache[k]
         if len(self._cache) >= self._cache_size:
@@ -226,10 +239,7 @@ class TokenVerifier:
             kid[:256] if isinstance(kid, str) else None,
         )
 
-    def _verify(self, token: str) -> VerifiedToken:
-        if token.count(".") != 2:
-            raise TokenParseError("malformed_token", "not a compact JWS (three parts)")
-        h64, p64, s64 = token.split(".")
+    def _verify(self, h64: str, p64: str, s64: str, signing_input: bytes, digest: bytes) -> VerifiedToken:
         # An issuer signs its tokens with a few headers, byte for byte the same: a header that
         # passed the checks below is remembered by its base64url text and not decoded again.
         checked = self._headers.get(h64)
@@ -255,11 +265,10 @@ class TokenVerifier:
                 raise TokenClaimError("wrong_token_type", "typ", issuer.token_type, str(typ)[:64])
 
         signature = b64url_decode(s64)
-        signing_input = f"{h64}.{p64}".encode("ascii")
         algorithm = verifier(alg)
         key_entry: KeyEntry | None = None
         for candidate in self._key_sets[iss].candidates(kid, alg):
-            if algorithm(candidate.key(), signing_input, signature):
+            if algorithm(candidate.key(), signing_input, signature, digest):
                 key_entry = candidate
                 break
         if key_entry is None:
