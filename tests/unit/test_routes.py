@@ -7,6 +7,7 @@ import json
 import pickle
 
 import pytest
+import simplejson
 
 from edgeauth.core.policy import MethodArn, read_only, route_policy
 from edgeauth.core.routes import (
@@ -140,6 +141,9 @@ def test_a_read_only_answer_reads_encodes_and_copies_like_the_plain_one() -> Non
     frozen = read_only(plain)
     assert frozen == plain and json.dumps(frozen) == json.dumps(plain)
     assert json.dumps(frozen, indent=2) == json.dumps(plain, indent=2)  # the pure-Python encoder too
+    # The Lambda runtime marshals a handler's return value with simplejson (C speedups and not).
+    assert simplejson.JSONEncoder(use_decimal=False).encode(frozen) == simplejson.dumps(plain)
+    assert simplejson.dumps(frozen, indent=2) == simplejson.dumps(plain, indent=2)
     assert pickle.loads(pickle.dumps(frozen)) == plain  # noqa: S301 - our own bytes
     for mine in (copy.deepcopy(frozen), copy.copy(frozen), dict(frozen)):
         mine["principalId"] = "someone"  # copies are the caller's own
