@@ -68,3 +68,38 @@ def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> N
     stdout, _ = quick_run
     assert re.search(r"Machine: \d+ CPUs \(nproc\), .+, CPython 3\.\d+", stdout)
     assert "Mode: quick" in stdout
+
+
+def test_the_ablation_runs_every_variant_and_reports_each_part() -> None:
+    # ``python -m bench.ablation`` is what the README's "what bounds" paragraphs quote.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGEAUTH_", "AWS_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ablation", "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    heads = [line for line in lines if not line.startswith(" ")]
+    assert [h.split(":")[0] for h in heads] == ["new token (row 3)", "repeated token (row 4)"]
+    parts = [
+        re.fullmatch(
+            rf"  without (.+?) +{NUMBER}× the floor; saves +-?{NUMBER} µs = -?{NUMBER}× the floor", x
+        )
+        for x in lines
+        if x.startswith(" ")
+    ]
+    assert all(parts), lines
+    assert [m.group(1) for m in parts if m] == [
+        "signature check",
+        "audit line",
+        "payload JSON",
+        "claim checks",
+        "token cache",
+        "the line's write",
+        "audit line",
+    ]
