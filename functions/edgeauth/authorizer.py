@@ -198,7 +198,7 @@ def bearer_token(values: list[str]) -> str:
     value = values[0]
     rest = value[6:]
     token = rest.lstrip(" ")
-    if value[:6].lower() != "bearer" or len(token) == len(rest) or _has_space(token):
+    if value[:6].lower() != "bearer" or len(token) == len(rest) or not token or _has_space(token):
         raise AuthenticationError("malformed_authorization", "not 'Bearer <token>'")
     return token
 
@@ -235,7 +235,7 @@ def authorization_credentials(values: list[str]) -> tuple[bool, str]:
         if value[:4].lower() == "dpop":
             rest = value[4:]
             token = rest.lstrip(" ")
-            if len(token) == len(rest) or _has_space(token):
+            if len(token) == len(rest) or not token or _has_space(token):
                 raise AuthenticationError("malformed_authorization", "not 'DPoP <token>'")
             return True, token
     return False, bearer_token(values)

@@ -19,7 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeauth.authorizer import _has_space, _header_values, _lone_authorization, bearer_token
+from edgeauth.authorizer import (
+    _has_space,
+    _header_values,
+    _lone_authorization,
+    authorization_credentials,
+    bearer_token,
+)
 from edgeauth.core.errors import AuthenticationError, TokenParseError
 from edgeauth.core.tokens import _json_object
 
@@ -211,12 +217,34 @@ def test_has_space_is_str_split_on_every_code_point() -> None:
 BEARER = re.compile(r"(?i:bearer) +([^\s]+)")
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.sampled_from("Bb EeAaRr\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=14))
-def test_bearer_token_is_the_regex_language(value: str) -> None:
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from(["", "Bearer", "bearer", "BeArEr", "Bearer ", "Bearer  ", "bearer\t", "Bear"]),
+    st.text(alphabet=st.sampled_from(" Bb\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=10),
+)
+def test_bearer_token_is_the_regex_language(scheme: str, rest: str) -> None:
+    value = scheme + rest
     match = BEARER.fullmatch(value)
     try:
         got: str | None = bearer_token([value])
     except AuthenticationError:
         got = None
     assert got == (match.group(1) if match else None), repr(value)
+
+
+CREDENTIALS = re.compile(r"(?i:(dpop)|bearer) +([^\s]+)")
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from(["", "DPoP", "dpop", "DPOP ", "DPoP  ", "dpop\t", "Bearer ", "DPo"]),
+    st.text(alphabet=st.sampled_from(" Dd\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=10),
+)
+def test_authorization_credentials_is_the_regex_language(scheme: str, rest: str) -> None:
+    value = scheme + rest
+    match = CREDENTIALS.fullmatch(value)
+    try:
+        got: tuple[bool, str] | None = authorization_credentials([value])
+    except AuthenticationError:
+        got = None
+    assert got == ((match.group(1) is not None, match.group(2)) if match else None), repr(value)
