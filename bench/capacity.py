@@ -74,8 +74,8 @@ class Inputs:
     roles_per_principal: int = 3
     inheritance_levels: int = 1
     role_cache_ttl_s: float = 30.0
-    decision_ms: float = 0.16  # measured CPU per new-token decision, one full core (bench row 3)
-    cold_start_ms: float = 670.0  # measured cold start, one full core (bench row 5)
+    decision_ms: float = 0.085  # measured CPU per new-token decision, one full core (bench row 3)
+    cold_start_ms: float = 420.0  # measured cold start, one full core (bench row 5)
     overhead_ms: float = 1.0  # runtime overhead per invocation (billed duration beyond our code)
     memory_mb: int = 512
     container_lifetime_s: float = 3600.0
@@ -85,7 +85,7 @@ class Inputs:
     audit_event_bytes: int = 700  # a normalised audit event in the audit log group
     gzip_ratio: float = 0.15
     lines_per_record: float = 50.0
-    consumer_ms_per_record: float = 4.6  # measured CPU per 50-line Kinesis record (bench row 7)
+    consumer_ms_per_record: float = 1.9  # measured CPU per 50-line Kinesis record (bench row 7)
     consumer_memory_mb: int = 256
 
 
