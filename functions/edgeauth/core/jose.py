@@ -69,10 +69,9 @@ def verifier(alg: str) -> Verify:
     """The signature check of JWS algorithm ``alg`` (one of ``SUPPORTED_ALGORITHMS``), built once."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding
-
-    digests: dict[str, Callable[[], Any]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+    digests: dict[str, Callable[[], Any]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
     size = alg[2:]
     # The same check over the signing input's SHA-256 digest, for the SHA-256 algorithms only.
     prehashed = Prehashed(hashes.SHA256()) if size == "256" else None

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from edgeauth import constants as C
 from edgeauth.core.errors import RequestError
 from edgeauth.core.routes import Template, template_arn_suffix
+
+
+def _refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
+    raise TypeError("an authorizer answer is read-only; change a copy (copy.deepcopy) instead")
 
 
 class ReadOnlyDict(dict[str, Any]):
@@ -33,9 +37,6 @@ class ReadOnlyDict(dict[str, Any]):
     """
 
     __slots__ = ()
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("an authorizer answer is read-only; change a copy (copy.deepcopy) instead")
 
     __setitem__ = __delitem__ = __ior__ = _refuse
     clear = pop = popitem = setdefault = update = _refuse
@@ -54,9 +55,6 @@ class ReadOnlyList(list[Any]):
     """A ``list`` that refuses every change (the policy's ``Statement``); see :class:`ReadOnlyDict`."""
 
     __slots__ = ()
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("an authorizer answer is read-only; change a copy (copy.deepcopy) instead")
 
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse

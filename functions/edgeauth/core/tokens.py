@@ -13,8 +13,8 @@ Claims are checked only after the signature, so an audit reason such as ``expire
 forged token.
 
 A verified token is remembered by the SHA-256 of its signing input, with its signature, until its
-``exp`` (bounded count), so a repeated token is not verified twice while valid. A cached verification is dropped when its key is
-no longer published by the issuer.
+``exp`` (bounded count), so a repeated token is not verified twice while valid. A cached
+verification is dropped when its key is no longer published by the issuer.
 """
 
 from __future__ import annotations
