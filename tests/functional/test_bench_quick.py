@@ -23,12 +23,11 @@ SCENARIOS = ["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "
 NUMBER = r"[0-9][0-9,]*\.?[0-9]*"
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    out = tmp_path_factory.mktemp("bench") / "quick.md"
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m <args>`` from the repository root, without this shell's AWS or EDGEAUTH settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGEAUTH_", "AWS_"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--output", str(out)],
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -37,6 +36,13 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    out = tmp_path_factory.mktemp("bench") / "quick.md"
+    proc = run_bench("bench", "--quick", "--output", str(out))
     return proc.stdout, out.read_text(encoding="utf-8")
 
 
@@ -72,17 +78,7 @@ def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> N
 
 def test_the_ablation_runs_every_variant_and_reports_each_part() -> None:
     # ``python -m bench.ablation`` is what the README's "what bounds" paragraphs quote.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGEAUTH_", "AWS_"))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.ablation", "--quick"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_bench("bench.ablation", "--quick")
     lines = proc.stdout.splitlines()
     heads = [line for line in lines if not line.startswith(" ")]
     assert [h.split(":")[0] for h in heads] == ["new token (row 3)", "repeated token (row 4)"]

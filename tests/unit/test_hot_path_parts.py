@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -215,36 +216,28 @@ def test_has_space_is_str_split_on_every_code_point() -> None:
 
 
 BEARER = re.compile(r"(?i:bearer) +([^\s]+)")
-
-
-@settings(max_examples=600, deadline=None)
-@given(
-    st.sampled_from(["", "Bearer", "bearer", "BeArEr", "Bearer ", "Bearer  ", "bearer\t", "Bear"]),
-    st.text(alphabet=st.sampled_from(" Bb\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=10),
-)
-def test_bearer_token_is_the_regex_language(scheme: str, rest: str) -> None:
-    value = scheme + rest
-    match = BEARER.fullmatch(value)
-    try:
-        got: str | None = bearer_token([value])
-    except AuthenticationError:
-        got = None
-    assert got == (match.group(1) if match else None), repr(value)
-
-
 CREDENTIALS = re.compile(r"(?i:(dpop)|bearer) +([^\s]+)")
 
 
-@settings(max_examples=600, deadline=None)
-@given(
-    st.sampled_from(["", "DPoP", "dpop", "DPOP ", "DPoP  ", "dpop\t", "Bearer ", "DPo"]),
-    st.text(alphabet=st.sampled_from(" Dd\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=10),
-)
-def test_authorization_credentials_is_the_regex_language(scheme: str, rest: str) -> None:
-    value = scheme + rest
-    match = CREDENTIALS.fullmatch(value)
+def parsed(parse: Callable[[list[str]], Any], value: str) -> Any:
     try:
-        got: tuple[bool, str] | None = authorization_credentials([value])
+        return parse([value])
     except AuthenticationError:
-        got = None
-    assert got == ((match.group(1) is not None, match.group(2)) if match else None), repr(value)
+        return None
+
+
+SCHEMES = ("", "Bearer", "bearer", "BeArEr", "Bearer ", "Bearer  ", "bearer\t", "Bear")
+SCHEMES += ("DPoP", "dpop", "DPOP ", "DPoP  ", "dpop\t", "DPo")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.sampled_from(SCHEMES),
+    st.text(alphabet=st.sampled_from(" BbDd\t\n\x0b\x1c\x1f\x85\xa0\u2028x.-_é"), max_size=10),
+)
+def test_both_schemes_are_the_regex_language(scheme: str, rest: str) -> None:
+    value = scheme + rest
+    bearer, credentials = BEARER.fullmatch(value), CREDENTIALS.fullmatch(value)
+    assert parsed(bearer_token, value) == (bearer.group(1) if bearer else None), repr(value)
+    expected = (credentials.group(1) is not None, credentials.group(2)) if credentials else None
+    assert parsed(authorization_credentials, value) == expected, repr(value)
