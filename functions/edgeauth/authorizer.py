@@ -196,10 +196,18 @@ def bearer_token(values: list[str]) -> str:
     # operations: per character, ``c.lower() == x`` is what the case-insensitive match accepts, and
     # ``str.split()`` splits on what ``\s`` matches (both checked over every code point).
     value = values[0]
-    rest = value[6:]
-    token = rest.lstrip(" ")
-    if value[:6].lower() != "bearer" or len(token) == len(rest) or not token or _has_space(token):
+    token = _lone_token(value[6:]) if value[:6].lower() == "bearer" else None
+    if token is None:
         raise AuthenticationError("malformed_authorization", "not 'Bearer <token>'")
+    return token
+
+
+def _lone_token(rest: str) -> str | None:
+    r"""The token when ``rest`` (what follows the scheme) is one or more spaces and then one token
+    with no whitespace in it (the regex `` +([^\s]+)``); ``None`` otherwise."""
+    token = rest.lstrip(" ")
+    if len(token) == len(rest) or not token or _has_space(token):
+        return None
     return token
 
 
@@ -233,9 +241,8 @@ def authorization_credentials(values: list[str]) -> tuple[bool, str]:
     if len(values) == 1:
         value = values[0]
         if value[:4].lower() == "dpop":
-            rest = value[4:]
-            token = rest.lstrip(" ")
-            if len(token) == len(rest) or not token or _has_space(token):
+            token = _lone_token(value[4:])
+            if token is None:
                 raise AuthenticationError("malformed_authorization", "not 'DPoP <token>'")
             return True, token
     return False, bearer_token(values)

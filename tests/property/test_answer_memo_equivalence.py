@@ -71,6 +71,7 @@ from edgeauth.authorizer import Authorizer
 from edgeauth.core.jwks import JwksCache
 from edgeauth.core.settings import load_settings
 from edgeauth.core.tokens import TokenVerifier
+from edgeauth_cli.table_writer import to_attribute_value
 from tests.conftest import issuer_env
 from tests.support.budget import budget
 from tests.support.dynamo import DictDynamo
@@ -179,19 +180,6 @@ GROUPS = ("ops", "auditors")
 CLIENT = "cli-1"
 
 
-def attribute_value(value: Any) -> dict[str, Any]:
-    """A plain value as DynamoDB attribute-value JSON (what ``DictDynamo`` stores)."""
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, int | float):
-        return {"N": repr(value)}
-    if isinstance(value, list):
-        return {"L": [attribute_value(v) for v in value]}
-    raise TypeError(f"no attribute value for {value!r}")
-
-
 @dataclass
 class Table:
     """The role table as plain values; :meth:`write` replaces ``DictDynamo``'s items with it."""
@@ -230,7 +218,7 @@ class Table:
     @staticmethod
     def _item(pk: str, sk: str, attrs: dict[str, Any]) -> dict[str, Any]:
         item = {C.TABLE_PARTITION_KEY: {"S": pk}, C.TABLE_SORT_KEY: {"S": sk}}
-        item.update({k: attribute_value(v) for k, v in attrs.items()})
+        item.update({k: to_attribute_value(v) for k, v in attrs.items()})
         return item
 
     def write(self, dynamo: DictDynamo) -> None:

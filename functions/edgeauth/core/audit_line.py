@@ -224,25 +224,26 @@ def request_line(
         if latency_ms.__class__ is float and -_INF < latency_ms < _INF
         else _dumps(latency_ms)
     )
-    hit = 1 if role_cache_hit else 0
     m = ms % 1000 * 5
     s = _str
     try:
-        return (
-            f'{prefix},"path":{s(path)},"source_ip":{s(source_ip)},"request_id":{s(request_id)}'
-            f',"api_id":{s(api_id)},"stage":{s(stage)},"latency_ms":{latency},"Decisions":1'
-            f',"LatencyMs":{latency},"RoleCacheHit":{hit}'
-            f',"xray_trace_id":{"null" if xray_trace_id is None else s(xray_trace_id)}'
-            f',"timestamp":"{cached[1]}{_MILLIS[m : m + 5]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
+        fields = (
+            f',"path":{s(path)},"source_ip":{s(source_ip)},"request_id":{s(request_id)}'
+            f',"api_id":{s(api_id)},"stage":{s(stage)}'
         )
+        trace = "null" if xray_trace_id is None else s(xray_trace_id)
     except TypeError:  # a field is None or not a string (a malformed event): the general encoder
         j = _json
-        return (
-            f'{prefix},"path":{j(path)},"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
-            f',"api_id":{j(api_id)},"stage":{j(stage)},"latency_ms":{latency},"Decisions":1'
-            f',"LatencyMs":{latency},"RoleCacheHit":{hit},"xray_trace_id":{j(xray_trace_id)}'
-            f',"timestamp":"{cached[1]}{_MILLIS[m : m + 5]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
+        fields = (
+            f',"path":{j(path)},"source_ip":{j(source_ip)},"request_id":{j(request_id)}'
+            f',"api_id":{j(api_id)},"stage":{j(stage)}'
         )
+        trace = j(xray_trace_id)
+    return (
+        f'{prefix}{fields},"latency_ms":{latency},"Decisions":1,"LatencyMs":{latency}'
+        f',"RoleCacheHit":{1 if role_cache_hit else 0},"xray_trace_id":{trace}'
+        f',"timestamp":"{cached[1]}{_MILLIS[m : m + 5]},"_aws":{{"Timestamp":{ms}{_EMF_TAIL}'
+    )
 
 
 def metric_line(

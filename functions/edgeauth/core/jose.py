@@ -20,13 +20,19 @@ from __future__ import annotations
 import binascii
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-#: ``verify(key, signing_input, signature, sha256=None) -> bool``: False when the signature does
-#: not verify. ``sha256``, when given, must be the SHA-256 digest of ``signing_input``: the
-#: SHA-256 algorithms (RS256, PS256, ES256) then check the signature over that digest
-#: (``Prehashed``) instead of hashing the signing input again; the others ignore it.
-Verify = Callable[..., bool]
+
+class Verify(Protocol):
+    """A signature check: False when the signature does not verify.
+
+    ``sha256``, when given, must be the SHA-256 digest of ``message`` (the signing input): the
+    SHA-256 algorithms (RS256, PS256, ES256) then check the signature over that digest
+    (``Prehashed``) instead of hashing the signing input again; the others ignore it.
+    """
+
+    def __call__(self, key: Any, message: bytes, signature: bytes, sha256: bytes | None = None) -> bool: ...
+
 
 # ``cryptography`` is imported on first use, not with this module: at cold start the first token
 # check comes after the DynamoDB client exists, so these imports reuse memory botocore freed while

@@ -1,11 +1,12 @@
 """JWT access-token verification (RFC 7519, RFC 8725 best current practices).
 
 The signature is checked by :mod:`edgeauth.core.jose` (PyJWT's algorithm operations on
-``cryptography`` directly), on keys chosen by :class:`~edgeauth.core.jwks.JwksCache`. Parsing and claim checks are done here rather than by
-``jwt.decode`` for two reasons: the checks are stricter than PyJWT's (numeric-only time claims,
-no NaN/Infinity, no duplicate JSON members, ``crit`` refused, ``jku``/``x5u``/``jwk``/``x5c`` never
-used, issuer matched before any key lookup), and ``jwt.decode`` spends two thirds of its time in a
-per-character base64url check written in Python (see README "Benchmarks").
+``cryptography`` directly), on keys chosen by :class:`~edgeauth.core.jwks.JwksCache`. Parsing and
+claim checks are done here rather than by ``jwt.decode`` for two reasons: the checks are stricter
+than PyJWT's (numeric-only time claims, no NaN/Infinity, no duplicate JSON members, ``crit``
+refused, ``jku``/``x5u``/``jwk``/``x5c`` never used, issuer matched before any key lookup), and
+``jwt.decode`` spends two thirds of its time in a per-character base64url check written in Python
+(see README "Benchmarks").
 
 Order of checks: size → shape → header (``alg`` in the global asymmetric list, ``crit``) → payload
 JSON → ``iss`` exact match → ``alg`` allowed for that issuer → ``typ`` → key → signature → claims.
@@ -183,9 +184,10 @@ class TokenVerifier:
             # A compact JWS is ASCII. A lone surrogate (possible in a JSON event) made encode()
             # below raise UnicodeEncodeError (a 500); ASCII-only also makes len() a byte count.
             raise TokenParseError("malformed_token", "token is not ASCII")
-        if token.count(".") != 2:
+        parts = token.split(".")
+        if len(parts) != 3:
             raise TokenParseError("malformed_token", "not a compact JWS (three parts)")
-        h64, p64, s64 = token.split(".")
+        h64, p64, s64 = parts
         signing_input = f"{h64}.{p64}".encode("ascii")
         # One SHA-256 of the signing input is both the cache key and, for the SHA-256 algorithms,
         # the digest the signature check needs (jose.verifier's ``sha256``): hashing the whole
