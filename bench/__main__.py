@@ -52,8 +52,8 @@ def per_request(world: World, s: Settings) -> list[Row]:
 
     auth = world.authorizer()
     ours.warm(auth, world)
-    base = baseline.build_baseline(world.jwks_body, world.client, world.sink)
-    base_mem = baseline.build_baseline(world.jwks_body, world.client, world.sink, with_get_item=False)
+    base = baseline.build_baseline(world.jwks_body, world.client, world.sink.stream)
+    base_mem = baseline.build_baseline(world.jwks_body, world.client, world.sink.stream, with_get_item=False)
     ours.check_allows(base.handler(event_for(world.repeat_token), None))
     ours.check_allows(base_mem.handler(event_for(world.repeat_token), None))
     rs_key = base.jwks_client.get_signing_key("rs-1").key

@@ -146,20 +146,23 @@ class ColdStart:
         return self._median(self.ours, "max_rss_kb") / self._median(self.reference, "max_rss_kb")
 
 
-def measure(world: World, runs: int) -> ColdStart:
-    """Start the servers, seed the moto server's table, then alternate the two children."""
+@contextmanager
+def handler_env(jwks_body: bytes, token: str) -> Iterator[dict[str, str]]:
+    """The environment of a process that runs ``authorizer.handler`` as Lambda would, with the
+    servers it needs running: the JWKS (``jwks_body``) on a loopback server, the seeded role table
+    on a moto server. ``BENCH_EVENT`` is an event presenting ``token``."""
     import boto3
 
-    with jwks_server(world.jwks_body) as jwks_url, moto_server() as endpoint:
+    with jwks_server(jwks_body) as jwks_url, moto_server() as endpoint:
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
         create_role_table(client, ROLE_TABLE)
         seed_table(client)
-        base = {
+        env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("EDGEAUTH_", "POWERTOOLS_", "PYTHON")) and k != "_X_AMZN_TRACE_ID"
         }
-        base.update(
+        env.update(
             {
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
@@ -170,8 +173,14 @@ def measure(world: World, runs: int) -> ColdStart:
                 "POWERTOOLS_SERVICE_NAME": "edgeauth-authorizer",
             }
         )
-        base.update(authorizer_env(jwks_uri=jwks_url, endpoint_url=endpoint))
-        base["BENCH_EVENT"] = json.dumps(event_for(world.repeat_token))
+        env.update(authorizer_env(jwks_uri=jwks_url, endpoint_url=endpoint))
+        env["BENCH_EVENT"] = json.dumps(event_for(token))
+        yield env
+
+
+def measure(world: World, runs: int) -> ColdStart:
+    """Start the servers, seed the moto server's table, then alternate the two children."""
+    with handler_env(world.jwks_body, world.repeat_token) as base:
         # One untimed run of each: bytecode caches and the page cache are warm for every timed run.
         spawn(OURS, base)
         spawn(REFERENCE, base)

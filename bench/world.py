@@ -13,9 +13,10 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from edgeauth import constants as C
+from edgeauth.adapters.stdout import line_writer
 from edgeauth.authorizer import Authorizer
 from edgeauth.bootstrap import build_authorizer
 from tests.support.dynamo import create_role_table
@@ -147,11 +148,20 @@ def event_for(token: str, request_id: str = "req-1") -> dict[str, Any]:
 
 
 class NullSink:
-    """The audit line's destination in the loops: written to ``/dev/null`` (a real file write)."""
+    """Lambda's stdout, pointed at ``/dev/null``: where every audit and log line of the loops goes.
+
+    The Lambda Python runtime wraps ``sys.stdout`` in awslambdaric's ``Unbuffered`` (a ``flush``
+    after every ``write``) before it imports the handler; this is the same wrapper over a real
+    file. The baseline's Powertools Logger writes through it (:attr:`stream`), ours as the
+    handler does (:func:`edgeauth.adapters.stdout.line_writer` of it, :attr:`write`).
+    """
 
     def __init__(self) -> None:
+        from awslambdaric.bootstrap import Unbuffered
+
         self._f = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self.write = self._f.write
+        self.stream: TextIO = Unbuffered(self._f)
+        self.write = line_writer(self.stream)
 
     def close(self) -> None:
         self._f.close()

@@ -12,10 +12,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from edgeauth.adapters.stdout import line_writer
 from edgeauth.authorizer import Authorizer
 from edgeauth.bootstrap import build_authorizer
 
-_authorizer: Authorizer = build_authorizer(os.environ, emit=sys.stdout.write)
+# The audit lines go to stdout's descriptor directly, in order with the runtime's own stdout
+# (``sys.stdout`` here is already the Lambda runtime's wrapper, see edgeauth.adapters.stdout).
+_authorizer: Authorizer = build_authorizer(os.environ, emit=line_writer(sys.stdout))
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
