@@ -62,7 +62,10 @@ def build_authorizer(
     dynamodb_client: Any = None,
     on_jwks_fetch: Callable[[str, bool], None] | None = record_jwks_fetch,
 ) -> Authorizer:
-    """Validate ``env`` (raises ConfigError) and assemble an :class:`Authorizer`."""
+    """Validate ``env`` (raises ConfigError) and assemble an :class:`Authorizer`.
+
+    ``emit`` is called with each audit line, without a newline (the handler's is
+    :func:`edgeauth.adapters.stdout.line_writer`)."""
     settings: Settings = load_settings(env)
     key_sets = {i.issuer: JwksCache(i, fetch, on_fetch=on_jwks_fetch) for i in settings.issuers}
     verifier = TokenVerifier(settings.issuer_by_name, key_sets, cache_size=settings.token_cache_size)
@@ -85,7 +88,4 @@ def build_authorizer(
 
         replay = DynamoReplayStore(settings.dpop_replay_table, client_factory=lambda: store.client)
 
-    def write_line(line: str) -> None:
-        emit(line + "\n")
-
-    return Authorizer(settings, verifier, store, emit=write_line, warn=warn, replay_store=replay)
+    return Authorizer(settings, verifier, store, emit=emit, warn=warn, replay_store=replay)

@@ -1,4 +1,5 @@
-"""edgeauth.adapters.stdout.line_writer: whole lines on the stream's descriptor, in order.
+"""edgeauth.adapters.stdout.line_writer: whole lines, each with its newline, on the stream's
+descriptor, in order with the stream's own writes.
 
 The stream is a real pipe, as stdout is in Lambda, wrapped as the Lambda runtime wraps it
 (awslambdaric's ``Unbuffered``) or left buffered, as ``sys.stdout`` is elsewhere.
@@ -46,9 +47,9 @@ def test_lines_arrive_whole_and_in_order_with_the_streams_own_writes(wrap: bool)
     with pipe_stream(wrap) as (stream, received):
         write_line = line_writer(stream)
         stream.write("before\n")  # buffered in the TextIOWrapper unless wrapped
-        write_line('{"event":"decision","n":1}\n')
+        write_line('{"event":"decision","n":1}')
         print("between", file=stream)
-        write_line('{"event":"decision","n":2,"sub":"é"}\n')
+        write_line('{"event":"decision","n":2,"sub":"é"}')
         stream.write("after\n")
     assert received[0].decode("utf-8") == (
         'before\n{"event":"decision","n":1}\nbetween\n{"event":"decision","n":2,"sub":"é"}\nafter\n'
@@ -64,12 +65,12 @@ def test_a_short_write_is_completed(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(fd, bytes(data)[:7])
 
     monkeypatch.setattr(stdout.os, "write", short)
-    line = '{"event":"decision","reason":"allowed"}\n'
+    line = '{"event":"decision","reason":"allowed"}'
     with pipe_stream(True) as (stream, received):
         write_line = line_writer(stream)
         write_line(line)
-        write_line("second\n")
-    assert received[0].decode() == line + "second\n"
+        write_line("second")
+    assert received[0].decode() == line + "\nsecond\n"
     assert len(calls) > 2  # the line really was written in pieces
 
 
@@ -77,5 +78,5 @@ def test_a_stream_without_a_descriptor_is_written_as_usual() -> None:
     stream = io.StringIO()
     write_line = line_writer(stream)
     stream.write("a\n")
-    write_line("b\n")
+    write_line("b")
     assert stream.getvalue() == "a\nb\n"

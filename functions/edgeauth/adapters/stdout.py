@@ -22,21 +22,25 @@ from collections.abc import Callable
 from typing import TextIO
 
 
-def line_writer(stream: TextIO) -> Callable[[str], object]:
-    """A function that writes text (whole lines) to ``stream``'s file descriptor, in order with
-    the stream's own writes; ``stream.write`` itself when the stream has no descriptor (a test's
-    ``StringIO``, pytest's capture)."""
+def line_writer(stream: TextIO) -> Callable[[str], None]:
+    """A function that writes each line it is given (without its newline), and a newline, to
+    ``stream``'s file descriptor, in order with the stream's own writes; through ``stream.write``
+    when the stream has no descriptor (a test's ``StringIO``, pytest's capture)."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        return stream.write
+
+        def write_through(line: str) -> None:
+            stream.write(line + "\n")
+
+        return write_through
     flush = stream.flush
     encoding = getattr(stream, "encoding", None) or "utf-8"
     write = os.write
 
-    def write_line(text: str) -> None:
+    def write_line(line: str) -> None:
         flush()
-        data = text.encode(encoding)
+        data = (line + "\n").encode(encoding)
         written = write(fd, data)
         if written != len(data):
             _write_rest(fd, memoryview(data)[written:])
