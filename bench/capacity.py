@@ -30,15 +30,20 @@ Audit volume. Every invocation writes one audit line (and Lambda's START/END/REP
 request writes one API Gateway access log line. Both log groups are subscribed to one Kinesis
 stream: bytes in = lines × bytes × gzip ratio, records = lines / lines per record;
 ``shards = max(⌈bytes/s ÷ 1 MB/s⌉, ⌈records/s ÷ 1,000⌉)``. The audit consumer writes each record's
-normalised events with one PutLogEvents call (to the record's own stream), so PutLogEvents calls/s
-= records/s. CloudWatch Logs ingests the source lines and the normalised audit events.
+normalised events with one PutLogEvents call to the record's own log stream, which it first creates
+(the stream is what makes a redelivered record idempotent, see ``edgeauth.audit.writer``), so
+CreateLogStream calls/s = PutLogEvents calls/s = records/s. CloudWatch Logs ingests the source lines
+and the normalised audit events.
 
 Limits. For each limit, ``utilisation = demand / limit`` at the given load and the request rate at
 which it would be reached (``rps / utilisation``, all demands scale linearly with rps). The one with
 the lowest such rate binds first: API Gateway's account throttle (10,000 rps by default), Lambda's
 account concurrency (1,000 by default; scaling adds 1,000 per 10 s per function), Kinesis
-(provisioned shards × 1 MB/s and 1,000 records/s in), PutLogEvents (transactions per second per
-account and Region; check your quota).
+(provisioned shards × 1 MB/s and 1,000 records/s in), CreateLogStream and PutLogEvents
+(transactions per second per account and Region: 50 and 5,000 by default, both adjustable; check
+yours). CreateLogStream's 50/s is reached first by far: at the defaults, 50 records/s of 50 lines is
+2,500 log lines/s: about 2,500 rps of API traffic at a high cache hit ratio (each access line, plus
+an audit line per invocation). Ask for more before that.
 
 Monthly cost uses 730 hours. Default prices are us-east-1 list prices as inputs, not facts: check
 the current ones. The model ignores free tiers, data transfer, log storage and KMS.
@@ -109,6 +114,7 @@ class Limits:
     lambda_scale_per_10s: float = 1_000.0
     kinesis_shards: int | None = None  # provisioned shards; None: the model sizes the stream
     putlogevents_tps: float = 5_000.0
+    createlogstream_tps: float = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,7 @@ class Result:
     kinesis_records_per_s: float
     kinesis_shards: int
     putlogevents_per_s: float
+    createlogstream_per_s: float
     logs_ingest_gb_month: float
     cost: dict[str, float] = field(default_factory=dict)
     limits: list[Limit] = field(default_factory=list)
@@ -226,6 +233,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         Limit("Lambda account concurrency", concurrency, limits.lambda_concurrency),
         Limit("Lambda scaling (concurrency added per 10 s)", concurrency, limits.lambda_scale_per_10s),
         Limit("PutLogEvents (calls/s per account)", records, limits.putlogevents_tps),
+        Limit("CreateLogStream (calls/s per account)", records, limits.createlogstream_tps),
     ]
     if limits.kinesis_shards is not None:
         lims.append(
@@ -257,6 +265,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         kinesis_records_per_s=records,
         kinesis_shards=shards,
         putlogevents_per_s=records,
+        createlogstream_per_s=records,
         logs_ingest_gb_month=ingest_gb_month,
         cost=cost,
         limits=lims,
@@ -282,6 +291,7 @@ def render(inp: Inputs, r: Result) -> str:
         f"Kinesis in                        {r.kinesis_bytes_per_s / 1e6:12,.3f} MB/s, "
         f"{r.kinesis_records_per_s:,.1f} records/s → {r.kinesis_shards} shard(s)",
         f"PutLogEvents (audit consumer)     {r.putlogevents_per_s:12,.1f} /s",
+        f"CreateLogStream (audit consumer)  {r.createlogstream_per_s:12,.1f} /s",
         f"CloudWatch Logs ingest            {r.logs_ingest_gb_month:12,.1f} GB/month",
         "",
         "Monthly cost (USD, 730 h):",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -121,20 +122,34 @@ def test_derived_cache_hit_ratio() -> None:
     assert r.invocations_per_s == pytest.approx(10 / 61)
 
 
-def test_which_limit_binds_first() -> None:
+def test_create_log_stream_binds_first_at_the_default_quota() -> None:
+    # one log stream per Kinesis record: (100 audit + 1,000 access lines/s) / 20 = 55 calls/s of 50
     r = model(BASE)
+    assert r.createlogstream_per_s == pytest.approx(55.0)
+    b = r.binding(BASE.rps)
+    assert b.name.startswith("CreateLogStream")
+    assert b.utilisation == pytest.approx(1.1)
+    assert b.rps_at_limit(BASE.rps) == pytest.approx(1000 / 1.1)  # ≈ 909 rps
+    # 100 lines per record halve the calls: 11 of 50, reached at 1000 / 0.22 ≈ 4,545 rps
+    fewer = model(dataclasses.replace(BASE, lines_per_record=100))
+    assert fewer.binding(BASE.rps).rps_at_limit(BASE.rps) == pytest.approx(1000 / 0.22)
+
+
+def test_which_limit_binds_first() -> None:
+    raised = {"createlogstream_tps": 5_000.0}  # a raised CreateLogStream quota, to see the others
+    r = model(BASE, limits=Limits(**raised))
     assert r.binding(BASE.rps).name.startswith("API Gateway")  # 10,000 rps
     # one provisioned shard: 163,500 B/s of 1 MB/s → reached at 1000 / 0.1635 ≈ 6,116 rps
-    r1 = model(BASE, limits=Limits(kinesis_shards=1))
+    r1 = model(BASE, limits=Limits(kinesis_shards=1, **raised))
     b = r1.binding(BASE.rps)
     assert b.name.startswith("Kinesis bytes")
     assert b.rps_at_limit(BASE.rps) == pytest.approx(1000 / 0.1635)
     # a low PutLogEvents quota binds before everything else: 55 calls/s of 50
-    r2 = model(BASE, limits=Limits(putlogevents_tps=50))
+    r2 = model(BASE, limits=Limits(putlogevents_tps=50, **raised))
     assert r2.binding(BASE.rps).name.startswith("PutLogEvents")
     assert r2.binding(BASE.rps).utilisation == pytest.approx(1.1)
     # concurrency: 0.2 of 1 → 5,000 rps
-    r3 = model(BASE, limits=Limits(lambda_concurrency=1, lambda_scale_per_10s=1000))
+    r3 = model(BASE, limits=Limits(lambda_concurrency=1, lambda_scale_per_10s=1000, **raised))
     assert r3.binding(BASE.rps).rps_at_limit(BASE.rps) == pytest.approx(5000)
     assert not math.isinf(r3.binding(BASE.rps).utilisation)
 
@@ -149,6 +164,7 @@ def test_cli_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
         "DynamoDB items read",
         "shard",
         "GB/month",
+        "CreateLogStream",
         "total",
         "Binds first",
     ):
