@@ -14,8 +14,8 @@ with Poisson arrivals each key misses ``λ / (1 + λ·W)`` times per second (one
 
 Duration and concurrency. Lambda gives a function CPU in proportion to its memory (one full vCPU at
 1,769 MB), so a CPU-bound cost measured on a full core is stretched by ``max(1, 1769 / memory)``;
-``duration = decision × stretch + overhead``. Concurrency by Little's law:
-``invocations × duration``. Containers live ``--container-lifetime`` on average, so
+``duration = decision × stretch + overhead``, billed rounded up to the millisecond. Concurrency by
+Little's law: ``invocations × duration``. Containers live ``--container-lifetime`` on average, so
 ``cold starts/s = concurrency / lifetime``; each costs ``cold start × stretch`` of billed init.
 
 Role table reads. A container caches a principal's resolved roles for ``--role-cache-ttl`` and every
@@ -28,12 +28,24 @@ roles per principal, roles × containers / ttl)``. Eventually consistent reads o
 
 Audit volume. Every invocation writes one audit line (and Lambda's START/END/REPORT lines); every
 request writes one API Gateway access log line. Both log groups are subscribed to one Kinesis
-stream: bytes in = lines × bytes × gzip ratio, records = lines / lines per record;
-``shards = max(⌈bytes/s ÷ 1 MB/s⌉, ⌈records/s ÷ 1,000⌉)``. The audit consumer writes each record's
+stream: bytes in = lines × bytes × gzip ratio, records = lines / lines per record. The stack's
+stream is on-demand (the default here): it starts at 4 shards' capacity (4 MB/s, 4,000 records/s)
+and adds shards as the traffic needs, ``shards = max(4, ⌈bytes/s ÷ 1 MB/s⌉, ⌈records/s ÷ 1,000⌉)``,
+billed per stream-hour and per GB in (each record rounded up to 1 KB) and out (the consumer reads
+everything once). With ``--kinesis-shards`` the stream is provisioned: that many shards, billed per
+shard-hour and PUT unit, and their 1 MB/s and 1,000 records/s are limits. The audit consumer writes each record's
 normalised events with one PutLogEvents call to the record's own log stream, which it first creates
 (the stream is what makes a redelivered record idempotent, see ``edgeauth.audit.writer``), so
 CreateLogStream calls/s = PutLogEvents calls/s = records/s. CloudWatch Logs ingests the source lines
 and the normalised audit events.
+
+Audit consumer. Its event source mapping (batch size 100, batching window 1 s, as the stack deploys
+it) runs one batch at a time per shard, records one after another: a record costs its CPU
+(``--consumer-ms-per-record``, measured, stretched like the authorizer's) plus the wall-clock time
+of its two CloudWatch Logs calls (``--consumer-io-ms-per-record``, an estimate: measure yours). So
+the consumer keeps up while ``records/s × record time ≤ shards`` (seconds of work per second), a
+limit below. Invocations: ``min(records, max(records ÷ batch, shards ÷ window))``, each billed its
+records' time rounded up to the millisecond.
 
 Limits. For each limit, ``utilisation = demand / limit`` at the given load and the request rate at
 which it would be reached (``rps / utilisation``, all demands scale linearly with rps). The one with
@@ -61,6 +73,7 @@ MONTH_SECONDS = 730 * 3600
 FULL_VCPU_MB = 1769
 KINESIS_SHARD_BYTES_PER_S = 1_000_000  # 1 MB/s in per shard (MB = 10^6 bytes in AWS's quotas)
 KINESIS_SHARD_RECORDS_PER_S = 1_000
+KINESIS_ON_DEMAND_MIN_SHARDS = 4  # an on-demand stream's initial capacity: 4 MB/s, 4,000 records/s
 READ_UNITS_PER_ITEM = 0.5  # eventually consistent, item ≤ 4 KB
 GB = 1024**3
 
@@ -82,7 +95,7 @@ class Inputs:
     decision_ms: float = 0.085  # measured CPU per new-token decision, one full core (bench row 3)
     cold_start_ms: float = 420.0  # measured cold start, one full core (bench row 5)
     overhead_ms: float = 1.0  # runtime overhead per invocation (billed duration beyond our code)
-    memory_mb: int = 512
+    memory_mb: int = 512  # the stack's (infra/constructs/authorizer.py)
     container_lifetime_s: float = 3600.0
     audit_line_bytes: int = 900
     platform_line_bytes: int = 350  # Lambda START + END + REPORT per invocation
@@ -91,7 +104,11 @@ class Inputs:
     gzip_ratio: float = 0.15
     lines_per_record: float = 50.0
     consumer_ms_per_record: float = 1.9  # measured CPU per 50-line Kinesis record (bench row 7)
-    consumer_memory_mb: int = 256
+    # wall clock of a record's CreateLogStream + PutLogEvents (two in-Region calls; an estimate)
+    consumer_io_ms_per_record: float = 20.0
+    consumer_memory_mb: int = 256  # the stack's (infra/constructs/audit_pipeline.py)
+    consumer_batch_size: int = 100  # the stack's event source mapping
+    consumer_batching_window_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +119,11 @@ class Prices:
     lambda_per_million: float = 0.20
     lambda_gb_second: float = 0.0000133334  # arm64
     dynamodb_read_units_per_million: float = 0.125  # on-demand read request units
-    kinesis_shard_hour: float = 0.015
-    kinesis_put_units_per_million: float = 0.014  # one unit per record ≤ 25 KB
+    kinesis_shard_hour: float = 0.015  # provisioned mode
+    kinesis_put_units_per_million: float = 0.014  # provisioned mode: one unit per record ≤ 25 KB
+    kinesis_stream_hour: float = 0.04  # on-demand mode
+    kinesis_gb_in: float = 0.08  # on-demand mode, records rounded up to 1 KB
+    kinesis_gb_out: float = 0.04  # on-demand mode
     logs_ingest_per_gb: float = 0.50
 
 
@@ -136,6 +156,7 @@ class Result:
     cache_hit: float
     invocations_per_s: float
     duration_ms: float
+    billed_ms: int
     concurrency: float
     cold_starts_per_s: float
     resolutions_per_s: float
@@ -146,8 +167,11 @@ class Result:
     kinesis_bytes_per_s: float
     kinesis_records_per_s: float
     kinesis_shards: int
+    kinesis_on_demand: bool
     putlogevents_per_s: float
     createlogstream_per_s: float
+    consumer_invocations_per_s: float
+    consumer_busy: float  # seconds of consumer work per second (its concurrency)
     logs_ingest_gb_month: float
     cost: dict[str, float] = field(default_factory=dict)
     limits: list[Limit] = field(default_factory=list)
@@ -181,6 +205,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
     inv = inp.rps * (1.0 - hit)
     stretch = max(1.0, FULL_VCPU_MB / inp.memory_mb)
     duration_ms = inp.decision_ms * stretch + inp.overhead_ms
+    billed_ms = math.ceil(duration_ms)
     concurrency = inv * duration_ms / 1000.0
     containers = max(1.0, math.ceil(concurrency))
     cold_per_s = containers / inp.container_lifetime_s
@@ -198,11 +223,29 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
     source_bytes = inv * inp.audit_line_bytes + inp.rps * inp.access_line_bytes
     kinesis_bytes = source_bytes * inp.gzip_ratio
     records = source_lines / inp.lines_per_record
-    shards = max(
-        1,
-        math.ceil(kinesis_bytes / KINESIS_SHARD_BYTES_PER_S),
-        math.ceil(records / KINESIS_SHARD_RECORDS_PER_S),
+    on_demand = limits.kinesis_shards is None
+    if limits.kinesis_shards is None:
+        shards = max(
+            KINESIS_ON_DEMAND_MIN_SHARDS,
+            math.ceil(kinesis_bytes / KINESIS_SHARD_BYTES_PER_S),
+            math.ceil(records / KINESIS_SHARD_RECORDS_PER_S),
+        )
+    else:
+        shards = limits.kinesis_shards
+    kinesis_gb_month = kinesis_bytes * MONTH_SECONDS / GB
+    kinesis_billed_in_gb_month = max(kinesis_bytes, records * 1024) * MONTH_SECONDS / GB
+
+    consumer_record_ms = (
+        inp.consumer_ms_per_record * max(1.0, FULL_VCPU_MB / inp.consumer_memory_mb)
+        + inp.consumer_io_ms_per_record
     )
+    consumer_busy = records * consumer_record_ms / 1000.0
+    consumer_inv = (
+        min(records, max(records / inp.consumer_batch_size, shards / inp.consumer_batching_window_s))
+        if records > 0
+        else 0.0
+    )
+    consumer_billed_ms = math.ceil(records / consumer_inv * consumer_record_ms) if consumer_inv else 0
     ingest_bytes_per_s = source_bytes + inv * inp.platform_line_bytes + source_lines * inp.audit_event_bytes
     ingest_gb_month = ingest_bytes_per_s * MONTH_SECONDS / GB
 
@@ -210,18 +253,27 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
     cost = {
         "API Gateway requests": inp.rps * m / 1e6 * prices.apigw_per_million,
         "authorizer Lambda requests": inv * m / 1e6 * prices.lambda_per_million,
-        "authorizer Lambda compute": (inv * duration_ms + cold_per_s * cold_ms)
+        "authorizer Lambda compute": (inv * billed_ms + cold_per_s * math.ceil(cold_ms))
         / 1000.0
         * (inp.memory_mb / 1024)
         * m
         * prices.lambda_gb_second,
         "DynamoDB reads": read_units * m / 1e6 * prices.dynamodb_read_units_per_million,
-        "Kinesis shards": shards * 730 * prices.kinesis_shard_hour,
-        "Kinesis PUT units": records * m / 1e6 * prices.kinesis_put_units_per_million,
-        "audit consumer Lambda": records * m / 1e6 * prices.lambda_per_million
-        + records
-        * inp.consumer_ms_per_record
-        * max(1.0, FULL_VCPU_MB / inp.consumer_memory_mb)
+        **(
+            {
+                "Kinesis stream (on-demand)": 730 * prices.kinesis_stream_hour,
+                "Kinesis data in and out (on-demand)": kinesis_billed_in_gb_month * prices.kinesis_gb_in
+                + kinesis_gb_month * prices.kinesis_gb_out,
+            }
+            if on_demand
+            else {
+                "Kinesis shards": shards * 730 * prices.kinesis_shard_hour,
+                "Kinesis PUT units": records * m / 1e6 * prices.kinesis_put_units_per_million,
+            }
+        ),
+        "audit consumer Lambda": consumer_inv * m / 1e6 * prices.lambda_per_million
+        + consumer_inv
+        * consumer_billed_ms
         / 1000.0
         * (inp.consumer_memory_mb / 1024)
         * m
@@ -234,6 +286,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         Limit("Lambda scaling (concurrency added per 10 s)", concurrency, limits.lambda_scale_per_10s),
         Limit("PutLogEvents (calls/s per account)", records, limits.putlogevents_tps),
         Limit("CreateLogStream (calls/s per account)", records, limits.createlogstream_tps),
+        Limit("audit consumer (one batch at a time per shard)", consumer_busy, shards),
     ]
     if limits.kinesis_shards is not None:
         lims.append(
@@ -254,6 +307,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         cache_hit=hit,
         invocations_per_s=inv,
         duration_ms=duration_ms,
+        billed_ms=billed_ms,
         concurrency=concurrency,
         cold_starts_per_s=cold_per_s,
         resolutions_per_s=resolutions,
@@ -264,8 +318,11 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         kinesis_bytes_per_s=kinesis_bytes,
         kinesis_records_per_s=records,
         kinesis_shards=shards,
+        kinesis_on_demand=on_demand,
         putlogevents_per_s=records,
         createlogstream_per_s=records,
+        consumer_invocations_per_s=consumer_inv,
+        consumer_busy=consumer_busy,
         logs_ingest_gb_month=ingest_gb_month,
         cost=cost,
         limits=lims,
@@ -280,7 +337,7 @@ def render(inp: Inputs, r: Result) -> str:
         f"authorizer cache hit ratio        {r.cache_hit:10.2%}"
         + ("" if inp.cache_hit is not None else " (derived)"),
         f"authorizer invocations            {r.invocations_per_s:12,.1f} /s",
-        f"billed duration per invocation    {r.duration_ms:12,.2f} ms (at {inp.memory_mb} MB)",
+        f"duration per invocation           {r.duration_ms:12,.2f} ms (at {inp.memory_mb} MB; billed {r.billed_ms} ms)",
         f"authorizer concurrency            {r.concurrency:12,.2f}",
         f"cold starts                       {r.cold_starts_per_s * 3600:12,.1f} /h",
         f"role resolutions                  {r.resolutions_per_s:12,.1f} /s",
@@ -289,9 +346,12 @@ def render(inp: Inputs, r: Result) -> str:
         f"({r.dynamodb_read_units_per_s:,.1f} read units/s)",
         f"log lines to the audit stream     {r.log_lines_per_s:12,.1f} /s",
         f"Kinesis in                        {r.kinesis_bytes_per_s / 1e6:12,.3f} MB/s, "
-        f"{r.kinesis_records_per_s:,.1f} records/s → {r.kinesis_shards} shard(s)",
+        f"{r.kinesis_records_per_s:,.1f} records/s → {r.kinesis_shards} shard(s)"
+        + (" (on-demand)" if r.kinesis_on_demand else " (provisioned)"),
         f"PutLogEvents (audit consumer)     {r.putlogevents_per_s:12,.1f} /s",
         f"CreateLogStream (audit consumer)  {r.createlogstream_per_s:12,.1f} /s",
+        f"audit consumer                    {r.consumer_invocations_per_s:12,.1f} invocations/s, "
+        f"{r.consumer_busy:,.2f} busy (of {r.kinesis_shards} shard(s))",
         f"CloudWatch Logs ingest            {r.logs_ingest_gb_month:12,.1f} GB/month",
         "",
         "Monthly cost (USD, 730 h):",

@@ -137,3 +137,23 @@ def test_every_saved_query_is_a_query_definition_on_the_audit_log_group(synth: S
                 "LogGroupNames": [audit],
             },
         )
+
+
+def test_the_capacity_models_defaults_are_the_stacks(synth: Synth) -> None:
+    """bench.capacity models this stack: its defaults are what the template deploys."""
+    from bench.capacity import Inputs, Limits
+
+    inputs, limits = Inputs(), Limits()
+    (mapping,) = [
+        m["Properties"]
+        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": synth.logical_id(synth.stack.audit.consumer)}
+    ]
+    assert mapping["BatchSize"] == inputs.consumer_batch_size
+    assert mapping["MaximumBatchingWindowInSeconds"] == inputs.consumer_batching_window_s
+    assert mapping.get("ParallelizationFactor", 1) == 1  # one batch at a time per shard
+    assert synth.resource(synth.stack.audit.consumer)["Properties"]["MemorySize"] == inputs.consumer_memory_mb
+    assert synth.resource(synth.stack.authorizer.function)["Properties"]["MemorySize"] == inputs.memory_mb
+    (stream,) = synth.resources("AWS::Kinesis::Stream").values()
+    assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert limits.kinesis_shards is None  # the model's on-demand stream

@@ -32,8 +32,13 @@ BASE = Inputs(
     gzip_ratio=0.15,
     lines_per_record=20,
     consumer_ms_per_record=5.0,
+    consumer_io_ms_per_record=20.0,
     consumer_memory_mb=1769,
+    consumer_batch_size=100,
+    consumer_batching_window_s=1.0,
 )
+# BASE's Kinesis: 55 records/s, 163,500 B/s → an on-demand stream's minimum of 4 shards.
+# Its consumer: a record takes 5 ms of CPU (full vCPU) + 20 ms of calls = 25 ms.
 
 
 def test_invocations_duration_and_concurrency() -> None:
@@ -73,7 +78,9 @@ def test_audit_volume_kinesis_and_logs() -> None:
     assert r.log_lines_per_s == pytest.approx(1100.0)  # 100 audit lines + 1000 access lines
     assert r.kinesis_bytes_per_s == pytest.approx((100 * 900 + 1000 * 1000) * 0.15)  # 163,500
     assert r.kinesis_records_per_s == pytest.approx(55.0)  # 1100 / 20
-    assert r.kinesis_shards == 1
+    assert r.kinesis_shards == 4 and r.kinesis_on_demand  # on-demand: 4 shards' capacity at least
+    provisioned = model(BASE, limits=Limits(kinesis_shards=2))
+    assert provisioned.kinesis_shards == 2 and not provisioned.kinesis_on_demand
     assert r.putlogevents_per_s == pytest.approx(55.0)
     ingest = 1_090_000 + 100 * 350 + 1100 * 700  # source lines + platform lines + audit events
     assert r.logs_ingest_gb_month == pytest.approx(ingest * MONTH_SECONDS / 1024**3)
@@ -83,8 +90,37 @@ def test_shards_by_bytes_and_by_records() -> None:
     by_bytes = model(Inputs(rps=50_000, cache_hit=1.0, gzip_ratio=0.15, lines_per_record=100))
     assert by_bytes.kinesis_bytes_per_s == pytest.approx(7_500_000)  # 50,000 × 1,000 B × 0.15
     assert by_bytes.kinesis_shards == 8  # ⌈7.5 MB/s ÷ 1 MB/s⌉; records: 500/s
-    by_records = model(Inputs(rps=50_000, cache_hit=1.0, gzip_ratio=0.001, lines_per_record=20))
-    assert by_records.kinesis_shards == 3  # ⌈2,500 records/s ÷ 1,000⌉; bytes: 0.05 MB/s
+    by_records = model(Inputs(rps=50_000, cache_hit=1.0, gzip_ratio=0.001, lines_per_record=10))
+    assert by_records.kinesis_shards == 5  # ⌈5,000 records/s ÷ 1,000⌉; bytes: 0.05 MB/s
+    # 2,500 records/s need 3 shards, under an on-demand stream's 4
+    assert model(Inputs(rps=50_000, cache_hit=1.0, gzip_ratio=0.001, lines_per_record=20)).kinesis_shards == 4
+
+
+def test_lambda_bills_whole_milliseconds() -> None:
+    r = model(Inputs(rps=100, cache_hit=0.0, decision_ms=0.1, overhead_ms=1.0, memory_mb=512))
+    assert r.billed_ms == 2  # 1.3455 ms rounded up
+    m = MONTH_SECONDS
+    compute = (100 * 0.002 + r.cold_starts_per_s * math.ceil(420.0 * 1769 / 512) / 1000) * 0.5 * m
+    assert r.cost["authorizer Lambda compute"] == pytest.approx(compute * Prices().lambda_gb_second)
+
+
+def test_audit_consumer_invocations_and_busy_time() -> None:
+    r = model(BASE)
+    # 55 records/s over 4 shards: each shard's batch waits the 1 s window (14 records < 100)
+    assert r.consumer_invocations_per_s == pytest.approx(4.0)
+    assert r.consumer_busy == pytest.approx(55 * 0.025)  # 1.375 s of work per second, of 4
+    # 1,100 records/s: batches fill first (100 records), 11 invocations/s
+    busy = model(dataclasses.replace(BASE, lines_per_record=1))
+    assert busy.kinesis_records_per_s == pytest.approx(1100.0)
+    assert busy.consumer_invocations_per_s == pytest.approx(11.0)
+    # 2 records/s: each record is a batch of its own
+    quiet = model(dataclasses.replace(BASE, rps=40, cache_hit=1.0))
+    assert quiet.consumer_invocations_per_s == pytest.approx(2.0)
+    # a slow consumer binds first: 55 × 105 ms = 5.8 s of work per second on 4 shards
+    slow = model(dataclasses.replace(BASE, consumer_io_ms_per_record=100.0))
+    b = slow.binding(BASE.rps)
+    assert b.name.startswith("audit consumer")
+    assert b.utilisation == pytest.approx(55 * 0.105 / 4)
 
 
 def test_monthly_cost_items() -> None:
@@ -96,10 +132,23 @@ def test_monthly_cost_items() -> None:
     compute_gb_s = (100 * 0.002 + (1 / 3600) * 0.5) * (1769 / 1024) * m
     assert r.cost["authorizer Lambda compute"] == pytest.approx(compute_gb_s * p.lambda_gb_second)
     assert r.cost["DynamoDB reads"] == pytest.approx((2 / 3 + 1) / 2 * m / 1e6 * 0.125)
-    assert r.cost["Kinesis shards"] == pytest.approx(1 * 730 * 0.015)  # 10.95
-    assert r.cost["Kinesis PUT units"] == pytest.approx(55 * m / 1e6 * 0.014)
-    consumer = 55 * m / 1e6 * 0.20 + 55 * 0.005 * (1769 / 1024) * m * p.lambda_gb_second
+    # on-demand stream: 730 stream-hours; 163,500 B/s in (records over 1 KB) and out
+    assert r.cost["Kinesis stream (on-demand)"] == pytest.approx(730 * 0.04)  # 29.20
+    gb = 163_500 * m / 1024**3
+    assert r.cost["Kinesis data in and out (on-demand)"] == pytest.approx(gb * 0.08 + gb * 0.04)
+    # consumer: 4 invocations/s of 13.75 records × 25 ms = 343.75 ms, billed 344 ms
+    consumer = 4 * m / 1e6 * 0.20 + 4 * 0.344 * (1769 / 1024) * m * p.lambda_gb_second
     assert r.cost["audit consumer Lambda"] == pytest.approx(consumer)
+    # provisioned, one shard: shard-hours and PUT units instead
+    one = model(BASE, p, Limits(kinesis_shards=1))
+    assert one.cost["Kinesis shards"] == pytest.approx(1 * 730 * 0.015)  # 10.95
+    assert one.cost["Kinesis PUT units"] == pytest.approx(55 * m / 1e6 * 0.014)
+    assert "Kinesis stream (on-demand)" not in one.cost
+    # on-demand bills each record as at least 1 KB: 55 records/s of 100 B are 55 KB/s
+    small = model(dataclasses.replace(BASE, gzip_ratio=(55 * 100) / 1_090_000))
+    assert small.cost["Kinesis data in and out (on-demand)"] == pytest.approx(
+        55 * 1024 * m / 1024**3 * 0.08 + 55 * 100 * m / 1024**3 * 0.04
+    )
     assert r.cost["CloudWatch Logs ingest"] == pytest.approx(r.logs_ingest_gb_month * 0.50)
     assert r.monthly_cost == pytest.approx(sum(r.cost.values()))
 
@@ -137,19 +186,21 @@ def test_create_log_stream_binds_first_at_the_default_quota() -> None:
 
 def test_which_limit_binds_first() -> None:
     raised = {"createlogstream_tps": 5_000.0}  # a raised CreateLogStream quota, to see the others
-    r = model(BASE, limits=Limits(**raised))
+    # a fast consumer: 55 records × 1 ms = 0.055 s/s, reached at 18,182 rps on one shard
+    fast = dataclasses.replace(BASE, consumer_io_ms_per_record=0.0, consumer_ms_per_record=1.0)
+    r = model(fast, limits=Limits(**raised))
     assert r.binding(BASE.rps).name.startswith("API Gateway")  # 10,000 rps
     # one provisioned shard: 163,500 B/s of 1 MB/s → reached at 1000 / 0.1635 ≈ 6,116 rps
-    r1 = model(BASE, limits=Limits(kinesis_shards=1, **raised))
+    r1 = model(fast, limits=Limits(kinesis_shards=1, **raised))
     b = r1.binding(BASE.rps)
     assert b.name.startswith("Kinesis bytes")
     assert b.rps_at_limit(BASE.rps) == pytest.approx(1000 / 0.1635)
     # a low PutLogEvents quota binds before everything else: 55 calls/s of 50
-    r2 = model(BASE, limits=Limits(putlogevents_tps=50, **raised))
+    r2 = model(fast, limits=Limits(putlogevents_tps=50, **raised))
     assert r2.binding(BASE.rps).name.startswith("PutLogEvents")
     assert r2.binding(BASE.rps).utilisation == pytest.approx(1.1)
     # concurrency: 0.2 of 1 → 5,000 rps
-    r3 = model(BASE, limits=Limits(lambda_concurrency=1, lambda_scale_per_10s=1000, **raised))
+    r3 = model(fast, limits=Limits(lambda_concurrency=1, lambda_scale_per_10s=1000, **raised))
     assert r3.binding(BASE.rps).rps_at_limit(BASE.rps) == pytest.approx(5000)
     assert not math.isinf(r3.binding(BASE.rps).utilisation)
 
