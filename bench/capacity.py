@@ -401,7 +401,32 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Inputs, Prices, Limits]:
     assert isinstance(inp, Inputs) and isinstance(prices, Prices) and isinstance(limits, Limits)
     if inp.cache_hit is not None and not 0.0 <= inp.cache_hit <= 1.0:
         parser.error("--cache-hit must be between 0 and 1")
+    for obj in (inp, prices, limits):
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if value is None:
+                continue
+            flag = _flag(f.name.removesuffix("_s"))
+            if not math.isfinite(value) or value < 0:
+                parser.error(f"{flag} must be a finite number >= 0, not {value}")
+            if value == 0 and f.name in _POSITIVE:
+                parser.error(f"{flag} must be > 0 (it divides), not {value}")
     return inp, prices, limits
+
+
+# Inputs the model divides by (or that cannot be zero in a deployment).
+_POSITIVE = frozenset(
+    {
+        "lines_per_record",
+        "memory_mb",
+        "consumer_memory_mb",
+        "consumer_batch_size",
+        "consumer_batching_window_s",
+        "role_cache_ttl_s",
+        "container_lifetime_s",
+        "kinesis_shards",
+    }
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

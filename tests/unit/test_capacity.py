@@ -222,3 +222,23 @@ def test_cli_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
         assert text in out
     with pytest.raises(SystemExit):
         main(["--cache-hit", "1.5"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--consumer-batch-size", "0"], "--consumer-batch-size must be > 0"),
+        (["--consumer-batching-window", "0"], "--consumer-batching-window must be > 0"),
+        (["--lines-per-record", "0"], "--lines-per-record must be > 0"),
+        (["--kinesis-shards", "0"], "--kinesis-shards must be > 0"),
+        (["--rps", "-5"], "--rps must be a finite number >= 0, not -5.0"),
+        (["--consumer-io-ms-per-record", "nan"], "--consumer-io-ms-per-record must be a finite number"),
+    ],
+)
+def test_cli_refuses_values_the_model_cannot_use(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
