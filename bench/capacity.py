@@ -33,11 +33,11 @@ stream is on-demand (the default here): it starts at 4 shards' capacity (4 MB/s,
 and adds shards as the traffic needs, ``shards = max(4, ⌈bytes/s ÷ 1 MB/s⌉, ⌈records/s ÷ 1,000⌉)``,
 billed per stream-hour and per GB in (each record rounded up to 1 KB) and out (the consumer reads
 everything once). With ``--kinesis-shards`` the stream is provisioned: that many shards, billed per
-shard-hour and PUT unit, and their 1 MB/s and 1,000 records/s are limits. The audit consumer writes each record's
-normalised events with one PutLogEvents call to the record's own log stream, which it first creates
-(the stream is what makes a redelivered record idempotent, see ``edgeauth.audit.writer``), so
-CreateLogStream calls/s = PutLogEvents calls/s = records/s. CloudWatch Logs ingests the source lines
-and the normalised audit events.
+shard-hour and PUT unit, and their 1 MB/s and 1,000 records/s are limits. The audit consumer writes
+each record's normalised events with one PutLogEvents call to the record's own log stream, which it
+first creates (the stream is what makes a redelivered record idempotent, see
+``edgeauth.audit.writer``), so CreateLogStream calls/s = PutLogEvents calls/s = records/s.
+CloudWatch Logs ingests the source lines and the normalised audit events.
 
 Audit consumer. Its event source mapping (batch size 100, batching window 1 s, as the stack deploys
 it) runs one batch at a time per shard, records one after another: a record costs its CPU
@@ -53,9 +53,9 @@ the lowest such rate binds first: API Gateway's account throttle (10,000 rps by 
 account concurrency (1,000 by default; scaling adds 1,000 per 10 s per function), Kinesis
 (provisioned shards × 1 MB/s and 1,000 records/s in), CreateLogStream and PutLogEvents
 (transactions per second per account and Region: 50 and 5,000 by default, both adjustable; check
-yours). CreateLogStream's 50/s is reached first by far: at the defaults, 50 records/s of 50 lines is
-2,500 log lines/s: about 2,500 rps of API traffic at a high cache hit ratio (each access line, plus
-an audit line per invocation). Ask for more before that.
+yours), the audit consumer's throughput (above). At the defaults CreateLogStream's 50/s comes
+first: 50 records/s of 50 lines is 2,500 log lines/s, about 2,500 rps of API traffic at a high
+cache hit ratio (each access line, plus an audit line per invocation). Ask for more before that.
 
 Monthly cost uses 730 hours. Default prices are us-east-1 list prices as inputs, not facts: check
 the current ones. The model ignores free tiers, data transfer, log storage and KMS.
