@@ -6,7 +6,7 @@ Repeated token: the same token on every call, each in a new event (new request i
 the repeated-token answer memo answers. Both are run by ``bench.__main__`` as
 :class:`bench.common.Fresh` cases of ``Authorizer.authorize``.
 Both include reading the event, the RBAC decision, the policy and the audit line with its EMF
-metrics, written to ``/dev/null``.
+metrics, written as the handler writes it to Lambda's stdout (:class:`bench.world.NullSink`).
 """
 
 from __future__ import annotations
