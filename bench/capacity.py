@@ -194,6 +194,11 @@ def derived_cache_hit(rps: float, keys: float, window_s: float) -> float:
     return 1.0 - misses / rps
 
 
+def _stretch(memory_mb: float) -> float:
+    """How much longer CPU-bound work takes at ``memory_mb`` than on one full vCPU."""
+    return max(1.0, FULL_VCPU_MB / memory_mb)
+
+
 def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = None) -> Result:
     prices = prices or Prices()
     limits = limits or Limits()
@@ -203,7 +208,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         window = min(inp.cache_ttl_s, inp.token_lifetime_s)
         hit = derived_cache_hit(inp.rps, inp.clients * inp.routes_per_client, window)
     inv = inp.rps * (1.0 - hit)
-    stretch = max(1.0, FULL_VCPU_MB / inp.memory_mb)
+    stretch = _stretch(inp.memory_mb)
     duration_ms = inp.decision_ms * stretch + inp.overhead_ms
     billed_ms = math.ceil(duration_ms)
     concurrency = inv * duration_ms / 1000.0
@@ -236,8 +241,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
     kinesis_billed_in_gb_month = max(kinesis_bytes, records * 1024) * MONTH_SECONDS / GB
 
     consumer_record_ms = (
-        inp.consumer_ms_per_record * max(1.0, FULL_VCPU_MB / inp.consumer_memory_mb)
-        + inp.consumer_io_ms_per_record
+        inp.consumer_ms_per_record * _stretch(inp.consumer_memory_mb) + inp.consumer_io_ms_per_record
     )
     consumer_busy = records * consumer_record_ms / 1000.0
     consumer_inv = (

@@ -241,10 +241,8 @@ class TokenVerifier:
             kid[:256] if isinstance(kid, str) else None,
         )
 
-    def _verify(
-        self, h64: str, p64: str, s64: str, signing_input: bytes, digest: bytes | None
-    ) -> VerifiedToken:
-        # ``digest``: the SHA-256 of ``signing_input`` (None: the signature check hashes it itself).
+    def _verify(self, h64: str, p64: str, s64: str, signing_input: bytes, digest: bytes) -> VerifiedToken:
+        # ``digest``: the SHA-256 of ``signing_input`` (the SHA-256 signature checks use it).
         # An issuer signs its tokens with a few headers, byte for byte the same: a header that
         # passed the checks below is remembered by its base64url text and not decoded again.
         checked = self._headers.get(h64)
