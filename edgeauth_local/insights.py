@@ -16,7 +16,9 @@ and the scalar functions in :data:`SCALAR_FUNCTIONS`. Fields: ``@timestamp``, ``
 dots, list items as ``key.0``).
 
 Semantics worth knowing: a comparison with a missing field is false (so is ``!=``); values compare
-as numbers when both sides are numeric, else as strings; comparisons used as values are 1/0; ``pct``
+as numbers when both sides are numeric, else as strings; comparisons (and ``like``, ``in``,
+``and``/``or``/``not``) are refused as values, as AWS refuses them, except as arguments of functions,
+where they are 1/0; only ``limit`` may follow ``dedup``; ``pct``
 is the nearest-rank percentile (CloudWatch's is approximate, so it can differ on large sets); events
 without a ``stats ... by`` field form a group with that field empty; without
 ``sort`` rows keep the events' time order; without ``fields``/``display``/``stats`` rows show
@@ -41,6 +43,7 @@ from edgeauth_local.insights_parser import (
     InsightsError,
     InsightsSyntaxError,
     Query,
+    UndocumentedSyntaxError,
     UnsupportedQueryError,
     parse_query,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "InsightsSyntaxError",
     "LogRecord",
     "QueryOutcome",
+    "UndocumentedSyntaxError",
     "UnsupportedQueryError",
     "format_value",
     "parse_query",

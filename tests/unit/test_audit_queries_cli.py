@@ -43,7 +43,9 @@ class TestSavedQueries:
 
     @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda q: q.name)
     def test_every_preset_is_in_the_local_subset_and_definition_is_valid(self, saved: Any) -> None:
-        run_query(render(saved, {p: "v" for p in saved.params}), [])
+        # parse_query is the documented-grammar check: it refuses what CloudWatch refuses (comparisons
+        # as values, a command after dedup), so a preset that parses runs the same on AWS.
+        run_query(render(saved, {p: "v" for p in saved.params}), audit_records())
         parse_query(saved.definition_query)
         assert "{" not in saved.definition_query.replace("{id}", "")
         assert saved.definition_name.startswith("edgeauth/")
@@ -204,6 +206,16 @@ class TestCli:
         )
         assert code == 2 and "does not support command 'pattern'" in err
         assert fake.calls == []  # nothing fetched
+
+    def test_local_engine_names_an_unsupported_command_whatever_follows_it(
+        self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        query = 'SOURCE logGroups(namePrefix: ["/aws/lambda"]) | filter @message like /x/'
+        code, _, err = run(
+            ["audit", "query", "--engine", "local", "--query", query, "--log-group", "a"], capsys
+        )
+        assert code == 2 and "does not support command 'SOURCE'" in err
+        assert fake.calls == []
 
     def test_param_injection_is_quoted(self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]) -> None:
         argv = [

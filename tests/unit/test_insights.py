@@ -15,6 +15,7 @@ import pytest
 from edgeauth_local.insights import (
     InsightsSyntaxError,
     LogRecord,
+    UndocumentedSyntaxError,
     UnsupportedQueryError,
     parse_query,
     quote_string,
@@ -164,15 +165,15 @@ class TestSemantics:
         out2 = run_query("stats count(*) by bin(5m) | sort bin(5m) asc | limit 1", logs)
         assert out2.rows == [{"bin(5m)": "2023-11-14 22:10:00.000", "count(*)": "1"}]
 
-    def test_boolean_fields_are_one_and_zero(self) -> None:
+    def test_comparisons_as_function_arguments_are_one_and_zero(self) -> None:
         logs = recs(j(status=500), j(status=200), j(status=503))
-        (row,) = run_query("fields status >= 500 as err | stats sum(err) as e, count(*) as n", logs).rows
+        (row,) = run_query("stats sum(status >= 500) as e, count(*) as n", logs).rows
         assert row == {"e": "2", "n": "3"}
 
     def test_dedup_and_scalar_functions(self) -> None:
         logs = recs(j(u="A"), j(u="a"), j(u="b"))
-        out = run_query("fields tolower(u) as lu | dedup lu | display lu, strlen(lu)", logs)
-        assert [r["lu"] for r in out.rows] == ["a", "b"]
+        out = run_query("fields tolower(u) as lu, strlen(u) as n | sort @timestamp asc | dedup lu", logs)
+        assert [(r["lu"], r["n"]) for r in out.rows] == [("a", "1"), ("b", "1")]
 
     def test_sort_puts_missing_last_both_directions(self) -> None:
         logs = recs(j(n=1), j(x=0), j(n=3))
@@ -196,6 +197,80 @@ class TestSemantics:
         assert out.rows == [{"sub": evil}]
         with pytest.raises(ValueError):
             quote_string("line\nbreak")
+
+
+class TestDedup:
+    """Item 8: CWL_QuerySyntax-Dedup."""
+
+    def test_only_limit_may_follow_dedup(self) -> None:
+        logs = recs(j(u="a"), j(u="b"), j(u="c"))
+        assert len(run_query("sort u asc | dedup u | limit 2", logs).rows) == 2
+        assert len(run_query("dedup u | limit 5 | limit 1", logs).rows) == 1
+        for after in ("sort u desc", "fields u", "filter u = 'a'", "stats count(*)", "display u", "dedup u"):
+            with pytest.raises(InsightsSyntaxError) as info:
+                run_query(f"sort u asc | dedup u | {after}", logs)
+            assert isinstance(info.value, UnsupportedQueryError)
+            assert info.value.construct == f"command {after.split()[0]!r} after dedup"
+        with pytest.raises(UndocumentedSyntaxError, match="only limit may follow dedup"):
+            parse_query("dedup u | limit 5 | sort u")
+
+
+class TestDocumentedGrammar:
+    """Items 11 and 12: what AWS refuses is refused; comparisons only in filter and function arguments."""
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "fields status >= 500 as server_error",
+            "fields status >= 400 and status < 500 as client_error",
+            "fields (status = 500) + 1 as x",
+            "fields -(status = 500) as x",
+            "fields not ispresent(status) as x",
+            "fields @message like /x/ as m",
+            "fields status in [500, 503] as m",
+            "display status != 200",
+            "stats count(*) > 1 as many",
+            "stats sum(x) * (y > 1) as z",
+            "stats count(*) by status >= 500",
+            "sort status >= 500 desc",
+            "sort @timestamp asc | dedup status = 500",
+        ],
+    )
+    def test_comparison_as_a_value_is_refused(self, query: str) -> None:
+        with pytest.raises(UndocumentedSyntaxError) as info:
+            run_query(query, recs(j(status=500)))
+        assert isinstance(info.value, InsightsSyntaxError) and isinstance(info.value, UnsupportedQueryError)
+        assert info.value.construct.startswith("comparison ") and " as a value in " in info.value.construct
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "filter status >= 500 and not (status = 503) or status in [1, 2]",
+            "fields ispresent(status) as p, strcontains(@message, 'x') as c, coalesce(a = 1, 0) as q",
+            "stats sum(status >= 500) as e, count(*) by floor(status / 100)",
+            "fields floor(status / 100) as c | sort c desc",
+        ],
+    )
+    def test_comparisons_in_filter_and_function_arguments_are_accepted(self, query: str) -> None:
+        run_query(query, recs(j(status=500)))
+
+    @pytest.mark.parametrize(
+        ("query", "construct"),
+        [
+            (
+                'SOURCE logGroups(namePrefix: ["/aws/lambda"], class: "STANDARD") | fields @message',
+                "command 'SOURCE'",
+            ),
+            ("SOURCE logGroups(namePrefix: ['a']) START=-1h END=0s | fields @message", "command 'SOURCE'"),
+            ("fields @message | lookup t key OUTPUT v; | fields v", "command 'lookup'"),
+            ("fields a | unnest a into b & c", "command 'unnest'"),
+        ],
+    )
+    def test_unsupported_command_is_named_whatever_follows_it(self, query: str, construct: str) -> None:
+        with pytest.raises(UnsupportedQueryError) as info:
+            parse_query(query)
+        assert info.value.construct == construct
+        assert not isinstance(info.value, InsightsSyntaxError)
 
 
 class TestRefusals:
