@@ -18,7 +18,11 @@ dots, list items as ``key.0``).
 Semantics worth knowing: a comparison with a missing field is false (so is ``!=``); values compare
 as numbers when both sides are numeric, else as strings; comparisons (and ``like``, ``in``,
 ``and``/``or``/``not``) are refused as values, as AWS refuses them, except as arguments of functions,
-where they are 1/0; only ``limit`` may follow ``dedup``; ``pct``
+where they are 1/0; ``sort`` uses AWS's natural order (non-numbers before numbers, digit runs by
+length then value: ``app-2`` before ``app-10``) and is descending unless ``asc`` is given, with
+missing values last either way; ``dedup`` keeps the first event in sort order (newest first when
+nothing was sorted) and every event missing a dedup field, and only ``limit`` may follow it; numbers
+print with full precision; ``pct``
 is the nearest-rank percentile (CloudWatch's is approximate, so it can differ on large sets); events
 without a ``stats ... by`` field form a group with that field empty; without
 ``sort`` rows keep the events' time order; without ``fields``/``display``/``stats`` rows show
@@ -123,7 +127,9 @@ def format_value(v: Any) -> str:
     if isinstance(v, float):
         if v.is_integer() and abs(v) < 2**53:
             return str(int(v))
-        return repr(round(v, 6))
+        # Full precision (the shortest text that reads back as the same number), never rounded:
+        # ``42 / 100000000`` is 4.2e-07, not 0.0.
+        return repr(v)
     if isinstance(v, int):
         return str(v)
     if isinstance(v, str):
@@ -543,13 +549,32 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-def _sort_key(v: Any) -> tuple[int, float, str]:
-    if v is None:
-        return (2, 0.0, "")
-    n = _num(v)
-    if n is not None:
-        return (0, n, "")
-    return (1, 0.0, format_value(v))
+_NUMBER_TEXT: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_CHUNK: Final = re.compile(r"[0-9]+|[^0-9]+")
+_DIGIT_CHUNK: Final = ord("0")
+
+
+def _sort_key(v: Any) -> tuple[Any, ...]:
+    """Logs Insights' natural order (CWL_QuerySyntax-Sort), ascending: every non-number value before
+    every number; numbers by value (``0 < 01 < 1``, as in the documentation's example); other values
+    in chunks of digits and of non-digits, compared chunk by chunk: two digit chunks by length, then
+    value (``app-2 < app-10``), anything else by Unicode code points (``'2345' < '@'``). ``v`` is not
+    missing (missing values are placed apart)."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return (1, float(v), format_value(v))
+    text = format_value(v)
+    if _NUMBER_TEXT.fullmatch(text):
+        return (1, float(text), text)
+    # A digit chunk and a non-digit chunk differ in their first character, so they compare by it;
+    # tagging each chunk with that character's code point (one tag, '0', for every digit chunk)
+    # keeps the tuples comparable while two digit chunks go on to compare by length.
+    return (
+        0,
+        tuple(
+            (_DIGIT_CHUNK, len(chunk), chunk) if "0" <= chunk[0] <= "9" else (ord(chunk[0]), 0, chunk)
+            for chunk in _CHUNK.findall(text)
+        ),
+    )
 
 
 class _Run:
@@ -559,6 +584,7 @@ class _Run:
         self.columns: list[str] = []
         self.aggregated = False
         self.displayed = False
+        self.sorted = False
         self.limit: int | None = None
         self.matched = 0
         self.parsers: dict[int, re.Pattern[str]] = {}
@@ -659,15 +685,25 @@ class _Run:
                 missing = [kr[1] for kr in keyed if kr[0] is None]
                 present.sort(key=lambda kr: _sort_key(kr[0]), reverse=desc)
                 out = [kr[1] for kr in present] + missing  # missing values last either way
+            self.sorted = True
             return out
         if c.name == "limit":
             self.limit = c.limit if self.limit is None else min(self.limit, c.limit)
             return rows[: c.limit]
         if c.name == "dedup":
+            # CWL_QuerySyntax-Dedup: the first event in sort order is kept, and unsorted events are in
+            # the default order, newest first.
+            if not self.sorted and not self.aggregated:
+                rows = sorted(rows, key=lambda r: int(r["@timestamp"]), reverse=True)
             seen: set[tuple[str, ...]] = set()
             out2: list[Row] = []
             for r in rows:
-                key = tuple(format_value(self.ev.ev(i.expr, r)) for i in c.items)
+                values = [self.ev.ev(i.expr, r) for i in c.items]
+                # "Null values are not considered duplicates": an event missing any dedup field is kept.
+                if any(v is None for v in values):
+                    out2.append(r)
+                    continue
+                key = tuple(format_value(v) for v in values)
                 if key in seen:
                     continue
                 seen.add(key)

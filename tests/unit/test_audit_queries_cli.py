@@ -50,6 +50,37 @@ class TestSavedQueries:
         assert "{" not in saved.definition_query.replace("{id}", "")
         assert saved.definition_name.startswith("edgeauth/")
 
+    def test_error_rate_by_route_counts_status_classes(self) -> None:
+        def access(status: int, resource: str = "/accounts/{id}") -> str:
+            return json.dumps({"kind": "access", "method": "GET", "resource": resource, "status": status})
+
+        statuses = [200, 204, 301, 400, 403, 429, 499, 500, 502, 503, 599]
+        logs = [LogRecord(NOW_MS + i, access(s)) for i, s in enumerate(statuses)]
+        logs += [
+            LogRecord(NOW_MS + 100, access(200, "/health")),
+            LogRecord(NOW_MS + 101, '{"kind": "decision"}'),
+        ]
+        out = run_query(PRESETS["error-rate-by-route"].query, logs)
+        assert out.columns == ["method", "resource", "requests", "errors_4xx", "errors_5xx", "pct_5xx"]
+        assert out.rows == [
+            {
+                "method": "GET",
+                "resource": "/accounts/{id}",
+                "requests": "11",
+                "errors_4xx": "4",
+                "errors_5xx": "4",
+                "pct_5xx": repr(4 * 100 / 11),
+            },
+            {
+                "method": "GET",
+                "resource": "/health",
+                "requests": "1",
+                "errors_4xx": "0",
+                "errors_5xx": "0",
+                "pct_5xx": "0",
+            },
+        ]
+
     def test_render_quotes_values_so_they_cannot_add_syntax(self) -> None:
         q = render(PRESETS["subject-activity"], {"sub": 'x" or kind = "role_change'})
         assert q.startswith('filter sub = "x\\" or kind = \\"role_change"\n')

@@ -199,8 +199,73 @@ class TestSemantics:
             quote_string("line\nbreak")
 
 
+class TestNaturalSort:
+    """Item 7: CWL_QuerySyntax-Sort's natural order, both directions, descending by default."""
+
+    # The documentation's own example, in ascending order.
+    DOCS_ORDER = (
+        "!:", "#", "*%04", "0#", "5A", "111A", "2345_", "@", "@_", "A", "A9876fghj", "a12345hfh",
+        "0", "01", "1", "2", "3",
+    )  # fmt: skip
+
+    @staticmethod
+    def sorted_values(values: list[Any], direction: str, field: str = "v") -> list[str | None]:
+        logs = recs(*[j(**{field: v}) for v in values])
+        return [r.get(field) for r in run_query(f"fields {field} | sort {field} {direction}", logs).rows]
+
+    def test_numeric_runs_compare_by_length_then_value(self) -> None:
+        values = ["app-10", "app-2", "app-1", "app-02", "app-100", "app-9"]
+        ascending = ["app-1", "app-2", "app-9", "app-02", "app-10", "app-100"]
+        assert self.sorted_values(values, "asc") == ascending
+        assert self.sorted_values(values, "desc") == ascending[::-1]
+
+    def test_the_documentation_example(self) -> None:
+        shuffled = list(self.DOCS_ORDER[::2] + self.DOCS_ORDER[1::2])
+        assert self.sorted_values(shuffled, "asc") == list(self.DOCS_ORDER)
+        assert self.sorted_values(shuffled, "desc") == list(self.DOCS_ORDER[::-1])
+
+    def test_non_numbers_come_before_numbers_in_a_mixed_column(self) -> None:
+        values: list[Any] = [10, "b2", 9, "10a", 2.5, "-", "a", 100]
+        ascending = ["-", "10a", "a", "b2", "2.5", "9", "10", "100"]
+        assert self.sorted_values(values, "asc") == ascending
+        assert self.sorted_values(values, "desc") == ascending[::-1]
+
+    def test_numbers_compare_by_value_even_as_strings(self) -> None:
+        values = ["10", "9", "-3", "2.5", "100"]
+        assert self.sorted_values(values, "asc") == ["-3", "2.5", "9", "10", "100"]
+
+    def test_default_direction_is_descending(self) -> None:
+        assert self.sorted_values(["app-2", "app-10", "app-1"], "") == ["app-10", "app-2", "app-1"]
+        assert self.sorted_values([3, 20, 1], "") == ["20", "3", "1"]
+
+    def test_sort_of_stats_groups_and_missing_values(self) -> None:
+        logs = recs(j(host="web-10"), j(host="web-9"), j(host="web-10"), j(x=1))
+        out = run_query("stats count(*) as n by host | sort host asc", logs)
+        assert [r.get("host") for r in out.rows] == ["web-9", "web-10", None]
+
+
 class TestDedup:
     """Item 8: CWL_QuerySyntax-Dedup."""
+
+    def test_events_missing_a_dedup_field_are_all_kept(self) -> None:
+        logs = recs(j(u="a", n=1), j(n=2), j(u="a", n=3), j(n=4), j(u="b", n=5))
+        out = run_query("sort @timestamp asc | dedup u", logs)
+        assert [json.loads(r["@message"])["n"] for r in out.rows] == [1, 2, 4, 5]
+
+    def test_missing_any_of_several_fields_keeps_the_event(self) -> None:
+        logs = recs(j(u="a", v=1), j(u="a"), j(u="a"), j(u="a", v=1), j(v=1))
+        out = run_query("fields u, v | sort @timestamp asc | dedup u, v", logs)
+        assert [(r.get("u"), r.get("v")) for r in out.rows] == [
+            ("a", "1"),
+            ("a", None),
+            ("a", None),
+            (None, "1"),
+        ]
+
+    def test_without_sort_the_newest_event_is_kept(self) -> None:
+        logs = recs(j(server="x", n=1), j(server="y", n=2), j(server="x", n=3))
+        out = run_query("fields server, n | dedup server", logs)
+        assert [(r["server"], r["n"]) for r in out.rows] == [("x", "3"), ("y", "2")]
 
     def test_only_limit_may_follow_dedup(self) -> None:
         logs = recs(j(u="a"), j(u="b"), j(u="c"))
@@ -213,6 +278,25 @@ class TestDedup:
             assert info.value.construct == f"command {after.split()[0]!r} after dedup"
         with pytest.raises(UndocumentedSyntaxError, match="only limit may follow dedup"):
             parse_query("dedup u | limit 5 | sort u")
+
+
+class TestNumbers:
+    """Item 9: numbers print with full precision."""
+
+    def test_average_has_full_precision(self) -> None:
+        logs = recs(j(v=1), j(v=2), j(v=2))
+        (row,) = run_query("stats avg(v) as a, sum(v) / 7 as s", logs).rows
+        assert row == {"a": repr(5 / 3), "s": repr(5 / 7)}
+
+    def test_small_quotients_are_not_rounded_to_zero(self) -> None:
+        out = run_query("fields 42 / 100000000 as tiny, 1 / 3 as third", recs("x"))
+        (row,) = out.rows
+        assert float(row["tiny"]) == 42 / 100000000 and row["tiny"] != "0.0"
+        assert float(row["third"]) == 1 / 3
+
+    def test_json_numbers_keep_their_digits(self) -> None:
+        logs = recs(j(v=0.1234567891), j(v=1e-9))
+        assert [r["v"] for r in run_query("fields v | sort v asc", logs).rows] == ["1e-09", "0.1234567891"]
 
 
 class TestDocumentedGrammar:
