@@ -22,7 +22,7 @@ where they are 1/0; ``sort`` uses AWS's natural order (non-numbers before number
 length then value: ``app-2`` before ``app-10``) and is descending unless ``asc`` is given, with
 missing values last either way; ``dedup`` keeps the first event in sort order (newest first when
 nothing was sorted) and every event missing a dedup field, and only ``limit`` may follow it; numbers
-print with full precision; ``pct``
+print with full precision; ``@log`` is ``account-id:log-group-name``; ``pct``
 is the nearest-rank percentile (CloudWatch's is approximate, so it can differ on large sets); events
 without a ``stats ... by`` field form a group with that field empty; without
 ``sort`` rows keep the events' time order; without ``fields``/``display``/``stats`` rows show
@@ -77,13 +77,18 @@ class Time(int):
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """One log event to evaluate (what ``FilterLogEvents`` returns)."""
+    """One log event to evaluate (what ``FilterLogEvents`` returns).
+
+    ``@log`` is ``account_id:log_group``, as Logs Insights defines it; a record built without an
+    account id (by hand, in tests) shows the bare ``log_group``.
+    """
 
     timestamp_ms: int
     message: str
     log_stream: str = ""
     log_group: str = ""
     ingestion_ms: int | None = None
+    account_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,7 @@ def record_row(rec: LogRecord) -> Row:
     row["@timestamp"] = Time(rec.timestamp_ms)
     row["@message"] = rec.message
     row["@logStream"] = rec.log_stream
-    row["@log"] = rec.log_group
+    row["@log"] = f"{rec.account_id}:{rec.log_group}" if rec.account_id else rec.log_group
     if rec.ingestion_ms is not None:
         row["@ingestionTime"] = Time(rec.ingestion_ms)
     return row
@@ -773,14 +778,46 @@ def run_query(
     return QueryOutcome(rows=shaped, columns=columns, records_scanned=scanned, records_matched=runner.matched)
 
 
+def log_group_account(client: Any, log_group: str) -> str:
+    """The id of the account that owns ``log_group``, from its ARN (``DescribeLogGroups``).
+
+    Raises botocore's ``ClientError`` (``ResourceNotFoundException``) when there is no such log group,
+    as ``FilterLogEvents`` would.
+    """
+    from botocore.exceptions import ClientError
+
+    kwargs: dict[str, Any] = {"logGroupNamePrefix": log_group}
+    while True:
+        resp = client.describe_log_groups(**kwargs)
+        for group in resp.get("logGroups", []):
+            if group.get("logGroupName") == log_group:
+                # arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]
+                return str(group.get("logGroupArn") or group["arn"]).split(":")[4]
+        token = resp.get("nextToken")
+        if not token or token == kwargs.get("nextToken"):
+            break
+        kwargs["nextToken"] = token
+    raise ClientError(
+        {
+            "Error": {
+                "Code": "ResourceNotFoundException",
+                "Message": f"The specified log group does not exist: {log_group}",
+            }
+        },
+        "DescribeLogGroups",
+    )
+
+
 def fetch_records(
     client: Any,
     log_group: str,
     start_ms: int,
     end_ms: int,
     progress: Callable[[int], None] | None = None,
+    account_id: str = "",
 ) -> list[LogRecord]:
-    """Every event of ``log_group`` in ``[start_ms, end_ms]`` via ``FilterLogEvents`` (paginated)."""
+    """Every event of ``log_group`` in ``[start_ms, end_ms]`` via ``FilterLogEvents`` (paginated);
+    ``account_id`` (the log group's owner) makes their ``@log`` ``account_id:log_group``."""
     records: list[LogRecord] = []
     kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms, "endTime": end_ms}
     while True:
@@ -793,6 +830,7 @@ def fetch_records(
                     log_stream=str(ev.get("logStreamName", "")),
                     log_group=log_group,
                     ingestion_ms=ev.get("ingestionTime"),
+                    account_id=account_id,
                 )
             )
         if progress is not None:
@@ -813,10 +851,11 @@ def query_log_group(
 ) -> QueryOutcome:
     """Run ``query`` locally over ``log_group``'s events in the range (the moto replacement for
     ``StartQuery``). The query is parsed before any event is fetched, so an unsupported query fails
-    fast."""
+    fast. ``@log`` is ``account-id:log-group-name``, the account read from the log group's ARN."""
     parsed = parse_query(query)
     _Run(parsed)  # validate everything up front
-    records = fetch_records(client, log_group, start_ms, end_ms, progress)
+    account_id = log_group_account(client, log_group)
+    records = fetch_records(client, log_group, start_ms, end_ms, progress, account_id=account_id)
     return run_query(parsed, records, start_ms=start_ms, end_ms=end_ms)
 
 

@@ -16,6 +16,7 @@ from edgeauth_cli.context import CliContext
 from edgeauth_local.insights import LogRecord, parse_query, run_query
 
 NOW_MS = 1_700_000_000_000
+ACCOUNT = "111122223333"
 
 
 @pytest.fixture(autouse=True)
@@ -141,6 +142,19 @@ class FakeLogs:
         self.calls.append(("stop_query", kw))
         return {"success": True}
 
+    def describe_log_groups(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("describe_log_groups", kw))
+        name = kw["logGroupNamePrefix"]
+        return {
+            "logGroups": [
+                {
+                    "logGroupName": name + "-old",
+                    "arn": f"arn:aws:logs:us-east-1:999999999999:log-group:{name}-old:*",
+                },
+                {"logGroupName": name, "arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}:*"},
+            ]
+        }
+
     def filter_log_events(self, **kw: Any) -> dict[str, Any]:
         self.calls.append(("filter_log_events", kw))
         return {
@@ -237,6 +251,14 @@ class TestCli:
         )
         assert code == 2 and "does not support command 'pattern'" in err
         assert fake.calls == []  # nothing fetched
+
+    def test_local_engine_log_field_is_account_and_group(
+        self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["audit", "query", "--engine", "local", "--query", "stats count(*) as n by @log"]
+        code, out, err = run([*argv, "--log-group", "/edgeauth/audit", "--output", "json"], capsys)
+        assert code == 0, err
+        assert json.loads(out) == [{"@log": f"{ACCOUNT}:/edgeauth/audit", "n": "4"}]
 
     def test_local_engine_names_an_unsupported_command_whatever_follows_it(
         self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]

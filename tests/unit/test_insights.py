@@ -299,6 +299,15 @@ class TestNumbers:
         assert [r["v"] for r in run_query("fields v | sort v asc", logs).rows] == ["1e-09", "0.1234567891"]
 
 
+class TestLogField:
+    """Item 10: @log is account-id:log-group-name."""
+
+    def test_log_is_account_and_group(self) -> None:
+        logs = [LogRecord(T0, "m", "s", "/edgeauth/audit", account_id="111122223333")]
+        out = run_query("fields @log | stats count(*) by @log", logs)
+        assert out.rows == [{"@log": "111122223333:/edgeauth/audit", "count(*)": "1"}]
+
+
 class TestDocumentedGrammar:
     """Items 11 and 12: what AWS refuses is refused; comparisons only in filter and function arguments."""
 
