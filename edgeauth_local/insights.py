@@ -16,7 +16,13 @@ and the scalar functions in :data:`SCALAR_FUNCTIONS`. Fields: ``@timestamp``, ``
 dots, list items as ``key.0``).
 
 Semantics worth knowing: a comparison with a missing field is false (so is ``!=``); values compare
-as numbers when both sides are numeric, else as strings; comparisons used as values are 1/0; ``pct``
+as numbers when both sides are numeric, else as strings; comparisons (and ``like``, ``in``,
+``and``/``or``/``not``) are refused as values, as AWS refuses them, except as arguments of functions,
+where they are 1/0; ``sort`` uses AWS's natural order (non-numbers before numbers, digit runs by
+length then value: ``app-2`` before ``app-10``) and is descending unless ``asc`` is given, with
+missing values last either way; ``dedup`` keeps the first event in sort order (newest first when
+nothing was sorted) and every event missing a dedup field, and only ``limit`` may follow it; numbers
+print with full precision; ``@log`` is ``account-id:log-group-name``; ``pct``
 is the nearest-rank percentile (CloudWatch's is approximate, so it can differ on large sets); events
 without a ``stats ... by`` field form a group with that field empty; without
 ``sort`` rows keep the events' time order; without ``fields``/``display``/``stats`` rows show
@@ -41,6 +47,7 @@ from edgeauth_local.insights_parser import (
     InsightsError,
     InsightsSyntaxError,
     Query,
+    UndocumentedSyntaxError,
     UnsupportedQueryError,
     parse_query,
 )
@@ -51,6 +58,7 @@ __all__ = [
     "InsightsSyntaxError",
     "LogRecord",
     "QueryOutcome",
+    "UndocumentedSyntaxError",
     "UnsupportedQueryError",
     "format_value",
     "parse_query",
@@ -69,13 +77,18 @@ class Time(int):
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """One log event to evaluate (what ``FilterLogEvents`` returns)."""
+    """One log event to evaluate (what ``FilterLogEvents`` returns).
+
+    ``@log`` is ``account_id:log_group``, as Logs Insights defines it; a record built without an
+    account id (by hand, in tests) shows the bare ``log_group``.
+    """
 
     timestamp_ms: int
     message: str
     log_stream: str = ""
     log_group: str = ""
     ingestion_ms: int | None = None
+    account_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +132,9 @@ def format_value(v: Any) -> str:
     if isinstance(v, float):
         if v.is_integer() and abs(v) < 2**53:
             return str(int(v))
-        return repr(round(v, 6))
+        # Full precision (the shortest text that reads back as the same number), never rounded:
+        # ``42 / 100000000`` is 4.2e-07, not 0.0.
+        return repr(v)
     if isinstance(v, int):
         return str(v)
     if isinstance(v, str):
@@ -170,7 +185,7 @@ def record_row(rec: LogRecord) -> Row:
     row["@timestamp"] = Time(rec.timestamp_ms)
     row["@message"] = rec.message
     row["@logStream"] = rec.log_stream
-    row["@log"] = rec.log_group
+    row["@log"] = f"{rec.account_id}:{rec.log_group}" if rec.account_id else rec.log_group
     if rec.ingestion_ms is not None:
         row["@ingestionTime"] = Time(rec.ingestion_ms)
     return row
@@ -539,13 +554,32 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-def _sort_key(v: Any) -> tuple[int, float, str]:
-    if v is None:
-        return (2, 0.0, "")
-    n = _num(v)
-    if n is not None:
-        return (0, n, "")
-    return (1, 0.0, format_value(v))
+_NUMBER_TEXT: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_CHUNK: Final = re.compile(r"[0-9]+|[^0-9]+")
+_DIGIT_CHUNK: Final = ord("0")
+
+
+def _sort_key(v: Any) -> tuple[Any, ...]:
+    """Logs Insights' natural order (CWL_QuerySyntax-Sort), ascending: every non-number value before
+    every number; numbers by value (``0 < 01 < 1``, as in the documentation's example); other values
+    in chunks of digits and of non-digits, compared chunk by chunk: two digit chunks by length, then
+    value (``app-2 < app-10``), anything else by Unicode code points (``'2345' < '@'``). ``v`` is not
+    missing (missing values are placed apart)."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return (1, float(v), format_value(v))
+    text = format_value(v)
+    if _NUMBER_TEXT.fullmatch(text):
+        return (1, float(text), text)
+    # A digit chunk and a non-digit chunk differ in their first character, so they compare by it;
+    # tagging each chunk with that character's code point (one tag, '0', for every digit chunk)
+    # keeps the tuples comparable while two digit chunks go on to compare by length.
+    return (
+        0,
+        tuple(
+            (_DIGIT_CHUNK, len(chunk), chunk) if "0" <= chunk[0] <= "9" else (ord(chunk[0]), 0, chunk)
+            for chunk in _CHUNK.findall(text)
+        ),
+    )
 
 
 class _Run:
@@ -555,6 +589,7 @@ class _Run:
         self.columns: list[str] = []
         self.aggregated = False
         self.displayed = False
+        self.sorted = False
         self.limit: int | None = None
         self.matched = 0
         self.parsers: dict[int, re.Pattern[str]] = {}
@@ -655,15 +690,25 @@ class _Run:
                 missing = [kr[1] for kr in keyed if kr[0] is None]
                 present.sort(key=lambda kr: _sort_key(kr[0]), reverse=desc)
                 out = [kr[1] for kr in present] + missing  # missing values last either way
+            self.sorted = True
             return out
         if c.name == "limit":
             self.limit = c.limit if self.limit is None else min(self.limit, c.limit)
             return rows[: c.limit]
         if c.name == "dedup":
+            # CWL_QuerySyntax-Dedup: the first event in sort order is kept, and unsorted events are in
+            # the default order, newest first.
+            if not self.sorted and not self.aggregated:
+                rows = sorted(rows, key=lambda r: int(r["@timestamp"]), reverse=True)
             seen: set[tuple[str, ...]] = set()
             out2: list[Row] = []
             for r in rows:
-                key = tuple(format_value(self.ev.ev(i.expr, r)) for i in c.items)
+                values = [self.ev.ev(i.expr, r) for i in c.items]
+                # "Null values are not considered duplicates": an event missing any dedup field is kept.
+                if any(v is None for v in values):
+                    out2.append(r)
+                    continue
+                key = tuple(format_value(v) for v in values)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -733,14 +778,46 @@ def run_query(
     return QueryOutcome(rows=shaped, columns=columns, records_scanned=scanned, records_matched=runner.matched)
 
 
+def log_group_account(client: Any, log_group: str) -> str:
+    """The id of the account that owns ``log_group``, from its ARN (``DescribeLogGroups``).
+
+    Raises botocore's ``ClientError`` (``ResourceNotFoundException``) when there is no such log group,
+    as ``FilterLogEvents`` would.
+    """
+    from botocore.exceptions import ClientError
+
+    kwargs: dict[str, Any] = {"logGroupNamePrefix": log_group}
+    while True:
+        resp = client.describe_log_groups(**kwargs)
+        for group in resp.get("logGroups", []):
+            if group.get("logGroupName") == log_group:
+                # arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]
+                return str(group.get("logGroupArn") or group["arn"]).split(":")[4]
+        token = resp.get("nextToken")
+        if not token or token == kwargs.get("nextToken"):
+            break
+        kwargs["nextToken"] = token
+    raise ClientError(
+        {
+            "Error": {
+                "Code": "ResourceNotFoundException",
+                "Message": f"The specified log group does not exist: {log_group}",
+            }
+        },
+        "DescribeLogGroups",
+    )
+
+
 def fetch_records(
     client: Any,
     log_group: str,
     start_ms: int,
     end_ms: int,
     progress: Callable[[int], None] | None = None,
+    account_id: str = "",
 ) -> list[LogRecord]:
-    """Every event of ``log_group`` in ``[start_ms, end_ms]`` via ``FilterLogEvents`` (paginated)."""
+    """Every event of ``log_group`` in ``[start_ms, end_ms]`` via ``FilterLogEvents`` (paginated);
+    ``account_id`` (the log group's owner) makes their ``@log`` ``account_id:log_group``."""
     records: list[LogRecord] = []
     kwargs: dict[str, Any] = {"logGroupName": log_group, "startTime": start_ms, "endTime": end_ms}
     while True:
@@ -753,6 +830,7 @@ def fetch_records(
                     log_stream=str(ev.get("logStreamName", "")),
                     log_group=log_group,
                     ingestion_ms=ev.get("ingestionTime"),
+                    account_id=account_id,
                 )
             )
         if progress is not None:
@@ -773,10 +851,11 @@ def query_log_group(
 ) -> QueryOutcome:
     """Run ``query`` locally over ``log_group``'s events in the range (the moto replacement for
     ``StartQuery``). The query is parsed before any event is fetched, so an unsupported query fails
-    fast."""
+    fast. ``@log`` is ``account-id:log-group-name``, the account read from the log group's ARN."""
     parsed = parse_query(query)
     _Run(parsed)  # validate everything up front
-    records = fetch_records(client, log_group, start_ms, end_ms, progress)
+    account_id = log_group_account(client, log_group)
+    records = fetch_records(client, log_group, start_ms, end_ms, progress, account_id=account_id)
     return run_query(parsed, records, start_ms=start_ms, end_ms=end_ms)
 
 

@@ -6,11 +6,23 @@ literals, backtick-quoted field names, numbers, and time spans such as ``5m`` in
 
 Anything outside the subset raises :class:`UnsupportedQueryError` naming the construct; malformed
 text raises :class:`InsightsSyntaxError` with the offset. The parser never guesses.
+
+It also refuses what the documented grammar does not allow even where a lenient parser could give it a
+meaning, raising :class:`UndocumentedSyntaxError` (both an ``InsightsSyntaxError`` and an
+``UnsupportedQueryError``): a command other than ``limit`` after ``dedup`` (CWL_QuerySyntax-Dedup), and
+comparisons, ``like``, ``in`` and ``and``/``or``/``not`` used as values (in ``fields``, ``display``,
+``stats``, ``sort``, ``dedup``): the documentation allows them only in ``filter`` and as arguments of
+functions (CWL_QuerySyntax-operations-functions). A query that passes here therefore keeps to the
+documented grammar, so it runs the same on CloudWatch.
+
+Tokens are read as the parser needs them, so a command the evaluator does not support is named as such
+even when the rest of its text is outside the lexer's subset (``SOURCE logGroups(namePrefix: [...])``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -57,6 +69,24 @@ class UnsupportedQueryError(InsightsError):
         self.construct = construct
 
 
+class UndocumentedSyntaxError(InsightsSyntaxError, UnsupportedQueryError):
+    """The query uses a form that the Logs Insights documentation does not allow, which CloudWatch
+    answers with a syntax error (e.g. a command other than ``limit`` after ``dedup``).
+
+    It is both an :class:`InsightsSyntaxError` (``position``) and an :class:`UnsupportedQueryError`
+    (``construct`` names the form): refused before any event is read, like every unsupported construct.
+    """
+
+    def __init__(self, construct: str, rule: str, position: int) -> None:
+        InsightsError.__init__(
+            self,
+            f"the local Logs Insights evaluator does not support {construct}: {rule}, and CloudWatch refuses"
+            f" it as a syntax error (at character {position})",
+        )
+        self.construct = construct
+        self.position = position
+
+
 # --- tokens ------------------------------------------------------------------------------------------------
 
 
@@ -93,7 +123,13 @@ def _regex_may_start(tokens: list[Token]) -> bool:
 
 def tokenize(text: str) -> list[Token]:
     """Tokens of ``text``, ending with an ``END`` token."""
-    tokens: list[Token] = []
+    return list(iter_tokens(text))
+
+
+def iter_tokens(text: str) -> Iterator[Token]:
+    """Tokens of ``text`` one at a time, ending with an ``END`` token; a lexical error is raised only
+    when the parser asks for the token where it occurs."""
+    tokens: list[Token] = []  # what came before decides whether a '/' starts a regex
     i, n = 0, len(text)
     while i < n:
         c = text[i]
@@ -119,6 +155,7 @@ def tokenize(text: str) -> list[Token]:
                 raise InsightsSyntaxError("unterminated string", start)
             i += 1
             tokens.append(Token("STRING", "".join(buf), start, i))
+            yield tokens[-1]
             continue
         if c == "/" and _regex_may_start(tokens):
             i += 1
@@ -137,6 +174,7 @@ def tokenize(text: str) -> list[Token]:
                 raise InsightsSyntaxError("unterminated regular expression", start)
             i += 1
             tokens.append(Token("REGEX", "".join(rbuf), start, i))
+            yield tokens[-1]
             continue
         # ASCII digits only: "²".isdigit() is True but no number pattern matches it, which tripped the
         # assert below (found by tests/fuzz).
@@ -145,11 +183,13 @@ def tokenize(text: str) -> list[Token]:
             if m and not (m.group(2).lower().startswith("e") and m.group(2)[1:].isdigit()):
                 i = m.end()
                 tokens.append(Token("SPAN", m.group(0), start, i))
+                yield tokens[-1]
                 continue
             m2 = _NUMBER_RE.match(text, i)
             assert m2 is not None  # noqa: S101 - c is a digit
             i = m2.end()
             tokens.append(Token("NUMBER", m2.group(0), start, i))
+            yield tokens[-1]
             continue
         if c in "@`" or c.isalpha() or c == "_":
             m3 = _IDENT_RE.match(text, i)
@@ -159,21 +199,23 @@ def tokenize(text: str) -> list[Token]:
             raw = m3.group(0)
             name = raw.replace("`", "")
             tokens.append(Token("IDENT", name, start, i))
+            yield tokens[-1]
             continue
         simple = {"(": "LPAREN", ")": "RPAREN", "[": "LBRACK", "]": "RBRACK", ",": "COMMA", "|": "PIPE"}
         if c in simple:
             i += 1
             tokens.append(Token(simple[c], c, start, i))
+            yield tokens[-1]
             continue
         for op in _OPS:
             if text.startswith(op, i):
                 i += len(op)
                 tokens.append(Token("OP", op, start, i))
+                yield tokens[-1]
                 break
         else:
             raise InsightsSyntaxError(f"unexpected character {c!r}", i)
-    tokens.append(Token("END", "", n, n))
-    return tokens
+    yield Token("END", "", n, n)
 
 
 # --- AST -----------------------------------------------------------------------------------------------------
@@ -225,15 +267,23 @@ class Query:
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self._stream = iter_tokens(text)
+        self.tokens: list[Token] = []  # read so far; the lexer runs only as far as the parser looks
         self.i = 0
+
+    def peek(self, offset: int = 0) -> Token:
+        while len(self.tokens) <= self.i + offset:
+            if self.tokens and self.tokens[-1].kind == "END":
+                return self.tokens[-1]
+            self.tokens.append(next(self._stream))
+        return self.tokens[self.i + offset]
 
     @property
     def tok(self) -> Token:
-        return self.tokens[self.i]
+        return self.peek()
 
     def next(self) -> Token:
-        t = self.tokens[self.i]
+        t = self.peek()
         self.i += 1
         return t
 
@@ -256,7 +306,7 @@ class _Parser:
         while True:
             if self.tok.kind == "END":
                 break
-            commands.append(self.command())
+            commands.append(self.command(after_dedup=any(c.name == "dedup" for c in commands)))
             if self.tok.kind == "PIPE":
                 self.next()
                 if self.tok.kind == "END":
@@ -268,9 +318,13 @@ class _Parser:
             raise InsightsSyntaxError("empty query", 0)
         return Query(text=self.text, commands=commands)
 
-    def command(self) -> Command:
+    def command(self, after_dedup: bool = False) -> Command:
         t = self.expect("IDENT", "a command")
         name = t.value.lower()
+        if after_dedup and name != "limit":
+            raise UndocumentedSyntaxError(
+                f"command {t.value!r} after dedup", "only limit may follow dedup", t.start
+            )
         if name in UNSUPPORTED_COMMANDS:
             raise UnsupportedQueryError(f"command {t.value!r}")
         if name not in COMMANDS:
@@ -279,16 +333,20 @@ class _Parser:
         if name == "filter":
             cmd.condition = self.expr()
         elif name in ("fields", "display", "dedup"):
-            cmd.items = self.items(allow_alias=name == "fields")
+            cmd.items = self.items(allow_alias=name == "fields", command=name)
         elif name == "stats":
-            cmd.items = self.items(allow_alias=True)
+            cmd.items = self.items(allow_alias=True, command=name)
             if self.is_kw("by"):
                 self.next()
-                cmd.by = self.items(allow_alias=True)
+                cmd.by = self.items(allow_alias=True, command="stats ... by")
         elif name == "sort":
             while True:
+                start = self.tok.start
                 e = self.expr()
-                desc = False
+                _refuse_conditions_as_values(e, "sort", start)
+                # No direction means descending: moto's reading of CloudWatch, and the default order
+                # (@timestamp, descending) that the dedup documentation names.
+                desc = True
                 if self.is_kw("desc") or self.is_kw("asc"):
                     desc = self.next().value.lower() == "desc"
                 cmd.items.append(Item(e, e.text))
@@ -333,10 +391,12 @@ class _Parser:
             raise InsightsSyntaxError('parse needs a "glob" or a /regex/', self.tok.start)
         cmd.parse_source = source
 
-    def items(self, allow_alias: bool) -> list[Item]:
+    def items(self, allow_alias: bool, command: str) -> list[Item]:
         out: list[Item] = []
         while True:
+            start = self.tok.start
             e = self.expr()
+            _refuse_conditions_as_values(e, command, start)
             name = e.text
             if self.is_kw("as"):
                 if not allow_alias:
@@ -380,8 +440,8 @@ class _Parser:
         negate = False
         if (
             self.is_kw("not")
-            and self.tokens[self.i + 1].kind == "IDENT"
-            and self.tokens[self.i + 1].value.lower() in ("like", "in")
+            and self.peek(1).kind == "IDENT"
+            and self.peek(1).value.lower() in ("like", "in")
         ):
             self.next()
             negate = True
@@ -489,6 +549,24 @@ class _Parser:
                 return Expr("call", self.src(t.start, end.end), t.value, tuple(args))
             return Expr("field", t.value, t.value)
         raise InsightsSyntaxError(f"unexpected {t.value or t.kind!r}", t.start)
+
+
+_CONDITIONS: Final = frozenset({"cmp", "like", "in", "and", "or", "not"})
+
+
+def _refuse_conditions_as_values(e: Expr, command: str, position: int) -> None:
+    """Refuse a comparison (``=``, ``like``, ``in``, ``and``/``or``/``not``) used as a value in
+    ``command``: the documentation allows comparisons only in ``filter`` and as arguments of functions,
+    so the arguments of a call are not searched."""
+    if e.op in _CONDITIONS:
+        raise UndocumentedSyntaxError(
+            f"comparison {e.text!r} as a value in {command}",
+            "comparisons belong in filter or in a function's arguments",
+            position,
+        )
+    if e.op != "call":
+        for arg in e.args:
+            _refuse_conditions_as_values(arg, command, position)
 
 
 def parse_query(text: str) -> Query:

@@ -153,3 +153,40 @@ def test_given_cloudwatch_engine_then_start_query_and_results_are_read(
     rows = json.loads(out)
     assert len(rows) == 2 and all(json.loads(r["@message"])["kind"] == "decision" for r in rows)
     assert "Complete" in err
+
+
+def test_given_local_engine_then_log_is_account_id_and_log_group_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN audit events in moto, and a second log group whose name starts with the first one's
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")
+        seed_audit(logs, "edgeauth-audit-2")
+        seed_audit(logs)
+        account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+        # WHEN @log is shown by the local engine
+        code = cli.main(
+            [
+                "--region",
+                "us-east-1",
+                "audit",
+                "query",
+                "--engine",
+                "local",
+                "--query",
+                "stats count(*) as events by @log",
+                "--log-group",
+                AUDIT_GROUP,
+                "--output",
+                "json",
+            ]
+        )
+        out, err = capsys.readouterr()
+        # THEN it is account-id:log-group-name, as Logs Insights defines it
+        assert code == 0, err
+        assert json.loads(out) == [{"@log": f"{account}:{AUDIT_GROUP}", "events": "5"}]
+        # AND a log group that does not exist is an AWS error, not an empty answer
+        argv = ["--region", "us-east-1", "audit", "query", "role-changes", "--engine", "local"]
+        code = cli.main([*argv, "--log-group", "edgeauth-aud"])
+        _, err = capsys.readouterr()
+        assert code == 1 and "cannot read log group 'edgeauth-aud'" in err and "does not exist" in err

@@ -207,7 +207,7 @@ INSIGHTS_EXTRA = {
     "unterminated.txt": 'filter sub = "alice',
     "deep-parens.txt": "filter " + "(" * 2000 + "1" + ")" * 2000,
     "in-list.txt": 'filter decision in ["allow", "deny"] and not sub in ["a"]',
-    "dedup.txt": "dedup sub | sort @timestamp desc | limit 10000",
+    "dedup.txt": "sort @timestamp desc | dedup sub | limit 10000",
     "limit-huge.txt": "limit 99999999999999999999",
     "comment.txt": "# nothing\nfields @timestamp",
     "backticks.txt": "fields `a.b`, `@message` | filter `a.b` != 1",

@@ -16,6 +16,7 @@ from edgeauth_cli.context import CliContext
 from edgeauth_local.insights import LogRecord, parse_query, run_query
 
 NOW_MS = 1_700_000_000_000
+ACCOUNT = "111122223333"
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +44,43 @@ class TestSavedQueries:
 
     @pytest.mark.parametrize("saved", SAVED_QUERIES, ids=lambda q: q.name)
     def test_every_preset_is_in_the_local_subset_and_definition_is_valid(self, saved: Any) -> None:
-        run_query(render(saved, {p: "v" for p in saved.params}), [])
+        # parse_query is the documented-grammar check: it refuses what CloudWatch refuses (comparisons
+        # as values, a command after dedup), so a preset that parses runs the same on AWS.
+        run_query(render(saved, {p: "v" for p in saved.params}), audit_records())
         parse_query(saved.definition_query)
         assert "{" not in saved.definition_query.replace("{id}", "")
         assert saved.definition_name.startswith("edgeauth/")
+
+    def test_error_rate_by_route_counts_status_classes(self) -> None:
+        def access(status: int, resource: str = "/accounts/{id}") -> str:
+            return json.dumps({"kind": "access", "method": "GET", "resource": resource, "status": status})
+
+        statuses = [200, 204, 301, 400, 403, 429, 499, 500, 502, 503, 599]
+        logs = [LogRecord(NOW_MS + i, access(s)) for i, s in enumerate(statuses)]
+        logs += [
+            LogRecord(NOW_MS + 100, access(200, "/health")),
+            LogRecord(NOW_MS + 101, '{"kind": "decision"}'),
+        ]
+        out = run_query(PRESETS["error-rate-by-route"].query, logs)
+        assert out.columns == ["method", "resource", "requests", "errors_4xx", "errors_5xx", "pct_5xx"]
+        assert out.rows == [
+            {
+                "method": "GET",
+                "resource": "/accounts/{id}",
+                "requests": "11",
+                "errors_4xx": "4",
+                "errors_5xx": "4",
+                "pct_5xx": repr(4 * 100 / 11),
+            },
+            {
+                "method": "GET",
+                "resource": "/health",
+                "requests": "1",
+                "errors_4xx": "0",
+                "errors_5xx": "0",
+                "pct_5xx": "0",
+            },
+        ]
 
     def test_render_quotes_values_so_they_cannot_add_syntax(self) -> None:
         q = render(PRESETS["subject-activity"], {"sub": 'x" or kind = "role_change'})
@@ -107,6 +141,19 @@ class FakeLogs:
     def stop_query(self, **kw: Any) -> dict[str, Any]:
         self.calls.append(("stop_query", kw))
         return {"success": True}
+
+    def describe_log_groups(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("describe_log_groups", kw))
+        name = kw["logGroupNamePrefix"]
+        return {
+            "logGroups": [
+                {
+                    "logGroupName": name + "-old",
+                    "arn": f"arn:aws:logs:us-east-1:999999999999:log-group:{name}-old:*",
+                },
+                {"logGroupName": name, "arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}:*"},
+            ]
+        }
 
     def filter_log_events(self, **kw: Any) -> dict[str, Any]:
         self.calls.append(("filter_log_events", kw))
@@ -204,6 +251,24 @@ class TestCli:
         )
         assert code == 2 and "does not support command 'pattern'" in err
         assert fake.calls == []  # nothing fetched
+
+    def test_local_engine_log_field_is_account_and_group(
+        self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["audit", "query", "--engine", "local", "--query", "stats count(*) as n by @log"]
+        code, out, err = run([*argv, "--log-group", "/edgeauth/audit", "--output", "json"], capsys)
+        assert code == 0, err
+        assert json.loads(out) == [{"@log": f"{ACCOUNT}:/edgeauth/audit", "n": "4"}]
+
+    def test_local_engine_names_an_unsupported_command_whatever_follows_it(
+        self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        query = 'SOURCE logGroups(namePrefix: ["/aws/lambda"]) | filter @message like /x/'
+        code, _, err = run(
+            ["audit", "query", "--engine", "local", "--query", query, "--log-group", "a"], capsys
+        )
+        assert code == 2 and "does not support command 'SOURCE'" in err
+        assert fake.calls == []
 
     def test_param_injection_is_quoted(self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]) -> None:
         argv = [

@@ -15,6 +15,7 @@ import pytest
 from edgeauth_local.insights import (
     InsightsSyntaxError,
     LogRecord,
+    UndocumentedSyntaxError,
     UnsupportedQueryError,
     parse_query,
     quote_string,
@@ -164,15 +165,15 @@ class TestSemantics:
         out2 = run_query("stats count(*) by bin(5m) | sort bin(5m) asc | limit 1", logs)
         assert out2.rows == [{"bin(5m)": "2023-11-14 22:10:00.000", "count(*)": "1"}]
 
-    def test_boolean_fields_are_one_and_zero(self) -> None:
+    def test_comparisons_as_function_arguments_are_one_and_zero(self) -> None:
         logs = recs(j(status=500), j(status=200), j(status=503))
-        (row,) = run_query("fields status >= 500 as err | stats sum(err) as e, count(*) as n", logs).rows
+        (row,) = run_query("stats sum(status >= 500) as e, count(*) as n", logs).rows
         assert row == {"e": "2", "n": "3"}
 
     def test_dedup_and_scalar_functions(self) -> None:
         logs = recs(j(u="A"), j(u="a"), j(u="b"))
-        out = run_query("fields tolower(u) as lu | dedup lu | display lu, strlen(lu)", logs)
-        assert [r["lu"] for r in out.rows] == ["a", "b"]
+        out = run_query("fields tolower(u) as lu, strlen(u) as n | sort @timestamp asc | dedup lu", logs)
+        assert [(r["lu"], r["n"]) for r in out.rows] == [("a", "1"), ("b", "1")]
 
     def test_sort_puts_missing_last_both_directions(self) -> None:
         logs = recs(j(n=1), j(x=0), j(n=3))
@@ -196,6 +197,173 @@ class TestSemantics:
         assert out.rows == [{"sub": evil}]
         with pytest.raises(ValueError):
             quote_string("line\nbreak")
+
+
+class TestNaturalSort:
+    """Item 7: CWL_QuerySyntax-Sort's natural order, both directions, descending by default."""
+
+    # The documentation's own example, in ascending order.
+    DOCS_ORDER = (
+        "!:", "#", "*%04", "0#", "5A", "111A", "2345_", "@", "@_", "A", "A9876fghj", "a12345hfh",
+        "0", "01", "1", "2", "3",
+    )  # fmt: skip
+
+    @staticmethod
+    def sorted_values(values: list[Any], direction: str, field: str = "v") -> list[str | None]:
+        logs = recs(*[j(**{field: v}) for v in values])
+        return [r.get(field) for r in run_query(f"fields {field} | sort {field} {direction}", logs).rows]
+
+    def test_numeric_runs_compare_by_length_then_value(self) -> None:
+        values = ["app-10", "app-2", "app-1", "app-02", "app-100", "app-9"]
+        ascending = ["app-1", "app-2", "app-9", "app-02", "app-10", "app-100"]
+        assert self.sorted_values(values, "asc") == ascending
+        assert self.sorted_values(values, "desc") == ascending[::-1]
+
+    def test_the_documentation_example(self) -> None:
+        shuffled = list(self.DOCS_ORDER[::2] + self.DOCS_ORDER[1::2])
+        assert self.sorted_values(shuffled, "asc") == list(self.DOCS_ORDER)
+        assert self.sorted_values(shuffled, "desc") == list(self.DOCS_ORDER[::-1])
+
+    def test_non_numbers_come_before_numbers_in_a_mixed_column(self) -> None:
+        values: list[Any] = [10, "b2", 9, "10a", 2.5, "-", "a", 100]
+        ascending = ["-", "10a", "a", "b2", "2.5", "9", "10", "100"]
+        assert self.sorted_values(values, "asc") == ascending
+        assert self.sorted_values(values, "desc") == ascending[::-1]
+
+    def test_numbers_compare_by_value_even_as_strings(self) -> None:
+        values = ["10", "9", "-3", "2.5", "100"]
+        assert self.sorted_values(values, "asc") == ["-3", "2.5", "9", "10", "100"]
+
+    def test_default_direction_is_descending(self) -> None:
+        assert self.sorted_values(["app-2", "app-10", "app-1"], "") == ["app-10", "app-2", "app-1"]
+        assert self.sorted_values([3, 20, 1], "") == ["20", "3", "1"]
+
+    def test_sort_of_stats_groups_and_missing_values(self) -> None:
+        logs = recs(j(host="web-10"), j(host="web-9"), j(host="web-10"), j(x=1))
+        out = run_query("stats count(*) as n by host | sort host asc", logs)
+        assert [r.get("host") for r in out.rows] == ["web-9", "web-10", None]
+
+
+class TestDedup:
+    """Item 8: CWL_QuerySyntax-Dedup."""
+
+    def test_events_missing_a_dedup_field_are_all_kept(self) -> None:
+        logs = recs(j(u="a", n=1), j(n=2), j(u="a", n=3), j(n=4), j(u="b", n=5))
+        out = run_query("sort @timestamp asc | dedup u", logs)
+        assert [json.loads(r["@message"])["n"] for r in out.rows] == [1, 2, 4, 5]
+
+    def test_missing_any_of_several_fields_keeps_the_event(self) -> None:
+        logs = recs(j(u="a", v=1), j(u="a"), j(u="a"), j(u="a", v=1), j(v=1))
+        out = run_query("fields u, v | sort @timestamp asc | dedup u, v", logs)
+        assert [(r.get("u"), r.get("v")) for r in out.rows] == [
+            ("a", "1"),
+            ("a", None),
+            ("a", None),
+            (None, "1"),
+        ]
+
+    def test_without_sort_the_newest_event_is_kept(self) -> None:
+        logs = recs(j(server="x", n=1), j(server="y", n=2), j(server="x", n=3))
+        out = run_query("fields server, n | dedup server", logs)
+        assert [(r["server"], r["n"]) for r in out.rows] == [("x", "3"), ("y", "2")]
+
+    def test_only_limit_may_follow_dedup(self) -> None:
+        logs = recs(j(u="a"), j(u="b"), j(u="c"))
+        assert len(run_query("sort u asc | dedup u | limit 2", logs).rows) == 2
+        assert len(run_query("dedup u | limit 5 | limit 1", logs).rows) == 1
+        for after in ("sort u desc", "fields u", "filter u = 'a'", "stats count(*)", "display u", "dedup u"):
+            with pytest.raises(InsightsSyntaxError) as info:
+                run_query(f"sort u asc | dedup u | {after}", logs)
+            assert isinstance(info.value, UnsupportedQueryError)
+            assert info.value.construct == f"command {after.split()[0]!r} after dedup"
+        with pytest.raises(UndocumentedSyntaxError, match="only limit may follow dedup"):
+            parse_query("dedup u | limit 5 | sort u")
+
+
+class TestNumbers:
+    """Item 9: numbers print with full precision."""
+
+    def test_average_has_full_precision(self) -> None:
+        logs = recs(j(v=1), j(v=2), j(v=2))
+        (row,) = run_query("stats avg(v) as a, sum(v) / 7 as s", logs).rows
+        assert row == {"a": repr(5 / 3), "s": repr(5 / 7)}
+
+    def test_small_quotients_are_not_rounded_to_zero(self) -> None:
+        out = run_query("fields 42 / 100000000 as tiny, 1 / 3 as third", recs("x"))
+        (row,) = out.rows
+        assert float(row["tiny"]) == 42 / 100000000 and row["tiny"] != "0.0"
+        assert float(row["third"]) == 1 / 3
+
+    def test_json_numbers_keep_their_digits(self) -> None:
+        logs = recs(j(v=0.1234567891), j(v=1e-9))
+        assert [r["v"] for r in run_query("fields v | sort v asc", logs).rows] == ["1e-09", "0.1234567891"]
+
+
+class TestLogField:
+    """Item 10: @log is account-id:log-group-name."""
+
+    def test_log_is_account_and_group(self) -> None:
+        logs = [LogRecord(T0, "m", "s", "/edgeauth/audit", account_id="111122223333")]
+        out = run_query("fields @log | stats count(*) by @log", logs)
+        assert out.rows == [{"@log": "111122223333:/edgeauth/audit", "count(*)": "1"}]
+
+
+class TestDocumentedGrammar:
+    """Items 11 and 12: what AWS refuses is refused; comparisons only in filter and function arguments."""
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "fields status >= 500 as server_error",
+            "fields status >= 400 and status < 500 as client_error",
+            "fields (status = 500) + 1 as x",
+            "fields -(status = 500) as x",
+            "fields not ispresent(status) as x",
+            "fields @message like /x/ as m",
+            "fields status in [500, 503] as m",
+            "display status != 200",
+            "stats count(*) > 1 as many",
+            "stats sum(x) * (y > 1) as z",
+            "stats count(*) by status >= 500",
+            "sort status >= 500 desc",
+            "sort @timestamp asc | dedup status = 500",
+        ],
+    )
+    def test_comparison_as_a_value_is_refused(self, query: str) -> None:
+        with pytest.raises(UndocumentedSyntaxError) as info:
+            run_query(query, recs(j(status=500)))
+        assert isinstance(info.value, InsightsSyntaxError) and isinstance(info.value, UnsupportedQueryError)
+        assert info.value.construct.startswith("comparison ") and " as a value in " in info.value.construct
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "filter status >= 500 and not (status = 503) or status in [1, 2]",
+            "fields ispresent(status) as p, strcontains(@message, 'x') as c, coalesce(a = 1, 0) as q",
+            "stats sum(status >= 500) as e, count(*) by floor(status / 100)",
+            "fields floor(status / 100) as c | sort c desc",
+        ],
+    )
+    def test_comparisons_in_filter_and_function_arguments_are_accepted(self, query: str) -> None:
+        run_query(query, recs(j(status=500)))
+
+    @pytest.mark.parametrize(
+        ("query", "construct"),
+        [
+            (
+                'SOURCE logGroups(namePrefix: ["/aws/lambda"], class: "STANDARD") | fields @message',
+                "command 'SOURCE'",
+            ),
+            ("SOURCE logGroups(namePrefix: ['a']) START=-1h END=0s | fields @message", "command 'SOURCE'"),
+            ("fields @message | lookup t key OUTPUT v; | fields v", "command 'lookup'"),
+            ("fields a | unnest a into b & c", "command 'unnest'"),
+        ],
+    )
+    def test_unsupported_command_is_named_whatever_follows_it(self, query: str, construct: str) -> None:
+        with pytest.raises(UnsupportedQueryError) as info:
+            parse_query(query)
+        assert info.value.construct == construct
+        assert not isinstance(info.value, InsightsSyntaxError)
 
 
 class TestRefusals:

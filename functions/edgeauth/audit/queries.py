@@ -7,8 +7,10 @@ never close the string and add query syntax). For the CDK query definitions use
 :attr:`SavedQuery.definition_query`, where each placeholder is replaced by an obvious sample literal
 (``"<sub>"``) for the console user to edit: a ``{name}`` placeholder is not valid query syntax.
 
-The local evaluator (:mod:`edgeauth_local.insights`) supports every construct used here; a test
-keeps it so.
+Every query keeps to the documented Logs Insights grammar (no comparison as a value, nothing but
+``limit`` after ``dedup``), so it runs the same on CloudWatch; the local evaluator
+(:mod:`edgeauth_local.insights`) refuses anything else and supports every construct used here. A test
+keeps both so.
 """
 
 from __future__ import annotations
@@ -166,11 +168,15 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         name="error-rate-by-route",
         title="Error rate by route",
         description="Requests, 4xx and 5xx per route, with the share of 5xx answers in percent.",
+        # Comparisons are allowed only in filter and as function arguments, never as values
+        # (``fields status >= 500 as e`` is a syntax error): a status class from floor() and
+        # 1 - least(|class - N|, 1), which is 1 for class N and 0 otherwise, count per class.
         query=(
             'filter kind = "access"\n'
-            "| fields status >= 500 as server_error, status >= 400 and status < 500 as client_error\n"
-            "| stats count(*) as requests, sum(client_error) as errors_4xx, sum(server_error) as errors_5xx,"
-            " sum(server_error) * 100 / count(*) as pct_5xx by method, resource\n"
+            "| fields floor(status / 100) as status_class\n"
+            "| fields 1 - least(abs(status_class - 4), 1) as is_4xx, 1 - least(abs(status_class - 5), 1) as is_5xx\n"
+            "| stats count(*) as requests, sum(is_4xx) as errors_4xx, sum(is_5xx) as errors_5xx,"
+            " sum(is_5xx) * 100 / count(*) as pct_5xx by method, resource\n"
             "| sort pct_5xx desc, requests desc"
         ),
     ),
