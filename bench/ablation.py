@@ -3,10 +3,13 @@
 Rows 3 and 4 of ``make bench`` miss their targets; the README says what bounds them. A timer
 around each part inside ``authorize`` perturbs what it measures (each timer is itself a few Python
 calls on cold caches), so this measures the other way round: the same interleaved, paired loop as
-the table, with variants of the authorizer that each skip one part, and prints what removing that
-part saves. Parts are skipped by replacing a module-level function or a method with one that
-returns a result prepared before timing; the replaced name is restored after each request. For
-measurement only: no variant here is a valid authorizer.
+the table, against the same floor (``verify`` alone), with variants of the authorizer that each
+skip one part, and prints what removing that part saves. Every variant is called as the table's rows
+3 and 4 call ours: through the Lambda handler, with the runtime's trace id and context
+(:mod:`bench.ours`), the handler module's authorizer replaced by the variant's during each call.
+Parts are skipped by replacing a module-level function or a method with one that returns a result
+prepared before timing; the replaced name is restored after each request. For measurement only: no
+variant here is a valid authorizer.
 
 New token (row 3): the signature check, the audit line and its write, the payload's JSON parse,
 the claim checks, the verified-token cache. Repeated token (row 4): the audit line's write, the
@@ -28,28 +31,38 @@ from typing import Any
 
 from bench import floor, ours
 from bench.common import Case, Fresh, Settings, interleaved, paired_ratio
-from bench.world import World, aws_test_credentials, build_world
+from bench.world import World, aws_test_credentials, build_world, event_for
 from edgeauth import authorizer as authorizer_module
 from edgeauth.authorizer import Authorizer
 from edgeauth.core import tokens as tokens_module
 from edgeauth.core.audit_line import request_line
 from edgeauth.core.tokens import VerifiedToken
 
-Op = Callable[[dict[str, Any]], Any]
+Op = Callable[[ours.Invocation], Any]
 
 
 def _with(module: Any, name: str, value: Any, op: Op) -> Op:
     """``op`` with ``module.name`` replaced by ``value`` during each call (restored after it)."""
     real = getattr(module, name)
 
-    def run(event: dict[str, Any]) -> Any:
+    def run(invocation: ours.Invocation) -> Any:
         setattr(module, name, value)
         try:
-            return op(event)
+            return op(invocation)
         finally:
             setattr(module, name, real)
 
     return run
+
+
+def _handler_of(handler: ours.Handler, auth: Authorizer) -> Op:
+    """The Lambda handler, answering with ``auth`` (the handler module's authorizer during each call)."""
+    return _with(sys.modules[handler.__module__], "_authorizer", auth, ours.call(handler))
+
+
+def _warm(auth: Authorizer, world: World) -> None:
+    """JWKS fetched and roles read before timing; the first answer must be an Allow."""
+    ours.check_allows(auth.authorize(event_for(world.repeat_token)))
 
 
 def _without_token_cache(auth: Authorizer) -> None:
@@ -64,47 +77,47 @@ def _without_token_cache(auth: Authorizer) -> None:
     verifier.verify = verify  # type: ignore[method-assign]
 
 
-def new_token_variants(world: World) -> dict[str, Op]:
-    """Each variant's ``authorize`` (all with the same wrapper, so the wrapper's cost cancels)."""
+def new_token_variants(world: World, handler: ours.Handler) -> dict[str, Op]:
+    """Each variant through the handler (all with the same wrappers, so their cost cancels)."""
     auths = {}
     for name in ("all parts", "signature check", "audit line", "payload JSON", "claim checks", "token cache"):
         auths[name] = world.authorizer()
-        ours.warm(auths[name], world)
+        _warm(auths[name], world)
     payload = json.loads(base64.urlsafe_b64decode(world.repeat_token.split(".")[1] + "=="))
     verified = auths["claim checks"].verifier.verify(world.repeat_token)[0]
     auths["claim checks"].verifier._check_claims = lambda *_: verified  # type: ignore[method-assign]
     _without_token_cache(auths["token cache"])
     auths["audit line"]._emit = lambda _line: None
     line = request_line
+    op = {name: _handler_of(handler, auth) for name, auth in auths.items()}
     return {
-        "all parts": _with(authorizer_module, "request_line", line, auths["all parts"].authorize),
+        "all parts": _with(authorizer_module, "request_line", line, op["all parts"]),
         "signature check": _with(
-            tokens_module, "verifier", lambda _alg: lambda *_: True, auths["signature check"].authorize
+            tokens_module, "verifier", lambda _alg: lambda *_: True, op["signature check"]
         ),
-        "audit line": _with(authorizer_module, "request_line", lambda *_: "", auths["audit line"].authorize),
+        "audit line": _with(authorizer_module, "request_line", lambda *_: "", op["audit line"]),
         "payload JSON": _with(
-            tokens_module, "_json_object", lambda _raw, _what: payload.copy(), auths["payload JSON"].authorize
+            tokens_module, "_json_object", lambda _raw, _what: payload.copy(), op["payload JSON"]
         ),
-        "claim checks": _with(authorizer_module, "request_line", line, auths["claim checks"].authorize),
-        "token cache": _with(authorizer_module, "request_line", line, auths["token cache"].authorize),
+        "claim checks": _with(authorizer_module, "request_line", line, op["claim checks"]),
+        "token cache": _with(authorizer_module, "request_line", line, op["token cache"]),
     }
 
 
-def repeated_token_variants(world: World) -> dict[str, Op]:
+def repeated_token_variants(world: World, handler: ours.Handler) -> dict[str, Op]:
     auths = {}
     for name in ("all parts", "the line's write", "audit line"):
         auths[name] = world.authorizer()
-        ours.warm(auths[name], world)
-        ours.warm(auths[name], world)  # the memo admits a token from its second use
+        _warm(auths[name], world)
+        _warm(auths[name], world)  # the memo admits a token from its second use
     auths["the line's write"]._emit = lambda _line: None
     auths["audit line"]._emit = lambda _line: None
     line = request_line
+    op = {name: _handler_of(handler, auth) for name, auth in auths.items()}
     return {
-        "all parts": _with(authorizer_module, "request_line", line, auths["all parts"].authorize),
-        "the line's write": _with(
-            authorizer_module, "request_line", line, auths["the line's write"].authorize
-        ),
-        "audit line": _with(authorizer_module, "request_line", lambda *_: "", auths["audit line"].authorize),
+        "all parts": _with(authorizer_module, "request_line", line, op["all parts"]),
+        "the line's write": _with(authorizer_module, "request_line", line, op["the line's write"]),
+        "audit line": _with(authorizer_module, "request_line", lambda *_: "", op["audit line"]),
     }
 
 
@@ -147,16 +160,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return world.new_tokens[start : start + per_case]
 
         check = floor.rs256_verifier(world.rs.private.public_key())
-        new_cases: dict[str, Case] = {"floor": Fresh(world.token_source(fresh_tokens()), check)}
-        for name, op in new_token_variants(world).items():
-            new_cases[name] = Fresh(world.event_source(fresh_tokens()), op)
-        repeated_cases: dict[str, Case] = {"floor": Fresh(world.token_source(fresh_tokens()), check)}
-        for name, op in repeated_token_variants(world).items():
-            repeated_cases[name] = Fresh(world.event_source(itertools.repeat(world.repeat_token)), op)
-        gc.collect()
-        gc.freeze()
-        out = report("new token (row 3)", interleaved(new_cases, s.rounds, s.batch))
-        out += report("repeated token (row 4)", interleaved(repeated_cases, s.rounds, s.batch))
+        # The handler module is imported as Lambda imports it (its own authorizer is never called:
+        # each variant's replaces it); the audit lines go to the runtime's stdout over /dev/null.
+        with ours.lambda_process(ours.function_environment(), world.sink.stream) as handler:
+            new_cases: dict[str, Case] = {
+                "floor": Fresh(floor.decoded(world.token_source(fresh_tokens())), check)
+            }
+            for name, op in new_token_variants(world, handler).items():
+                new_cases[name] = Fresh(ours.invocations(world.event_source(fresh_tokens())), op)
+            repeated_cases: dict[str, Case] = {
+                "floor": Fresh(floor.decoded(world.token_source(fresh_tokens())), check)
+            }
+            repeat = itertools.repeat(world.repeat_token)
+            for name, op in repeated_token_variants(world, handler).items():
+                repeated_cases[name] = Fresh(ours.invocations(world.event_source(repeat)), op)
+            gc.collect()
+            gc.freeze()
+            out = report("new token (row 3)", interleaved(new_cases, s.rounds, s.batch))
+            out += report("repeated token (row 4)", interleaved(repeated_cases, s.rounds, s.batch))
         world.sink.close()
     print("\n".join(out))
     return 0

@@ -1,12 +1,20 @@
 """Scenario 5, cold start: fresh processes, ours against "import boto3 and create a client".
 
-Ours: a new interpreter imports ``authorizer.handler`` (init, as Lambda does) and answers its first
-request: the JWKS comes from a loopback HTTP server started here, the roles from a moto server on
-127.0.0.1 (``EDGEAUTH_ENDPOINT_URL``), the audit line goes to ``/dev/null``. The reference process
-only imports boto3 and creates a DynamoDB client, the least any Python authorizer reading a table
-does. Both run with the same interpreter, flags and environment, alternately, several times; the
-time is the wall clock from spawn to exit seen by this process, and the memory is the child's peak
-RSS (``ru_maxrss`` from ``wait4``).
+Ours: a new interpreter does what the Lambda Python runtime does on a cold start (``sys.stdout``
+wrapped in awslambdaric's ``Unbuffered``, the handler the stack names imported by the runtime's
+own ``_get_handler``: init), then what it does for the first invocation (``_X_AMZN_TRACE_ID`` set,
+a ``LambdaContext``, the event parsed) and calls the handler: the JWKS comes from a loopback HTTP
+server started here, the roles from a moto server on 127.0.0.1 (``EDGEAUTH_ENDPOINT_URL``), the
+audit line goes to ``/dev/null``. The reference process only imports boto3 and creates a DynamoDB
+client, the least any Python authorizer reading a table does. Both start as the runtime's process
+starts (:data:`RUNTIME`: awslambdaric's modules loaded, ``sys.stdout`` wrapped), since in Lambda
+both would run under it: about 25 ms and 2 MB of peak RSS in each here, which the two rows share.
+
+Both run with the same interpreter, flags and environment, alternately, several times. The time is
+what a caller waits for: the wall clock from just before the spawn to the child's answer, which it
+signals by writing a byte to a pipe (descriptor 3) as soon as the handler has returned (the
+reference: as soon as its client exists); the interpreter's exit is not counted. The memory is the
+child's peak RSS over its whole life (``ru_maxrss`` from ``wait4``).
 """
 
 from __future__ import annotations
@@ -23,27 +31,50 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.world import REGION, ROLE_TABLE, World, authorizer_env, event_for, seed_table
+from bench.ours import FUNCTION_ARN, TASK_ROOT, TIMEOUT_MS, TRACE_ENV, function_environment, trace_header
+from bench.world import REGION, ROLE_TABLE, World, event_for, seed_table
 from tests.support.dynamo import create_role_table
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The descriptor on which a measured child writes one byte when it has answered.
+ANSWER_FD = 3
 
-OURS = """
-import json, os, sys
-from authorizer.handler import handler
-answer = handler(json.loads(os.environ["BENCH_EVENT"]), None)
+#: What the Lambda Python runtime has done in any function's process before the handler's init:
+#: its own modules loaded (awslambdaric's bootstrap and context) and ``sys.stdout`` wrapped. Both
+#: children start with it, as both would run under that runtime in Lambda.
+RUNTIME = """
+import json, os, sys, time, uuid
+from awslambdaric.bootstrap import Unbuffered, _get_handler, update_xray_env_variable
+from awslambdaric.lambda_context import LambdaContext
+sys.stdout = Unbuffered(sys.stdout)
+"""
+
+#: Init (the handler the stack names, imported by the runtime's own resolution), then the first
+#: invocation as the runtime makes it (trace id, context, event) and the answer.
+OURS = (
+    RUNTIME
+    + f"""
+handler = _get_handler(os.environ["_HANDLER"])
+update_xray_env_variable(os.environ["BENCH_TRACE_ID"])
+deadline_ms = int(time.time() * 1000) + {TIMEOUT_MS}
+context = LambdaContext(str(uuid.uuid4()), None, None, deadline_ms, {FUNCTION_ARN!r})
+answer = handler(json.loads(os.environ["BENCH_EVENT"]), context)
 if answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
     sys.exit(3)
+os.write({ANSWER_FD}, b"!")
 """
+)
 
-REFERENCE = """
-import os
+#: The least any Python authorizer reading a table does: boto3 imported, a DynamoDB client made.
+REFERENCE = (
+    RUNTIME
+    + f"""
 import boto3
 client = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["BENCH_ENDPOINT"])
+os.write({ANSWER_FD}, b"!")
 """
+)
 
 
 def free_port() -> int:
@@ -55,8 +86,10 @@ def free_port() -> int:
 
 class _JwksHandler(http.server.BaseHTTPRequestHandler):
     body = b""
+    served: list[str]
 
     def do_GET(self) -> None:
+        self.served.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.body)))
@@ -67,14 +100,24 @@ class _JwksHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@dataclass(frozen=True, slots=True)
+class JwksServer:
+    url: str
+    """The JWKS document's URL (``http://127.0.0.1:<port>/…``)."""
+    served: list[str]
+    """The path of every request answered so far."""
+
+
 @contextmanager
-def jwks_server(body: bytes) -> Iterator[str]:
-    handler = type("Handler", (_JwksHandler,), {"body": body})
+def jwks_server(body: bytes) -> Iterator[JwksServer]:
+    """``body`` served as the JWKS on a loopback HTTP server for the duration of the block."""
+    served: list[str] = []
+    handler = type("Handler", (_JwksHandler,), {"body": body, "served": served})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+        yield JwksServer(f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", served)
     finally:
         server.shutdown()
         server.server_close()
@@ -97,27 +140,43 @@ def moto_server() -> Iterator[str]:
 @dataclass(frozen=True, slots=True)
 class Run:
     seconds: float
+    """From just before the spawn to the child's answer (the byte on :data:`ANSWER_FD`)."""
     max_rss_kb: int
+    """The child's peak RSS over its whole life, exit included."""
 
 
 # The measured child is started by this small launcher, not by the benchmark process itself: on Linux
 # a child's ru_maxrss starts from the RSS of the process it was forked from (kept across execve), and
 # the benchmark process is large (moto, boto3). The launcher is small, so the child's own peak shows.
-LAUNCHER = """
+# The clock stops when the child's byte arrives on the pipe: the launcher is blocked in read() until
+# then and wakes at once; it then waits for the exit only to read the peak RSS.
+LAUNCHER = f"""
 import json, os, sys, time
+answer_r, answer_w = os.pipe()
 t0 = time.perf_counter()
 pid = os.posix_spawn(
     sys.executable, [sys.executable, "-c", sys.argv[1]], os.environ,
-    file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
+    file_actions=[
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_DUP2, answer_w, {ANSWER_FD}),
+    ],
 )
-_, status, usage = os.wait4(pid, 0)
+os.close(answer_w)  # the child's end only: read() sees end-of-file if it exits without answering
+answered = os.read(answer_r, 1) == b"!"
 dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "max_rss_kb": usage.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}))
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps({{
+    "seconds": dt, "answered": answered, "max_rss_kb": usage.ru_maxrss,
+    "exit": os.waitstatus_to_exitcode(status),
+}}))
 """
 
 
 def spawn(code: str, env: dict[str, str]) -> Run:
-    """Run ``code`` in a fresh interpreter; wall time from spawn to exit, and its peak RSS."""
+    """Run ``code`` in a fresh interpreter; wall time from spawn to its answer, and its peak RSS.
+
+    ``code`` answers by writing one byte to descriptor :data:`ANSWER_FD`; a child that exits
+    without answering, or with a status other than 0, raises ``RuntimeError``."""
     proc = subprocess.run(
         [sys.executable, "-c", LAUNCHER, code], env=env, capture_output=True, text=True, check=False
     )
@@ -127,6 +186,8 @@ def spawn(code: str, env: dict[str, str]) -> Run:
         result = {"exit": -1}
     if proc.returncode != 0 or result.get("exit") != 0:
         raise RuntimeError(f"cold-start child failed ({result.get('exit')}): {proc.stderr[-2000:]}")
+    if not result.get("answered"):
+        raise RuntimeError(f"cold-start child exited without answering: {proc.stderr[-2000:]}")
     return Run(float(result["seconds"]), int(result["max_rss_kb"]))
 
 
@@ -148,19 +209,21 @@ class ColdStart:
 
 @contextmanager
 def handler_env(jwks_body: bytes, token: str) -> Iterator[dict[str, str]]:
-    """The environment of a process that runs ``authorizer.handler`` as Lambda would, with the
-    servers it needs running: the JWKS (``jwks_body``) on a loopback server, the seeded role table
-    on a moto server. ``BENCH_EVENT`` is an event presenting ``token``."""
+    """The environment of a process that runs the authorizer's handler as Lambda would, with the
+    servers it needs running: the function's environment (:func:`bench.ours.function_environment`;
+    the task root on ``PYTHONPATH``), the JWKS (``jwks_body``) on a loopback server, the seeded role
+    table on a moto server. ``BENCH_EVENT`` is an event presenting ``token``, ``BENCH_TRACE_ID`` the
+    trace header the runtime sets for that invocation."""
     import boto3
 
-    with jwks_server(jwks_body) as jwks_url, moto_server() as endpoint:
+    with jwks_server(jwks_body) as jwks, moto_server() as endpoint:
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
         create_role_table(client, ROLE_TABLE)
         seed_table(client)
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("EDGEAUTH_", "POWERTOOLS_", "PYTHON")) and k != "_X_AMZN_TRACE_ID"
+            if not k.startswith(("EDGEAUTH_", "POWERTOOLS_", "PYTHON")) and k != TRACE_ENV
         }
         env.update(
             {
@@ -169,12 +232,12 @@ def handler_env(jwks_body: bytes, token: str) -> Iterator[dict[str, str]]:
                 "AWS_REGION": REGION,
                 "AWS_DEFAULT_REGION": REGION,
                 "BENCH_ENDPOINT": endpoint,
-                "PYTHONPATH": str(ROOT / "functions"),
-                "POWERTOOLS_SERVICE_NAME": "edgeauth-authorizer",
+                "PYTHONPATH": str(TASK_ROOT),
             }
         )
-        env.update(authorizer_env(jwks_uri=jwks_url, endpoint_url=endpoint))
+        env.update(function_environment(jwks_uri=jwks.url, endpoint_url=endpoint))
         env["BENCH_EVENT"] = json.dumps(event_for(token))
+        env["BENCH_TRACE_ID"] = trace_header()
         yield env
 
 
