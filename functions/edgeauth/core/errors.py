@@ -69,6 +69,20 @@ class TokenClaimError(AuthenticationError):
         super().__init__(reason, detail)
 
 
+class DpopError(AuthenticationError):
+    """The DPoP proof (RFC 9449) is not acceptable (401, reason ``invalid_dpop_proof``).
+
+    ``member`` names the proof's header member or claim at fault (``"jwk"``, ``"htu"``, ``"iat"``...),
+    or is ``""`` when the proof as a whole is (not a compact JWS, a bad signature, no proof at all).
+    """
+
+    reason = "invalid_dpop_proof"
+
+    def __init__(self, reason: str | None = None, detail: str = "", *, member: str = "") -> None:
+        self.member = member
+        super().__init__(reason, detail)
+
+
 class DependencyError(EdgeAuthError):
     """A dependency failed; the authorizer must fail closed by raising (API Gateway answers 500)."""
 
