@@ -95,6 +95,15 @@ class JwksUnavailableError(DependencyError):
     reason = "jwks_unavailable"
 
 
+class JwksUnknownKidError(JwksUnavailableError):
+    """A token names a ``kid`` the cached keys lack while the issuer's JWKS endpoint fails: the
+    ``kid`` can be neither found nor ruled out (500, not 401: it may be a key rotated in during the
+    outage). Its own reason, so that a flood of random ``kid``s during an outage is told apart from
+    the outage refusing known keys (SECURITY.md, "Deliberate choices")."""
+
+    reason = "jwks_unavailable_unknown_kid"
+
+
 class RoleStoreError(DependencyError):
     """The role table could not be read (throttled, timed out, denied, missing)."""
 
