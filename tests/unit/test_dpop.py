@@ -330,7 +330,7 @@ def test_a_hostile_header_member_is_refused_naming_it(member: str, change: dict[
 )
 def test_rsa_proof_keys_are_bounded_in_size_and_exponent(n: int, e: int, problem: str) -> None:
     # The proof's key is the client's choice and is checked before anything ties it to the token:
-    # a huge modulus or exponent would make any caller's request cost ~100x an ES256 check.
+    # a huge modulus or exponent would make any caller's request cost tens of ES256 checks.
     header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": _rsa_jwk(n, e)}
     proof = f"{b64json(header)}.{b64json(_good_body())}.{b64url(bytes((n.bit_length() + 7) // 8))}"
     with pytest.raises(DpopError) as info:
