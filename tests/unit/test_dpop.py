@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from edgeauth.core.dpop import (
@@ -20,7 +20,7 @@ from edgeauth.core.dpop import (
 )
 from edgeauth.core.errors import TokenClaimError
 from edgeauth.core.tokens import bound_thumbprint
-from tests.support.tokens import b64json, b64url, make_key
+from tests.support.tokens import b64json, b64url, make_key, rsa_key
 
 ALGS = frozenset({"ES256", "RS256", "PS256", "EdDSA"})
 URL = "https://api.example.com/prod/accounts/42"
@@ -339,7 +339,7 @@ def test_rsa_proof_keys_are_bounded_in_size_and_exponent(n: int, e: int, problem
 
 
 def test_an_rsa_proof_key_of_4096_bits_with_exponent_65537_is_accepted() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    key = rsa_key(4096)
     public = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
     header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": public}
     proof = _signed(header, _good_body(), key, RSAAlgorithm(RSAAlgorithm.SHA256))

@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from edgeauth.core.errors import (
     AuthenticationError,
@@ -130,7 +130,7 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return _json_object(b64url_decode(parts[0]), "header"), _json_object(b64url_decode(parts[1]), "payload")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     """A finite JSON number (not a bool). ``1e400`` parses to ``inf`` and ``10**400`` cannot be
     converted to a float: without the finiteness check the first made a token that never expires
     (when no maximum lifetime is configured) and the second raised OverflowError (a 500)."""
