@@ -11,8 +11,9 @@ Outcomes (API Gateway semantics):
   propagates: API Gateway answers 500 and caches nothing. A fault never allows and never caches a Deny.
 
 DPoP (RFC 9449, README "DPoP"): only when an issuer has ``dpop`` on does the request path parse the
-``DPoP`` scheme and header; otherwise the Bearer path is unchanged but for one dict lookup (a token
-with ``cnf`` is never accepted as Bearer if it is DPoP-bound).
+``DPoP`` scheme and header; otherwise the Bearer path is unchanged but for one attribute test (a
+DPoP-bound token is never accepted as Bearer). A token with a binding that cannot be checked (any
+``cnf`` but ``{"jkt": ...}``) never verifies (``TokenVerifier``, reason ``unsupported_binding``).
 
 Nothing in the answer says why a request was refused; the audit line does.
 """
@@ -35,14 +36,14 @@ from edgeauth.core.audit_line import (
     request_line,
     token_fields,
 )
-from edgeauth.core.dpop import DpopError, ReplayStore, bound_thumbprint, verify_proof
+from edgeauth.core.dpop import ReplayStore, verify_proof
 from edgeauth.core.errors import (
     AuthenticationError,
     ConfigError,
     DependencyError,
+    DpopError,
     ReplayStoreError,
     RequestError,
-    TokenClaimError,
 )
 from edgeauth.core.policy import MethodArn, authorizer_answer, read_only
 from edgeauth.core.roles import Decision, decide
@@ -422,7 +423,7 @@ class Authorizer:
                         raise AuthenticationError("dpop_not_enabled", "no issuer accepts DPoP") from None
                     raise
             verified, seen = self.verifier.verify(token)
-            if self._dpop or "cnf" in verified.claims:
+            if self._dpop or verified.jkt is not None:
                 self._check_dpop(event, request.method, token, verified, is_dpop)
             issuer = verified.issuer.issuer
             principal = (issuer, verified.sub, verified.groups, verified.client_id)
@@ -487,12 +488,13 @@ class Authorizer:
         verified: VerifiedToken | None,
     ) -> str:
         """The line's prefix when no answer was given: the token's fields once verified; before
-        that only ``iss`` and ``kid`` as presented (never trusted), for the audit."""
+        that only ``iss`` and ``kid`` as presented (never trusted), for the audit (on an error too:
+        a JWKS outage's ``kid``s tell a rotation from a flood of random ones)."""
         record = DecisionRecord(decision, reason, method=request.method, resource=request.resource)
         if verified is not None:
             record.iss, record.sub, record.kid = verified.issuer.issuer, verified.sub, verified.kid
             record.jti, record.client_id = verified.jti, verified.client_id
-        elif decision == "unauthorized" and token is not None:
+        elif token is not None:
             record.iss, record.kid = self.verifier.unverified_hint(token)
         return line_prefix(principal_fragment(record))
 
@@ -540,10 +542,7 @@ class Authorizer:
     ) -> None:
         """RFC 9449 §7 for a verified token: scheme and binding, then the proof, then its ``jti``."""
         issuer = verified.issuer
-        try:
-            jkt = bound_thumbprint(verified.claims)
-        except DpopError:
-            raise TokenClaimError("claim_type", "cnf", "an object with a string jkt", "other") from None
+        jkt = verified.jkt
         if not is_dpop:
             if jkt is not None:
                 # §7.2: a DPoP-bound token is never accepted as a bearer token (no downgrade).
@@ -569,7 +568,7 @@ class Authorizer:
             leeway_seconds=issuer.leeway_seconds,
         )
         if proof.jkt != jkt:
-            raise DpopError("invalid_dpop_proof", "the proof's key is not the token's cnf.jkt")
+            raise DpopError("invalid_dpop_proof", "the proof's key is not the token's cnf.jkt", member="jwk")
         # Only now, after the signature: unsigned junk never reaches the table. The record lives
         # as long as the proof could be accepted (iat + window), plus the leeway for clock skew.
         expires_at = proof.iat + issuer.dpop_max_age_seconds + issuer.leeway_seconds

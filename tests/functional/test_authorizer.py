@@ -234,6 +234,34 @@ def test_jwks_unreachable_for_unknown_key_is_an_error(dynamodb: Any) -> None:
     assert h.audit["decision"] == "error"
 
 
+def test_an_unknown_kid_during_a_jwks_outage_is_a_500_an_operator_can_tell_apart(h: Harness) -> None:
+    """Deliberate choice (SECURITY.md): an unknown kid while the issuer's JWKS endpoint fails is a
+    500, not a 401 (it may be a key rotated in during the outage). Its reason, in the audit line and
+    as the EMF metric's dimension, is its own, and the line carries the kid as presented."""
+    from edgeauth.core.errors import JwksUnavailableError, JwksUnknownKidError
+    from tests.support.fakes import Clock
+
+    # GIVEN the issuer's keys were fetched, then its endpoint fails and the cooldown has passed
+    clock = Clock(10_000.0)
+    h.authorizer.verifier._key_sets[ISSUER]._clock = clock
+    known = sign(h.key, claims(sub="carol"))
+    assert h.call(known)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    h.endpoint.failing = True
+    clock.advance(31)
+    # WHEN a token names a kid the cached keys lack
+    stranger = sign(make_key("RS256", "random-kid-7f3a", slot=1), claims(sub="carol"))
+    with pytest.raises(JwksUnknownKidError) as info:
+        h.call(stranger)
+    # THEN it is a JWKS outage (500, nothing cached) with its own reason and metric dimension
+    assert isinstance(info.value, JwksUnavailableError) and str(info.value) != "Unauthorized"
+    line = h.audit
+    assert (line["decision"], line["reason"]) == ("error", "jwks_unavailable_unknown_kid")
+    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["decision", "reason"]]
+    assert (line["kid"], line["iss"]) == ("random-kid-7f3a", ISSUER)  # as presented, never trusted
+    # ... while a token of a known key is still allowed (keys served stale within the bound)
+    assert h.call(known)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
 def test_revoked_subject_tokens_issued_before_not_before_are_refused(h: Harness, dynamodb: Any) -> None:
     token = sign(h.key, claims(sub="carol", iat=1_700_000_000, exp=1_700_000_300))
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"], not_before=1_700_000_100)

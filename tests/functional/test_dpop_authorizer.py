@@ -21,6 +21,7 @@ from edgeauth import constants as C
 from edgeauth.authorizer import Unauthorized
 from edgeauth.bootstrap import build_authorizer
 from edgeauth.core.errors import ConfigError, DependencyError, ReplayStoreError
+from edgeauth.core.tokens import b64url_decode
 from edgeauth_local.dpop_client import DpopKey
 from tests.conftest import issuer_env, put_item, put_role
 from tests.support.events import authorizer_event
@@ -290,6 +291,74 @@ def test_malformed_proof_is_a_401_invalid_dpop_proof(h: Harness, junk: str) -> N
     assert h.refused(token, [junk]) == "invalid_dpop_proof"
 
 
+HOSTILE_PROOF_CLAIMS: list[dict[str, Any]] = [
+    {"htu": "https://[x/"},  # ValueError from urlsplit: was a 500
+    {"htu": f"https://[{DOMAIN}/prod/accounts/42"},
+    {"htu": "https://[::1]:99999/prod/accounts/42"},
+    {"htu": "https://ex\uff03ample.com/prod/accounts/42"},
+    {"htu": None},
+    {"htu": {"u": URL}},
+    {"iat": 10**400},  # OverflowError from isfinite: was a 500
+    {"iat": -(10**400)},
+    {"iat": "now"},
+    {"iat": [1]},
+    {"jti": "\ud800"},  # UnicodeEncodeError in the replay key: was a 500
+    {"jti": 12},
+    {"jti": {"id": "x"}},
+    {"htm": ["GET"]},
+    {"ath": 7},
+]
+
+
+@pytest.mark.parametrize("thief", [False, True], ids=["client-key", "any-key"])
+@pytest.mark.parametrize("change", HOSTILE_PROOF_CLAIMS, ids=[repr(c)[:40] for c in HOSTILE_PROOF_CLAIMS])
+def test_a_proof_with_a_hostile_claim_is_a_401_with_its_reason_not_a_500(
+    h: Harness, change: dict[str, Any], thief: bool
+) -> None:
+    # GIVEN a genuine bound token and a signed proof with one hostile claim, signed by the client's
+    # key or by any key at all (a captured token is enough to send one)
+    token = h.token()
+    signer = DpopKey.generate("ES256") if thief else h.client_key
+    proof = signer.proof("GET", URL, token, claims=change)
+    # WHEN the authorizer checks it THEN 401 (Unauthorized), the audit line says why, nothing recorded
+    assert h.refused(token, [proof]) == "invalid_dpop_proof"
+    assert h.dynamodb.scan(TableName=REPLAY_TABLE)["Count"] == 0
+
+
+HOSTILE_PROOF_HEADERS: list[dict[str, Any]] = [
+    {"typ": None},
+    {"typ": ["dpop+jwt"]},
+    {"jwk": None},
+    {"jwk": "x"},
+    {"jwk": {"kty": ["EC"], "crv": "P-256", "x": "AA", "y": "AA"}},
+    {"jwk": {"kty": "OKP", "crv": {"a": 1}, "x": "AA"}},
+    {"jwk": {"kty": "EC", "crv": "P-256", "x": 10**400, "y": "\ud800"}},
+    {"jwk": {"kty": "RSA", "n": "AQAB", "e": []}},
+    {"crit": ["htu"]},
+]
+
+
+@pytest.mark.parametrize("change", HOSTILE_PROOF_HEADERS, ids=[repr(c)[:40] for c in HOSTILE_PROOF_HEADERS])
+def test_a_proof_with_a_hostile_header_member_is_a_401_with_its_reason(
+    h: Harness, change: dict[str, Any]
+) -> None:
+    token = h.token()
+    assert h.refused(token, [h.proof(token, header=change)]) == "invalid_dpop_proof"
+
+
+def test_a_proof_replayed_in_its_other_ecdsa_spelling_is_a_replay(h: Harness) -> None:
+    # ECDSA's (r, n - s) is a valid signature of the same proof; the replay key is (key, jti), not
+    # the signature text, so the re-spelled proof is the same proof: a replay.
+    token = h.token()
+    proof = h.proof(token)
+    p_h, p_p, p_s = proof.split(".")
+    raw = b64url_decode(p_s)
+    n = ec.SECP256R1().group_order
+    respelled = f"{p_h}.{p_p}.{b64url(raw[:32] + (n - int.from_bytes(raw[32:], 'big')).to_bytes(32, 'big'))}"
+    assert effect(h.call(token, [proof])) == "Allow"
+    assert h.refused(token, [respelled]) == "dpop_replay"
+
+
 def test_missing_or_two_dpop_headers_are_refused(h: Harness) -> None:
     token = h.token()
     assert h.refused(token, None) == "invalid_dpop_proof"
@@ -332,13 +401,79 @@ def test_bound_token_as_bearer_is_refused_even_when_no_issuer_has_dpop(tables: A
     with pytest.raises(Unauthorized):
         auth.authorize(authorizer_event(authorization=f"DPoP {token}"))
     assert json.loads(lines[-1])["reason"] == "dpop_not_enabled"
-    # cnf without jkt (another confirmation method) is no DPoP binding; a malformed cnf is refused.
-    unbound = sign(key, claims(sub="carol", cnf={"x5t#S256": "abc"}))
-    assert effect(auth.authorize(authorizer_event(authorization=f"Bearer {unbound}"))) == "Allow"
-    bad = sign(key, claims(sub="carol", cnf="abc"))
-    with pytest.raises(Unauthorized):
-        auth.authorize(authorizer_event(authorization=f"Bearer {bad}"))
-    assert json.loads(lines[-1])["reason"] == "claim_type"
+    # Another confirmation method (mTLS's x5t#S256) or a malformed cnf cannot be checked: refused.
+    for cnf in ({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "abc"):
+        bound = sign(key, claims(sub="carol", cnf=cnf))
+        with pytest.raises(Unauthorized):
+            auth.authorize(authorizer_event(authorization=f"Bearer {bound}"))
+        assert json.loads(lines[-1])["reason"] == "unsupported_binding"
+
+
+UNSUPPORTED_CNF: list[Any] = [
+    {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+    {"jwk": {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}},
+    {"jkt": None},
+    {"jkt": "abc"},
+    {},
+    None,
+    [],
+    "abc",
+]
+
+
+@pytest.mark.parametrize("cnf", UNSUPPORTED_CNF, ids=[repr(c)[:30] for c in UNSUPPORTED_CNF])
+@pytest.mark.parametrize(
+    ("scheme", "mode"),
+    # (With every issuer's dpop off the DPoP scheme is refused before the token is looked at.)
+    [
+        ("Bearer", "off"),
+        ("Bearer", "optional"),
+        ("Bearer", "required"),
+        ("DPoP", "optional"),
+        ("DPoP", "required"),
+    ],
+)
+def test_a_token_whose_binding_cannot_be_checked_is_a_401_unsupported_binding(
+    tables: Any, cnf: Any, mode: str, scheme: str
+) -> None:
+    # GIVEN a genuine token of a subject allowed on the route, bound by a cnf the authorizer cannot
+    # check (RFC 8705 mTLS, a jwk, a null jkt...), with or without a good DPoP proof
+    h = Harness(tables, mode)
+    token = h.token(bound=False, cnf=cnf)
+    proofs = [h.proof(token)] if scheme == "DPoP" else None
+    # WHEN it is presented, twice (a cache must not serve the second)
+    # THEN both are 401 with reason unsupported_binding, and no proof id was recorded
+    for _ in range(2):
+        assert h.refused(token, proofs, scheme=scheme) == "unsupported_binding"
+    assert h.dynamodb.scan(TableName=REPLAY_TABLE)["Count"] == 0
+
+
+def test_a_token_whose_binding_cannot_be_checked_is_refused_on_the_bearer_only_path(tables: Any) -> None:
+    # The Bearer-only authorizer (no issuer with DPoP, the repeated-token memo on): refused on every
+    # use, so the token never reaches the memo (admitted from a token's second use on).
+    key = make_key("RS256", "k1")
+    lines: list[str] = []
+    auth = build_authorizer(
+        issuer_env(),
+        emit=lines.append,
+        fetch=FakeKeyEndpoint({JWKS_URL: jwks(key)}),
+        dynamodb_client=tables,
+        on_jwks_fetch=None,
+    )
+    token = sign(key, claims(sub="carol", cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}))
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            auth.authorize(authorizer_event(authorization=f"Bearer {token}"))
+        assert (json.loads(lines[-1])["decision"], json.loads(lines[-1])["reason"]) == (
+            "unauthorized",
+            "unsupported_binding",
+        )
+    assert auth._answers == {}
+    # control: the same subject's unbound token is allowed
+    assert (
+        effect(auth.authorize(authorizer_event(authorization=f"Bearer {sign(key, claims(sub='carol'))}")))
+        == "Allow"
+    )
 
 
 def test_required_mode_refuses_a_plain_bearer_token(h: Harness) -> None:

@@ -15,13 +15,15 @@ import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from edgeauth.authorizer import MEMO_KEY_CHARS, Unauthorized
 from edgeauth.bootstrap import build_authorizer
+from edgeauth.core.tokens import b64url_decode
 from tests.conftest import issuer_env, put_item, put_role
 from tests.support.events import authorizer_event
 from tests.support.fakes import FakeKeyEndpoint
-from tests.support.tokens import ISSUER, claims, jwks, make_key, sign
+from tests.support.tokens import ISSUER, b64url, claims, jwks, make_key, sign
 
 JWKS_URL = "https://idp.example.com/jwks.json"
 
@@ -179,3 +181,39 @@ def test_a_new_token_of_a_known_principal_gets_its_own_token_fields(h: Harness) 
 def test_a_token_used_once_is_not_remembered(h: Harness) -> None:
     h.call(f"Bearer {sign(h.key, claims(sub='carol'))}")
     assert not h.authorizer._answers
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512"])
+def test_alternating_ecdsa_spellings_of_a_token_cost_one_signature_check(
+    dynamodb: Any, alg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an ES* token and its other valid spelling (r, n - s), which anyone holding it can write
+    put_role(dynamodb, "reader", allow=["GET /accounts/{id}"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
+    key = make_key(alg, "ec")
+    authorizer = build_authorizer(
+        issuer_env(algorithms=[alg]),
+        emit=[].append,
+        fetch=FakeKeyEndpoint({JWKS_URL: jwks(key)}),
+        dynamodb_client=dynamodb,
+        on_jwks_fetch=None,
+    )
+    token = sign(key, claims(sub="carol"))
+    h, p, s = token.split(".")
+    raw = b64url_decode(s)
+    size = len(raw) // 2
+    n = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[alg].group_order
+    other = f"{h}.{p}.{b64url(raw[:size] + (n - int.from_bytes(raw[size:], 'big')).to_bytes(size, 'big'))}"
+    checks: list[str] = []
+    real_verify = authorizer.verifier._verify
+    monkeypatch.setattr(authorizer.verifier, "_verify", lambda *a: checks.append(a[2]) or real_verify(*a))
+    # WHEN they alternate on the route
+    answers = [
+        authorizer.authorize(authorizer_event(authorization=f"Bearer {(token, other)[i % 2]}"))
+        for i in range(10)
+    ]
+    # THEN every answer is the Allow, and only the first request checked a signature; from their
+    # second use on, both spellings are answered from the memo (one entry each)
+    assert {effect(a) for a in answers} == {"Allow"}
+    assert len(checks) == 1
+    assert len(authorizer._answers) == 2

@@ -2,9 +2,10 @@
 
     pip install atheris            # not in requirements-dev.txt: CI uses the hypothesis fuzzers
     python -m tests.fuzz.atheris_main token -max_total_time=300
+    python -m tests.fuzz.atheris_main dpop -max_total_time=300
     python -m tests.fuzz.atheris_main rolefile -runs=100000
 
-Targets: ``token``, ``role_item``, ``rolefile``, ``insights``. The corpus directory of the target
+Targets: ``token``, ``dpop`` (DPoP proofs), ``role_item``, ``rolefile``, ``insights``. The corpus directory of the target
 (``tests/fuzz/corpus/<target>``) seeds the run; pass another directory after the target to keep what
 libFuzzer finds there, and copy a crashing input into the corpus as ``found-<what>``.
 """
@@ -37,6 +38,7 @@ def _targets() -> dict[str, Callable[[bytes], None]]:
 
     return {
         "token": lambda d: harness.check_token(text(d)),
+        "dpop": lambda d: harness.check_dpop_proof(text(d)),
         "role_item": role_item,
         "rolefile": lambda d: harness.check_role_file(text(d)),
         "insights": lambda d: harness.check_insights(

@@ -9,6 +9,9 @@ Defined errors:
 * token path: :class:`AuthenticationError` (``TokenVerifier.verify``, ``bearer_token``), only
   :class:`TokenParseError` from ``peek`` and ``b64url_decode``; through the whole authorizer, only
   ``Unauthorized`` (the keys and the role table are healthy here, so no ``DependencyError``);
+* DPoP proofs: only :class:`DpopError` from ``verify_proof`` (naming the member refused); through
+  the whole authorizer (a genuine DPoP-bound token, the fuzzed proof), only ``Unauthorized`` with
+  reason ``invalid_dpop_proof`` or ``dpop_replay`` (the replay table is healthy here);
 * role items: nothing at all (``item_to_python`` on any attribute value DynamoDB can return,
   ``parse_role_item``, ``RoleStore.grants``): bad content becomes ``problems``;
 * role file: nothing at all (``load_document``, ``parse_role_file``, ``check_references``);
@@ -27,11 +30,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from jwt.algorithms import ECAlgorithm
 
+from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore, item_to_python
 from edgeauth.authorizer import Authorizer, Unauthorized, bearer_token
-from edgeauth.core.errors import AuthenticationError, TokenParseError
+from edgeauth.core.dpop import access_token_hash, jwk_thumbprint, normalize_htu, verify_proof
+from edgeauth.core.errors import AuthenticationError, DpopError, TokenParseError
 from edgeauth.core.jwks import JwksCache
 from edgeauth.core.roles import Role, decide, parse_role_item
 from edgeauth.core.routes import parse_template
@@ -41,7 +49,7 @@ from tests.conftest import issuer_env
 from tests.support.dynamo import DictDynamo
 from tests.support.events import authorizer_event
 from tests.support.fakes import FakeKeyEndpoint
-from tests.support.tokens import AUDIENCE, ISSUER, SigningKey, jwks
+from tests.support.tokens import AUDIENCE, ISSUER, SigningKey, b64json, b64url, jwks, sign
 
 CORPUS = Path(__file__).parent / "corpus"
 NOW = 1_900_000_000.0
@@ -153,6 +161,154 @@ def check_token(text: str) -> None:
     world.lines.clear()
     if len(text) >= 40 and text.count(".") == 2:
         assert text not in json.dumps(line), "the token leaked into the audit line"
+
+
+# -- DPoP proofs --------------------------------------------------------------------------------------
+
+#: The client's DPoP key of the fuzzers (P-256, derived from a public constant like CORPUS_KEY), so
+#: that corpus proofs verify on every run; the corpus token is bound to it.
+CORPUS_DPOP_KEY = ec.derive_private_key(
+    int.from_bytes(b"edgeauth-fuzz-dpop-proof-key-32b", "big"), ec.SECP256R1()
+)
+CORPUS_DPOP_JWK: dict[str, Any] = ECAlgorithm.to_jwk(CORPUS_DPOP_KEY.public_key(), as_dict=True)
+DPOP_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+DPOP_URL = f"https://{DPOP_DOMAIN}/prod/accounts/42"  # what authorizer_event's requestContext names
+DPOP_ALGORITHMS = frozenset({"ES256", "RS256", "PS256", "EdDSA"})
+DPOP_MAX_AGE, DPOP_LEEWAY = 300, 30
+#: The access token the fuzzed proofs go with: alice's, bound to CORPUS_DPOP_KEY (EdDSA: the same
+#: text on every run, so the corpus proofs' ``ath`` stays right).
+DPOP_TOKEN = sign(
+    CORPUS_KEY,
+    {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "alice",
+        "iat": int(NOW) - 60,
+        "exp": int(NOW) + 3600,
+        "jti": "dpop-seed",
+        "cnf": {"jkt": jwk_thumbprint(CORPUS_DPOP_JWK)},
+    },
+)
+
+
+def sign_proof(header: Any, claims: Any, key: Any = CORPUS_DPOP_KEY) -> str:
+    """A proof of exactly this header and claims (any JSON values), ES256-signed by ``key`` with
+    RFC 6979 nonces, so the same inputs give the same proof on every run."""
+    h, p = b64json(header), b64url(json.dumps(claims).encode())
+    der = key.sign(f"{h}.{p}".encode(), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    r, s = decode_dss_signature(der)
+    return f"{h}.{p}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def good_proof_parts() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a proof that passes every check for :data:`DPOP_TOKEN`."""
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": dict(CORPUS_DPOP_JWK)}
+    claims = {
+        "jti": "seed-proof",
+        "htm": "GET",
+        "htu": DPOP_URL,
+        "iat": int(NOW) - 5,
+        "ath": access_token_hash(DPOP_TOKEN),
+    }
+    return header, claims
+
+
+class MemoryReplayStore:
+    """The DPoP replay table in a dict (healthy: never a DependencyError)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+
+    def first_use(self, key: str, expires_at: float) -> bool:
+        if key in self.seen:
+            return False
+        self.seen[key] = expires_at
+        return True
+
+
+@dataclass
+class _DpopWorld:
+    authorizer: Authorizer
+    lines: list[str]
+
+
+@cache
+def dpop_world() -> _DpopWorld:
+    env = issuer_env(
+        jwks_uri="https://idp.example.com/jwks.json",
+        algorithms=["EdDSA"],
+        dpop="required",
+        dpop_algorithms=sorted(DPOP_ALGORITHMS),
+        dpop_max_age_seconds=DPOP_MAX_AGE,
+    )
+    env[C.ENV_DPOP_REPLAY_TABLE] = "replay"
+    settings = load_settings(env)
+    issuer = settings.issuers[0]
+    clock = lambda: NOW  # noqa: E731 - a fixed clock
+    endpoint = FakeKeyEndpoint({"https://idp.example.com/jwks.json": jwks(CORPUS_KEY)})
+    verifier = TokenVerifier(
+        settings.issuer_by_name, {issuer.issuer: JwksCache(issuer, endpoint, clock=clock)}, clock=clock
+    )
+    dynamodb = DictDynamo()
+    dynamodb.put(
+        {"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"L": [{"S": "GET /accounts/{id}"}]}}
+    )
+    dynamodb.put({"pk": {"S": f"SUBJECT#{ISSUER}"}, "sk": {"S": "alice"}, "roles": {"L": [{"S": "reader"}]}})
+    store = RoleStore(settings.role_table, dynamodb, cache_ttl=0, clock=clock)  # type: ignore[arg-type]
+    lines: list[str] = []
+    authorizer = Authorizer(
+        settings, verifier, store, emit=lines.append, clock=clock, replay_store=MemoryReplayStore()
+    )
+    return _DpopWorld(authorizer, lines)
+
+
+def check_dpop_proof(text: str) -> None:
+    """``verify_proof`` and the whole authorizer on one proof (with the genuine bound token)."""
+    try:
+        proof = verify_proof(
+            text,
+            method="GET",
+            url=DPOP_URL,
+            access_token=DPOP_TOKEN,
+            algorithms=DPOP_ALGORITHMS,
+            now=NOW,
+            max_age_seconds=DPOP_MAX_AGE,
+            leeway_seconds=DPOP_LEEWAY,
+        )
+    except DpopError as e:
+        assert e.reason == "invalid_dpop_proof" and isinstance(e.member, str), e
+        accepted = None
+    else:
+        # Accepted: a compact JWS of type dpop+jwt, signed by the key in its header, for this
+        # request and this token, issued within the window.
+        header, claims = peek(text)
+        assert header["typ"] == "dpop+jwt" and header["alg"] in DPOP_ALGORITHMS and "crit" not in header
+        assert proof.jkt == jwk_thumbprint(header["jwk"])
+        assert proof.jti == claims["jti"] and 0 < len(proof.jti) <= 256
+        assert NOW - DPOP_MAX_AGE <= proof.iat <= NOW + DPOP_LEEWAY
+        assert claims["htm"] == "GET" and normalize_htu(claims["htu"]) == normalize_htu(DPOP_URL)
+        assert claims["ath"] == access_token_hash(DPOP_TOKEN)
+        assert len(proof.replay_key()) == 64
+        accepted = proof
+    world = dpop_world()
+    event = authorizer_event(authorization=f"DPoP {DPOP_TOKEN}", headers={"DPoP": text})
+    event["requestContext"]["domainName"] = DPOP_DOMAIN
+    answer: dict[str, Any] | None = None
+    with contextlib.suppress(Unauthorized):
+        answer = world.authorizer.authorize(event)
+    assert world.lines, "no audit line"
+    line = json.loads(world.lines.pop())
+    world.lines.clear()
+    if answer is not None:
+        # Allowed only for a proof that verifies, made with the key the token is bound to.
+        assert accepted is not None and accepted.jkt == jwk_thumbprint(CORPUS_DPOP_JWK), text
+        assert line["decision"] == "allow" and answer["context"]["sub"] == "alice"
+    else:
+        assert line["decision"] == "unauthorized", line
+        assert line["reason"] in {"invalid_dpop_proof", "dpop_replay"}, line
+    signature = text.rsplit(".", maxsplit=1)[-1]
+    if len(signature) >= 16:
+        assert signature not in json.dumps(line), "the proof leaked into the audit line"
 
 
 # -- role items ---------------------------------------------------------------------------------------

@@ -12,9 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
 from edgeauth.audit.queries import SAVED_QUERIES, render
-from tests.fuzz.harness import CORPUS, CORPUS_KEY, NOW
-from tests.support.tokens import AUDIENCE, ISSUER, b64json, b64url, forge, make_key, resign, sign
+from tests.fuzz.harness import CORPUS, CORPUS_KEY, NOW, good_proof_parts, sign_proof
+from tests.support.tokens import AUDIENCE, DROP, ISSUER, b64json, b64url, forge, make_key, resign, sign
 
 
 def _claims(**over: Any) -> dict[str, Any]:
@@ -110,6 +113,119 @@ def tokens() -> dict[str, str]:
         "dots": "..",
     }
     return out
+
+
+def proofs() -> dict[str, str]:
+    """DPoP proofs for :data:`tests.fuzz.harness.DPOP_TOKEN` on ``GET`` of the harness's URL (its
+    clock is fixed): one good proof and, signed by the client's key, one bad value per field."""
+    header, claims = good_proof_parts()
+    jwk = header["jwk"]
+
+    def claim(**over: Any) -> str:
+        return sign_proof(header, {k: v for k, v in {**claims, **over}.items() if v is not DROP})
+
+    def head(**over: Any) -> str:
+        return sign_proof({k: v for k, v in {**header, **over}.items() if v is not DROP}, claims)
+
+    def raw_claims(text: str) -> str:
+        h = b64json(header)
+        good = sign_proof(header, claims)
+        # the signature is of the good claims: only the parser is exercised past this point
+        return f"{h}.{b64url(text.encode('utf-8', 'surrogatepass'))}.{good.split('.')[2]}"
+
+    good = sign_proof(header, claims)
+    h, p, s = good.split(".")
+    # Another client's key (a thief's): derived from a constant, so the seed is the same every run.
+    thief = ec.derive_private_key(int.from_bytes(b"edgeauth-fuzz-dpop-thief-key-32b", "big"), ec.SECP256R1())
+    thief_jwk = ECAlgorithm.to_jwk(thief.public_key(), as_dict=True)
+    return {
+        "valid": good,
+        "valid-other-jti": claim(jti="seed-proof-2"),
+        "valid-htu-query-port-case": claim(htu=claims["htu"].replace("https://", "HTTPS://", 1) + "?q=1#f"),
+        "htu-ipv6-unbalanced": claim(htu="https://[x/"),
+        "htu-ipv6-unclosed": claim(htu="https://[::1"),
+        "htu-ipv6-invalid": claim(htu="https://[x]/prod/accounts/42"),
+        "htu-port-huge": claim(htu="https://[::1]:99999/"),
+        "htu-port-text": claim(
+            htu="https://abc123.execute-api.us-east-1.amazonaws.com:port/prod/accounts/42"
+        ),
+        "htu-nfkc": claim(htu="https://ex\uff03ample.com/prod/accounts/42"),
+        "htu-surrogate": claim(htu="https://a\ud800.example/"),
+        "htu-http": claim(htu=claims["htu"].replace("https", "http", 1)),
+        "htu-not-string": claim(htu=["https://x/"]),
+        "htu-missing": claim(htu=DROP),
+        "iat-huge": claim(iat=10**400),
+        "iat-negative-huge": claim(iat=-(10**400)),
+        "iat-float": claim(iat=NOW - 5.5),
+        "iat-string": claim(iat=str(int(NOW))),
+        "iat-bool": claim(iat=True),
+        "iat-null": claim(iat=None),
+        "iat-old": claim(iat=int(NOW) - 3600),
+        "iat-future": claim(iat=int(NOW) + 3600),
+        "iat-nan": raw_claims(json.dumps(claims).replace(str(claims["iat"]), "NaN")),
+        "iat-1e400": raw_claims(json.dumps(claims).replace(str(claims["iat"]), "1e400")),
+        "jti-surrogate": claim(jti="\ud800"),
+        "jti-surrogate-pair-halves": claim(jti="a\udc00\ud800"),
+        "jti-empty": claim(jti=""),
+        "jti-long": claim(jti="j" * 257),
+        "jti-int": claim(jti=7),
+        "jti-object": claim(jti={"id": "x"}),
+        "htm-lower": claim(htm="get"),
+        "htm-list": claim(htm=["GET"]),
+        "ath-wrong": claim(ath="x" * 43),
+        "ath-missing": claim(ath=DROP),
+        "nonce": claim(nonce="server-nonce"),
+        "duplicate-jti": raw_claims(json.dumps(claims)[:-1] + ', "jti": "other"}'),
+        "deep-claims": raw_claims('{"a":' * 3000 + "1" + "}" * 3000),
+        "typ-jwt": head(typ="JWT"),
+        "typ-missing": head(typ=DROP),
+        "typ-case": head(typ="DPoP+JWT"),
+        "alg-none": f"{b64json({**header, 'alg': 'none'})}.{p}.",
+        "alg-hs256": head(alg="HS256"),
+        "alg-es384-on-p256": head(alg="ES384"),
+        "alg-int": head(alg=256),
+        "crit": head(crit=["htu"]),
+        "jwk-private": head(jwk={**jwk, "d": "AAAA"}),
+        "jwk-missing": head(jwk=DROP),
+        "jwk-string": head(jwk="x"),
+        "jwk-kty-list": head(jwk={**jwk, "kty": ["EC"]}),
+        "jwk-crv-object": head(jwk={**jwk, "crv": {"P-256": 1}}),
+        "jwk-x-huge-int": head(jwk={**jwk, "x": 10**400}),
+        "jwk-x-surrogate": head(jwk={**jwk, "x": "\ud800"}),
+        "jwk-off-curve": head(jwk={**jwk, "y": jwk["x"]}),
+        "jwk-rsa-huge-exponent": head(
+            alg="RS256",
+            jwk={
+                "kty": "RSA",
+                "n": b64url((2**3071 + 3).to_bytes(384, "big")),
+                "e": b64url(bytes([1]) + bytes(375) + b"\x01"),
+            },
+        ),
+        "jwk-okp-crv-list": head(alg="EdDSA", jwk={"kty": "OKP", "crv": ["Ed25519"], "x": jwk["x"]}),
+        "jwk-of-another-key": sign_proof({**header, "jwk": thief_jwk}, claims),
+        "thief-valid": sign_proof({**header, "jwk": thief_jwk}, claims, thief),
+        "thief-htu-ipv6-unbalanced": sign_proof(
+            {**header, "jwk": thief_jwk}, {**claims, "htu": "https://[x/"}, thief
+        ),
+        "thief-iat-huge": sign_proof({**header, "jwk": thief_jwk}, {**claims, "iat": 10**400}, thief),
+        "high-s-spelling": f"{h}.{p}.{_other_spelling(s)}",
+        "signature-der": f"{h}.{p}.{b64url(bytes(70))}",
+        "two-parts": f"{h}.{p}",
+        "four-parts": f"{h}.{p}.{s}.{s}",
+        "padding": f"{h}=.{p}.{s}",
+        "unicode": f"{h}.{p}.{s}\u00e9",
+        "oversized": f"{h}.{'A' * 8200}.{s}",
+        "empty": "",
+    }
+
+
+def _other_spelling(s64: str) -> str:
+    """The ECDSA (r, n - s) spelling of a P-256 signature (verifies too: a replay, not a new proof)."""
+    import base64
+
+    raw = base64.urlsafe_b64decode(s64 + "=" * (-len(s64) % 4))
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    return b64url(raw[:32] + (n - int.from_bytes(raw[32:], "big")).to_bytes(32, "big"))
 
 
 def role_items() -> dict[str, Any]:
@@ -222,6 +338,8 @@ def main() -> None:
 
     for name, token in tokens().items():
         write("token", f"seed-{name}.jwt", token)
+    for name, proof in proofs().items():
+        write("dpop", f"seed-{name}.jwt", proof)
     for name, item in role_items().items():
         write("role_item", f"seed-{name}.json", json.dumps(item, indent=1) + "\n")
     for name, text in ROLE_FILES.items():

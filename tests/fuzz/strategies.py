@@ -268,3 +268,113 @@ log_messages = st.one_of(
     st.just('{"dup": 1, "dup": 2}'),
     st.just("[" * 3000 + "]" * 3000),
 )
+
+
+# -- DPoP proofs ------------------------------------------------------------------------------------
+
+# Values that broke or could break a proof check: numbers beyond a float, NaN and infinities (json
+# writes them as NaN/Infinity, which the parser refuses), lone surrogates (JSON's \ud800 escapes),
+# NUL, long strings, every JSON type, nested objects.
+hostile_numbers = st.one_of(
+    st.sampled_from((10**400, -(10**400), 2**64, -(2**63) - 1, 2**53 + 1, 0, -1, 1e308, -0.0, 5e-324)),
+    st.integers(),
+    st.floats(),
+)
+lone_surrogates = st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3)
+hostile_strings = st.one_of(
+    st.text(max_size=12),
+    lone_surrogates,
+    st.builds(lambda a, s, b: a + s + b, st.text(max_size=4), lone_surrogates, st.text(max_size=4)),
+    st.sampled_from(("", "\x00", "a" * 300, "dpop+jwt ", "DPOP+JWT", "none", "GET", "get")),
+)
+hostile_values = st.one_of(
+    json_values,
+    hostile_numbers,
+    hostile_strings,
+    st.recursive(
+        hostile_strings, lambda c: st.dictionaries(st.text(max_size=4), c, max_size=3), max_leaves=4
+    ),
+)
+# URLs urlsplit refuses (unbalanced or invalid IPv6 brackets, NFKC delimiters, bad ports) and
+# near misses of the request URL.
+_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+_BAD_URLS = st.sampled_from(
+    (
+        "https://[x/",
+        "https://[::1",
+        "https://[::1]:99999/",
+        "https://[x]/prod/accounts/42",
+        "https://[v1.x]/",
+        "http://[fe80::1%25eth0]/prod/accounts/42",
+        "https://[::1]]/",
+        "https://a]b/",
+        f"https://{_DOMAIN}:port/prod/accounts/42",
+        f"https://{_DOMAIN}:-1/prod/accounts/42",
+        f"https://{_DOMAIN}:443/prod/accounts/42?x=1#f",
+        f"HTTPS://{_DOMAIN.upper()}/prod/accounts/42",
+        f"http://{_DOMAIN}/prod/accounts/42",
+        f"https://{_DOMAIN}/prod/accounts/43",
+        f"https://user@{_DOMAIN}/prod/accounts/42",
+        "https://ex\uff03ample.com/",
+        "https://\u2100.example/",
+        "//host/path",
+        "",
+    )
+)
+hostile_urls = st.one_of(
+    _BAD_URLS,
+    st.builds(lambda h: f"https://{h}/prod/accounts/42", hostile_strings),
+    st.builds(lambda p: f"https://{_DOMAIN}{p}", hostile_strings),
+    st.text(max_size=40),
+)
+
+_OVERFLOWING = st.sampled_from((10**400, -(10**400), 10**309))  # int → float raises OverflowError
+_VALUES: dict[tuple[str, str], Any] = {
+    ("header", "typ"): st.one_of(st.just("dpop+jwt"), hostile_values),
+    ("header", "alg"): st.one_of(
+        st.sampled_from(("ES256", "ES384", "RS256", "EdDSA", "none", "HS256")), hostile_values
+    ),
+    ("header", "jwk"): hostile_values,
+    ("header", "crit"): hostile_values,
+    ("header", "kid"): hostile_values,
+    ("claims", "jti"): st.one_of(st.just("p-1"), lone_surrogates, hostile_strings, hostile_values),
+    ("claims", "htm"): st.one_of(st.sampled_from(("GET", "POST", "get")), hostile_values),
+    ("claims", "htu"): st.one_of(_BAD_URLS, hostile_urls, hostile_values),
+    ("claims", "iat"): st.one_of(
+        st.integers(1_899_999_000, 1_900_001_000), _OVERFLOWING, hostile_numbers, hostile_values
+    ),
+    ("claims", "ath"): hostile_values,
+    ("claims", "nonce"): hostile_values,
+}
+_JWK_VALUES = st.one_of(
+    hostile_values,
+    _OVERFLOWING,
+    st.sampled_from(("EC", "RSA", "OKP", "oct", "P-256", "P-384", "Ed25519", "AQAB", "AA", "A" * 43)),
+)
+_SLOTS = (
+    *(("header", n) for n in ("typ", "alg", "jwk", "crit", "kid")),
+    *(("jwk", n) for n in ("kty", "crv", "x", "y", "d", "n", "e", "alg", "use", "key_ops")),
+    *(("claims", n) for n in ("jti", "htm", "htu", "iat", "ath", "nonce")),
+)
+
+
+@st.composite
+def dpop_proof_parts(
+    draw: st.DrawFn, header: dict[str, Any], claims: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a good proof with one to three of their members (the header's, its
+    ``jwk``'s, the claims') dropped, made hostile or added (``crit``, ``kid``, ``nonce``, ``d``...).
+    Mostly one change, so that the check of that member is reached behind the others."""
+    new_header, jwk, new_claims = dict(header), dict(header["jwk"]), dict(claims)
+    parts = {"header": new_header, "jwk": jwk, "claims": new_claims}
+    new_header["jwk"] = jwk
+    changes = draw(st.sampled_from((1, 1, 1, 2, 3)))
+    for where, name in draw(
+        st.lists(st.sampled_from(_SLOTS), min_size=changes, max_size=changes, unique=True)
+    ):
+        target = parts[where]
+        if draw(st.integers(0, 4)) == 0:
+            target.pop(name, None)
+        else:
+            target[name] = draw(_JWK_VALUES if where == "jwk" else _VALUES[(where, name)])
+    return new_header, new_claims

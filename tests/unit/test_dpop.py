@@ -9,17 +9,18 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from edgeauth.core.dpop import (
     DpopError,
     access_token_hash,
-    bound_thumbprint,
     jwk_thumbprint,
     normalize_htu,
     verify_proof,
 )
-from tests.support.tokens import b64json, b64url, make_key
+from edgeauth.core.errors import TokenClaimError
+from edgeauth.core.tokens import bound_thumbprint
+from tests.support.tokens import b64json, b64url, make_key, rsa_key
 
 ALGS = frozenset({"ES256", "RS256", "PS256", "EdDSA"})
 URL = "https://api.example.com/prod/accounts/42"
@@ -151,12 +152,16 @@ def test_rsa_proof_keys_work_and_small_ones_are_refused() -> None:
 
 
 def test_bound_thumbprint_reads_cnf_jkt() -> None:
-    assert bound_thumbprint({"cnf": {"jkt": "abc"}}) == "abc"
+    jkt = jwk_thumbprint(
+        ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key(), as_dict=True)
+    )
+    assert bound_thumbprint({"cnf": {"jkt": jkt}}) == jkt
     assert bound_thumbprint({}) is None
-    with pytest.raises(DpopError):
-        bound_thumbprint({"cnf": "abc"})
-    with pytest.raises(DpopError):
-        bound_thumbprint({"cnf": {"jkt": 5}})
+    # Any other binding cannot be checked here: refused (tests/unit/test_tokens.py has every shape).
+    for cnf in ("abc", {"jkt": 5}, {"jkt": "abc"}, {"jkt": None}, {"x5t#S256": jkt}, None):
+        with pytest.raises(TokenClaimError) as info:
+            bound_thumbprint({"cnf": cnf})
+        assert info.value.reason == "unsupported_binding"
 
 
 def test_replay_key_is_scoped_by_key() -> None:
@@ -165,3 +170,189 @@ def test_replay_key_is_scoped_by_key() -> None:
     a, b = _verify(p1), _verify(p2)
     assert a.jti == b.jti and a.replay_key() != b.replay_key()
     assert json.dumps(a.replay_key())
+
+
+# -- every field of a proof comes from the network: refused with a reason, never raising (issue 17) ------
+
+
+_KEY = ec.generate_private_key(ec.SECP256R1())
+_PUBLIC = ECAlgorithm.to_jwk(_KEY.public_key(), as_dict=True)
+_ES256 = ECAlgorithm(ECAlgorithm.SHA256)
+
+
+def _signed(header: dict[str, Any], body: dict[str, Any], key: Any = _KEY, alg: Any = _ES256) -> str:
+    """A proof over exactly this header and body (jwt.encode would check or override some of them),
+    validly signed, so that what is refused is the field and not the signature."""
+    signing_input = f"{b64json(header)}.{b64json(body)}"
+    return f"{signing_input}.{b64url(alg.sign(signing_input.encode(), key))}"
+
+
+def _good_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "jti": "p-1",
+        "htm": "GET",
+        "htu": URL,
+        "iat": int(time.time()),
+        "ath": access_token_hash(TOKEN),
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not _ABSENT}
+
+
+_ABSENT = object()
+HOSTILE_CLAIMS = [
+    # htu: urlsplit's ValueErrors (unbalanced or invalid IPv6 brackets, NFKC delimiters), bad ports.
+    ("htu", "https://[x/"),
+    ("htu", "https://[::1/prod/accounts/42"),
+    ("htu", "https://[x]/prod/accounts/42"),
+    ("htu", "https://[::1]:99999/"),
+    ("htu", "https://api.example.com:port/"),
+    ("htu", "https://api.example.com:-1/"),
+    ("htu", "https://ex\uff03ample.com/"),
+    ("htu", "https://api.example.com\ud800/prod/accounts/42"),
+    ("htu", 5),
+    ("htu", None),
+    ("htu", ["https://api.example.com/prod/accounts/42"]),
+    ("htu", {"href": URL}),
+    ("htu", _ABSENT),
+    # iat: numbers beyond a float (OverflowError from isfinite), wrong types.
+    ("iat", 10**400),
+    ("iat", -(10**400)),
+    ("iat", 10**300),
+    ("iat", "1700000000"),
+    ("iat", True),
+    ("iat", None),
+    ("iat", [1]),
+    ("iat", {"t": 1}),
+    ("iat", _ABSENT),
+    # jti: a lone surrogate (UnicodeEncodeError in the replay key), empty, long, wrong types.
+    ("jti", "\ud800"),
+    ("jti", "a\udfffb"),
+    ("jti", ""),
+    ("jti", "j" * 257),
+    ("jti", 5),
+    ("jti", None),
+    ("jti", ["p-1"]),
+    ("jti", {"id": "p-1"}),
+    ("jti", _ABSENT),
+    ("htm", 5),
+    ("htm", ["GET"]),
+    ("htm", "get"),
+    ("htm", _ABSENT),
+    ("ath", 5),
+    ("ath", None),
+    ("ath", "\ud800"),
+    ("ath", {"h": 1}),
+    ("ath", _ABSENT),
+]
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"), HOSTILE_CLAIMS, ids=[f"{c}={v!r:.30}" for c, v in HOSTILE_CLAIMS]
+)
+def test_a_hostile_claim_is_refused_naming_the_claim(claim: str, value: Any) -> None:
+    # GIVEN a validly signed proof whose one claim is hostile
+    proof = _signed({"typ": "dpop+jwt", "alg": "ES256", "jwk": _PUBLIC}, _good_body(**{claim: value}))
+    # WHEN it is checked THEN it is a DpopError (401) naming that claim, never another exception
+    with pytest.raises(DpopError) as info:
+        _verify(proof)
+    assert (info.value.reason, info.value.member) == ("invalid_dpop_proof", claim)
+
+
+def test_the_good_proof_of_the_hostile_cases_verifies() -> None:
+    # Control: each case above differs from this proof in its one claim only.
+    proof = _signed({"typ": "dpop+jwt", "alg": "ES256", "jwk": _PUBLIC}, _good_body())
+    assert _verify(proof).jti == "p-1"
+
+
+def _rsa_jwk(n: int, e: int) -> dict[str, Any]:
+    def member(v: int) -> str:
+        return b64url(v.to_bytes((v.bit_length() + 7) // 8, "big"))
+
+    return {"kty": "RSA", "n": member(n), "e": member(e)}
+
+
+_RSA_N = make_key("RS256", None).private.public_key().public_numbers().n
+HOSTILE_HEADERS: list[tuple[str, dict[str, Any]]] = [
+    ("typ", {"typ": None}),
+    ("typ", {"typ": 5}),
+    ("typ", {"typ": "DPoP+JWT "}),
+    ("typ", {"typ": {"a": 1}}),
+    ("typ", {"typ": ["dpop+jwt"]}),
+    ("typ", {"typ": "\ud800"}),
+    ("alg", {"alg": 5}),
+    ("alg", {"alg": ["ES256"]}),
+    ("alg", {"alg": "none"}),
+    ("alg", {"alg": "HS256"}),
+    ("alg", {"alg": None}),
+    ("crit", {"crit": ["htu"]}),
+    ("crit", {"crit": []}),
+    ("jwk", {"jwk": None}),
+    ("jwk", {"jwk": "eyJrdHkiOiJFQyJ9"}),
+    ("jwk", {"jwk": [_PUBLIC]}),
+    ("jwk", {"jwk": {**_PUBLIC, "kty": ["EC"]}}),
+    ("jwk", {"jwk": {**_PUBLIC, "kty": "RSA"}}),
+    ("jwk", {"jwk": {**_PUBLIC, "kty": None}}),
+    ("jwk", {"jwk": {**_PUBLIC, "crv": {"P-256": 1}}}),
+    ("jwk", {"jwk": {**_PUBLIC, "crv": ["P-256"]}}),
+    ("jwk", {"jwk": {**_PUBLIC, "crv": "P-384"}}),
+    ("jwk", {"jwk": {**_PUBLIC, "x": 10**400}}),
+    ("jwk", {"jwk": {**_PUBLIC, "x": None}}),
+    ("jwk", {"jwk": {**_PUBLIC, "x": "\ud800"}}),
+    ("jwk", {"jwk": {**_PUBLIC, "x": _PUBLIC["x"] + "A"}}),
+    ("jwk", {"jwk": {**_PUBLIC, "y": _PUBLIC["x"]}}),  # not on the curve
+    ("jwk", {"jwk": {k: v for k, v in _PUBLIC.items() if k != "y"}}),
+    ("jwk", {"jwk": {**_PUBLIC, "d": _PUBLIC["x"]}}),
+    ("jwk", {"jwk": {"kty": "OKP", "crv": ["Ed25519"], "x": _PUBLIC["x"]}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("member", "change"), HOSTILE_HEADERS, ids=[f"{m}={c!r:.40}" for m, c in HOSTILE_HEADERS]
+)
+def test_a_hostile_header_member_is_refused_naming_it(member: str, change: dict[str, Any]) -> None:
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": _PUBLIC, **change}
+    with pytest.raises(DpopError) as info:
+        _verify(_signed(header, _good_body()))
+    assert (info.value.reason, info.value.member) == ("invalid_dpop_proof", member)
+
+
+@pytest.mark.parametrize(
+    ("n", "e", "problem"),
+    [
+        # OpenSSL allows any exponent below the modulus up to 3072-bit moduli: ~6.5 ms per check.
+        (2**3071 + 3, 2**3000 + 1, "exponent"),
+        (_RSA_N, 2**64 + 1, "exponent"),
+        (2**8191 + 1, 65537, "bits"),
+        (2**1023 + 1, 65537, "bits"),
+    ],
+    ids=["3072-bit-exponent", "65-bit-exponent", "8192-bit-modulus", "1024-bit-modulus"],
+)
+def test_rsa_proof_keys_are_bounded_in_size_and_exponent(n: int, e: int, problem: str) -> None:
+    # The proof's key is the client's choice and is checked before anything ties it to the token:
+    # a huge modulus or exponent would make any caller's request cost tens of ES256 checks.
+    header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": _rsa_jwk(n, e)}
+    proof = f"{b64json(header)}.{b64json(_good_body())}.{b64url(bytes((n.bit_length() + 7) // 8))}"
+    with pytest.raises(DpopError) as info:
+        _verify(proof)
+    assert info.value.member == "jwk" and problem in str(info.value)
+
+
+def test_an_rsa_proof_key_of_4096_bits_with_exponent_65537_is_accepted() -> None:
+    key = rsa_key(4096)
+    public = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": public}
+    proof = _signed(header, _good_body(), key, RSAAlgorithm(RSAAlgorithm.SHA256))
+    assert _verify(proof).jkt == jwk_thumbprint(public)
+
+
+@pytest.mark.parametrize("url", ["https://[x/", "https://[::1", "https://[::1/", "https://a:99999/"])
+def test_normalize_htu_raises_only_dpop_errors(url: str) -> None:
+    with pytest.raises(DpopError) as info:
+        normalize_htu(url)
+    assert info.value.member == "htu"
+
+
+def test_an_ipv6_htu_compares_like_the_same_url() -> None:
+    assert normalize_htu("HTTPS://[::1]:443/a") == normalize_htu("https://[::1]/a") == "https://[::1]/a"
+    assert normalize_htu("https://[::1]:8443/a") != normalize_htu("https://[::1:8443]/a")

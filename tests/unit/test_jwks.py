@@ -218,6 +218,15 @@ def test_unknown_kid_is_a_401_when_the_endpoint_is_healthy(k1: SigningKey) -> No
     assert len(keys.endpoint.calls) == 2  # one re-fetch, the cooldown had passed
 
 
+def test_every_key_under_a_shared_kid_that_fits_is_a_candidate_in_jwks_order(k1: SigningKey) -> None:
+    """Deliberate choice (SECURITY.md): two keys may share a kid (RFC 7517 §4.5 only says SHOULD be
+    distinct; issuers do it during rotation); each one that fits the alg is tried, in JWKS order."""
+    other = make_key("RS256", "k1", slot=1)
+    keys = Keys(k1, other, make_key("ES256", "k1"))
+    candidates = keys.cache.candidates("k1", "RS256")
+    assert [c.jwk["n"] for c in candidates] == [k1.public_jwk()["n"], other.public_jwk()["n"]]
+
+
 def test_duplicate_kid_returns_only_the_keys_that_fit(k1: SigningKey) -> None:
     ec_key = make_key("ES256", "k1")
     keys = Keys(ec_key, k1)
@@ -346,6 +355,8 @@ def test_unknown_kid_while_the_endpoint_fails_is_a_500_not_a_401(k1: SigningKey)
     with pytest.raises(JwksUnavailableError) as info:
         keys.cache.candidates("rotated-in", "RS256")
     assert not isinstance(info.value, AuthenticationError)
+    # its own reason: a flood of random kids during an outage is told apart from the outage itself
+    assert info.value.reason == "jwks_unavailable_unknown_kid"
     # and within the cooldown, still a 500 without another attempt
     with pytest.raises(JwksUnavailableError):
         keys.cache.candidates("rotated-in", "RS256")
@@ -357,8 +368,9 @@ def test_never_fetched_and_failing_is_a_500_with_one_attempt_per_cooldown(k1: Si
     keys = Keys(k1)
     keys.endpoint.failing = True
     for kid in ("k1", None, "other"):
-        with pytest.raises(JwksUnavailableError):
+        with pytest.raises(JwksUnavailableError) as info:
             keys.cache.candidates(kid, "RS256")
+        assert info.value.reason == "jwks_unavailable"  # no keys at all: not the unknown-kid case
     assert len(keys.endpoint.calls) == 1
     keys.clock.advance(30)
     with pytest.raises(JwksUnavailableError):

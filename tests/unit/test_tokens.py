@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -878,6 +879,29 @@ def test_rs256_signature_presented_as_ps256_is_refused(key: SigningKey) -> None:
     w.refused(f"{b64json({'alg': 'PS256', 'kid': 'k1'})}.{p}.{s}", "bad_signature")
 
 
+def test_a_token_verifies_under_either_of_two_rsa_keys_sharing_its_kid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deliberate choice (SECURITY.md): every key under the token's kid that fits its alg is tried.
+    What it costs: a token that verifies under neither costs one signature check per such key."""
+    old, new = make_key("RS256", "k1"), make_key("RS256", "k1", slot=1)
+    w = World(old, new)
+    assert w.ok(sign(new, w.claims())).key.jwk["n"] == new.public_jwk()["n"]
+    assert w.ok(sign(old, w.claims())).key.jwk["n"] == old.public_jwk()["n"]
+    import edgeauth.core.tokens as tokens_module
+
+    checks: list[int] = []
+    real = tokens_module.verifier
+
+    def counting(alg: str) -> Any:
+        check = real(alg)
+        return lambda *a: checks.append(1) or check(*a)
+
+    monkeypatch.setattr(tokens_module, "verifier", counting)
+    w.refused(sign(make_key("RS256", "k1", slot=2), w.claims()), "bad_signature")
+    assert len(checks) == 2
+
+
 def test_key_rotation_with_duplicate_kid_tries_only_fitting_keys() -> None:
     # GIVEN two keys share a kid (rotation in progress): an EC one and the RSA one that signed
     ec_key = make_key("ES256", "k1")
@@ -1019,6 +1043,205 @@ def test_cached_token_is_served_stale_during_an_outage_then_fails_closed(key: Si
     w.clock.advance(301)
     with pytest.raises(JwksUnavailableError):
         w.verifier.verify(token)
+
+
+# -- one token, one verification: ECDSA's two spellings (s and n - s) ------------------------------------
+
+ES_ALGS = ["ES256", "ES384", "ES512"]
+CURVES = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+HASHES = {"ES256": hashes.SHA256(), "ES384": hashes.SHA384(), "ES512": hashes.SHA512()}
+SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
+ORDERS = {
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
+    "ES512": 0x1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409,
+}  # fmt: skip
+
+
+def with_s(token: str, alg: str, s_of: Any) -> str:
+    """The token with its ECDSA ``S`` replaced by ``s_of(s, n)`` (same ``R``, same length)."""
+    h, p, sig64 = token.split(".")
+    size, n = SIZES[alg], ORDERS[alg]
+    raw = b64url_decode(sig64)
+    s = int.from_bytes(raw[size:], "big")
+    return f"{h}.{p}.{b64url(raw[:size] + (s_of(s, n) % 2 ** (8 * size)).to_bytes(size, 'big'))}"
+
+
+def mirror(token: str, alg: str) -> str:
+    """The other valid spelling ``(r, n - s)`` of an ES* token's signature."""
+    return with_s(token, alg, lambda s, n: n - s)
+
+
+def es_world(alg: str) -> tuple[World, SigningKey]:
+    key = make_key(alg, "ec")
+    return World(key, algorithms=[alg]), key
+
+
+@pytest.mark.parametrize("alg", ES_ALGS)
+def test_the_curve_orders_are_those_of_cryptography(alg: str) -> None:
+    from edgeauth.core.jose import EC_CURVES, EC_ORDERS
+
+    assert EC_ORDERS[EC_CURVES[alg]] == ORDERS[alg] == CURVES[alg].group_order
+
+
+@pytest.mark.parametrize("alg", ES_ALGS)
+def test_cryptography_signs_high_s_as_often_as_low_s_so_refusing_high_s_would_break_real_tokens(
+    alg: str,
+) -> None:
+    # The evidence for canonicalising rather than refusing: cryptography (OpenSSL), and so PyJWT and
+    # every issuer built on them, does not normalise s. Deterministic signing (RFC 6979) with a fixed
+    # key and messages makes this reproducible; random-nonce signing has the same distribution.
+    private = ec.derive_private_key(0x1234567890ABCDEF, CURVES[alg])
+    high = 0
+    for i in range(32):
+        der = private.sign(b"m%d" % i, ec.ECDSA(HASHES[alg], deterministic_signing=True))
+        high += decode_dss_signature(der)[1] > ORDERS[alg] // 2
+    assert 4 <= high <= 28, high
+
+
+@pytest.mark.parametrize("alg", ES_ALGS)
+def test_both_spellings_of_an_ecdsa_signature_verify_in_full(alg: str) -> None:
+    # Why the cache may serve both: (r, n - s) is a valid signature of the same token.
+    w, key = es_world(alg)
+    token = sign(key, w.claims())
+    fresh = World(key, algorithms=[alg], cache_size=0)
+    fresh.endpoint.documents = w.endpoint.documents
+    assert fresh.ok(token).sub == fresh.ok(mirror(token, alg)).sub == "alice"
+
+
+@pytest.mark.parametrize("alg", ES_ALGS)
+@pytest.mark.parametrize("first", ["low", "high"])
+def test_alternating_ecdsa_spellings_cost_one_verification(
+    alg: str, first: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an ES* token and its other spelling (one low-s, one high-s), either seen first
+    w, key = es_world(alg)
+    token = sign(key, w.claims())
+    other = mirror(token, alg)
+    low, high = sorted(
+        (token, other), key=lambda t: int.from_bytes(b64url_decode(t.split(".")[2])[SIZES[alg] :])
+    )
+    spellings = [low, high] if first == "low" else [high, low]
+    full: list[str] = []
+    real_verify = w.verifier._verify
+    monkeypatch.setattr(w.verifier, "_verify", lambda *a: full.append(a[2]) or real_verify(*a))
+    # WHEN they alternate
+    results = [w.verifier.verify(spellings[i % 2]) for i in range(8)]
+    # THEN the first is verified in full, every later one (either spelling) is the cached verification
+    assert [cached for _, cached in results] == [False] + [True] * 7
+    assert len(full) == 1 and all(v is results[0][0] for v, _ in results)
+    assert len(w.verifier._cache) == 1
+
+
+@pytest.mark.parametrize("alg", ES_ALGS)
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s, n: n - s + 1,  # near the mirror
+        lambda s, n: n + s,  # s + n: out of range (and of the width, for P-256/384)
+        lambda s, n: 0,
+        lambda s, n: n,
+        lambda s, n: s ^ 1,
+    ],
+    ids=["n-s+1", "s+n", "zero", "n", "flipped-bit"],
+)
+def test_other_signatures_near_the_mirror_are_verified_in_full_and_refused(alg: str, change: Any) -> None:
+    w, key = es_world(alg)
+    token = sign(key, w.claims())
+    w.ok(token)
+    w.refused(with_s(token, alg, change), "bad_signature")
+    h, p, s = token.split(".")
+    r_changed = b64url(bytes([b64url_decode(s)[0] ^ 1]) + b64url_decode(s)[1:])
+    w.refused(f"{h}.{p}.{r_changed}", "bad_signature")
+    assert w.verifier.verify(token)[1] is True  # the real token is still the cached one
+
+
+def test_an_eddsa_or_rsa_token_has_no_second_spelling_in_the_cache(key: SigningKey) -> None:
+    # The mirror rule is ECDSA's: for other keys a different signature text is verified in full.
+    for k in (key, make_key("EdDSA", "k1")):
+        w = World(k)
+        token = sign(k, w.claims())
+        w.ok(token)
+        h, p, s = token.split(".")
+        raw = b64url_decode(s)
+        w.refused(f"{h}.{p}.{b64url(raw[:-1] + bytes([raw[-1] ^ 1]))}", "bad_signature")
+
+
+def test_a_pss_signature_without_its_leading_zero_octet_is_refused() -> None:
+    # RFC 8017 §8.1.2: the signature is exactly as long as the modulus. OpenSSL accepts a PSS
+    # signature with its leading zero octet left out: a second spelling of ~1 PS* token in 256.
+    key = make_key("PS256", "k1")
+    w = World(key)
+    for i in range(20_000):
+        token = sign(key, w.claims(jti=f"j{i}"))
+        h, p, s = token.split(".")
+        if b64url_decode(s)[0] == 0:
+            break
+    else:
+        pytest.fail("no PS256 signature with a leading zero octet in 20,000")
+    assert w.ok(token).jti == f"j{i}"
+    w.refused(f"{h}.{p}.{b64url(b64url_decode(s)[1:])}", "bad_signature")
+
+
+# -- cnf: a binding this verifier cannot check refuses the token (RFC 7800, 8705, 9449) ---------------------
+
+THUMBPRINT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"  # RFC 9449's example key's
+UNSUPPORTED_CNF: list[Any] = [
+    {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},  # mTLS, RFC 8705
+    {"jwk": {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}},  # RFC 7800 §3.2
+    {"jku": "https://client.example/jwks.json", "kid": "k"},
+    {"kid": "k"},
+    {"jwe": "a.b.c.d.e"},
+    {"jkt": None},
+    {"jkt": ""},
+    {"jkt": 5},
+    {"jkt": [THUMBPRINT]},
+    {"jkt": {"v": THUMBPRINT}},
+    {"jkt": "abc"},
+    {"jkt": THUMBPRINT + "="},  # padded
+    {"jkt": THUMBPRINT[:-1] + "J"},  # unused low bits set: not canonical
+    {"jkt": THUMBPRINT[:-1]},  # 31 bytes and a bit
+    {"jkt": "A" * 42 + "\u00e9"},
+    {"jkt": b64url(bytes(48))},  # a SHA-384 size
+    {"jkt": THUMBPRINT, "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+    {"jkt": THUMBPRINT, "jkt#S384": "x"},
+    {},
+    None,
+    "abc",
+    THUMBPRINT,
+    5,
+    True,
+    [THUMBPRINT],
+    [{"jkt": THUMBPRINT}],
+]
+
+
+@pytest.mark.parametrize("cnf", UNSUPPORTED_CNF, ids=[repr(c)[:40] for c in UNSUPPORTED_CNF])
+def test_a_token_with_a_binding_that_cannot_be_checked_is_refused_and_never_cached(
+    w: World, key: SigningKey, cnf: Any
+) -> None:
+    # GIVEN a genuine token bound by a cnf this authorizer does not understand
+    token = sign(key, w.claims(cnf=cnf))
+    # WHEN it is verified, twice THEN it is refused as unsupported_binding both times, never cached
+    for _ in range(2):
+        err = w.refused(token, "unsupported_binding")
+        assert isinstance(err, TokenClaimError) and err.claim.startswith("cnf")
+    assert w.verifier._cache == {}
+
+
+def test_a_dpop_binding_is_read_and_the_token_is_no_bearer_token_without_it(
+    w: World, key: SigningKey
+) -> None:
+    assert w.ok(sign(key, w.claims(cnf={"jkt": THUMBPRINT}))).jkt == THUMBPRINT
+    assert w.ok(sign(key, w.claims())).jkt is None
+
+
+def test_the_unsupported_binding_detail_names_what_was_found_not_its_value(w: World, key: SigningKey) -> None:
+    secretish = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"
+    err = w.refused(sign(key, w.claims(cnf={"x5t#S256": secretish})), "unsupported_binding")
+    assert "x5t#S256" in str(err) and secretish not in str(err)
+    err = w.refused(sign(key, w.claims(cnf={"jkt": "not-a-thumbprint"})), "unsupported_binding")
+    assert "not-a-thumbprint" not in str(err)
 
 
 # -- JWKS faults seen through the verifier -------------------------------------------------------------

@@ -69,6 +69,20 @@ class TokenClaimError(AuthenticationError):
         super().__init__(reason, detail)
 
 
+class DpopError(AuthenticationError):
+    """The DPoP proof (RFC 9449) is not acceptable (401, reason ``invalid_dpop_proof``).
+
+    ``member`` names the proof's header member or claim at fault (``"jwk"``, ``"htu"``, ``"iat"``...),
+    or is ``""`` when the proof as a whole is (not a compact JWS, a bad signature, no proof at all).
+    """
+
+    reason = "invalid_dpop_proof"
+
+    def __init__(self, reason: str | None = None, detail: str = "", *, member: str = "") -> None:
+        self.member = member
+        super().__init__(reason, detail)
+
+
 class DependencyError(EdgeAuthError):
     """A dependency failed; the authorizer must fail closed by raising (API Gateway answers 500)."""
 
@@ -79,6 +93,15 @@ class JwksUnavailableError(DependencyError):
     """The issuer's keys could not be fetched and no usable cached key exists."""
 
     reason = "jwks_unavailable"
+
+
+class JwksUnknownKidError(JwksUnavailableError):
+    """A token names a ``kid`` the cached keys lack while the issuer's JWKS endpoint fails: the
+    ``kid`` can be neither found nor ruled out (500, not 401: it may be a key rotated in during the
+    outage). Its own reason, so that a flood of random ``kid``s during an outage is told apart from
+    the outage refusing known keys (SECURITY.md, "Deliberate choices")."""
+
+    reason = "jwks_unavailable_unknown_kid"
 
 
 class RoleStoreError(DependencyError):

@@ -46,6 +46,18 @@ OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # JWK crv -> coordinate size in bytes (RFC 7518 §6.2.1.1); an ECDSA signature is R || S of that size.
 _EC_COORDINATES = {"P-256": 32, "P-384": 48, "P-521": 66}
+#: JWK crv -> the order n of the curve's base point (SEC 2 v2 §2.4.2, §2.5.1, §2.6.1).
+EC_ORDERS = {
+    "P-256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "P-384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
+    ),
+    "P-521": int(
+        "1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
 _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 
 
@@ -102,6 +114,12 @@ def _rsa(pad: Any, digest: Any, prehashed: Any) -> Verify:
     from cryptography.exceptions import InvalidSignature
 
     def verify(key: Any, message: bytes, signature: bytes, sha256: bytes | None = None) -> bool:
+        # RFC 8017 §8.1.2 and §8.2.2, step 1: the signature is exactly k octets, k the modulus's
+        # length. OpenSSL checks this for PKCS #1 v1.5 but accepts a PSS signature whose leading
+        # zero octets were left out: about 1 PS* signature in 256 had a second spelling, each a
+        # miss in the verified-token cache and in API Gateway's authorizer cache.
+        if len(signature) != (key.key_size + 7) // 8:
+            return False
         try:
             if sha256 is not None and prehashed is not None:
                 key.verify(signature, sha256, pad, prehashed)
@@ -134,6 +152,25 @@ def _ecdsa(size: int, algorithm: Any, prehashed: Any) -> Verify:
         return True
 
     return verify
+
+
+def ecdsa_low_s(signature: bytes, crv: str) -> bytes:
+    """The low-s spelling ``R || min(S, n − S)`` of a JWS ECDSA signature ``R || S`` on ``crv``.
+
+    ECDSA is malleable: ``(r, s)`` verifies exactly when ``(r, n − s)`` does, so anyone holding a
+    signature can write its other spelling, and signers emit either (``cryptography`` and OpenSSL,
+    like most JOSE libraries, do not normalise: about half of their signatures are high-s).
+    Two signatures with the same low-s spelling are therefore one signature: one verifies exactly
+    when the other does. ``signature`` is returned unchanged when it is not ``R || S`` of the curve's
+    size or ``S`` is not in 1..n−1 (it verifies in no spelling then).
+    """
+    size, n = _EC_COORDINATES[crv], EC_ORDERS[crv]
+    if len(signature) != 2 * size:
+        return signature
+    s = int.from_bytes(signature[size:], "big")
+    if not 0 < s < n or s <= n // 2:
+        return signature
+    return signature[:size] + (n - s).to_bytes(size, "big")
 
 
 def _eddsa(key: Any, message: bytes, signature: bytes, sha256: bytes | None = None) -> bool:

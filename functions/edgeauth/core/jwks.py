@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeauth.core.errors import AuthenticationError, JwksUnavailableError
+from edgeauth.core.errors import AuthenticationError, JwksUnavailableError, JwksUnknownKidError
 from edgeauth.core.jose import EC_CURVES, OKP_CURVES, PRIVATE_MEMBERS, public_key
 from edgeauth.core.settings import IssuerSettings, validate_key_url
 
@@ -141,7 +141,11 @@ class JwksCache:
 
         Raises :class:`AuthenticationError` (``unknown_kid``, ``missing_kid``, ``key_mismatch``) when
         the issuer's current keys rule the token out, and :class:`JwksUnavailableError` when they
-        cannot be known.
+        cannot be known: :class:`JwksUnknownKidError` when the keys are known but not this ``kid``
+        and the endpoint is failing (so the ``kid`` cannot be ruled out).
+
+        Every key published under ``kid`` that fits ``alg`` is a candidate, in the JWKS's order
+        (two keys may share a ``kid``: SECURITY.md, "Deliberate choices").
         """
         now = self._clock()
         if self._entries is None or now - self._fetched_at > self.issuer.jwks_max_age_seconds:
@@ -163,7 +167,7 @@ class JwksCache:
                 found = self._by_kid.get(kid, [])
             if not found:
                 if self._last_failed:
-                    raise JwksUnavailableError("unknown kid and the JWKS endpoint is failing")
+                    raise JwksUnknownKidError("unknown kid and the JWKS endpoint is failing")
                 raise AuthenticationError("unknown_kid", "no key with this kid")
         usable = [e for e in found if e.problem_for(alg) is None]
         if not usable:

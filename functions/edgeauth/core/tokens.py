@@ -15,7 +15,15 @@ forged token.
 
 A verified token is remembered by the SHA-256 of its signing input, with its signature, until its
 ``exp`` (bounded count), so a repeated token is not verified twice while valid. A cached
-verification is dropped when its key is no longer published by the issuer.
+verification is dropped when its key is no longer published by the issuer. An ES* signature has two
+spellings that verify (``s`` and ``n − s``, :func:`~edgeauth.core.jose.ecdsa_low_s`); the cache
+serves both from the one entry (README "Caches" says why it does not refuse the high-s one).
+
+A token bound to a key (RFC 7800 ``cnf``) is accepted only with a binding this authorizer can check:
+``cnf`` absent, or exactly ``{"jkt": <SHA-256 JWK thumbprint>}`` (DPoP, RFC 9449 §6.1), which the
+authorizer then holds the request to. Any other ``cnf`` (``x5t#S256`` of mTLS, RFC 8705; ``jwk``;
+``jkt: null``; not an object) is refused (``unsupported_binding``): ignoring it would accept a token
+as a bearer token that its issuer meant to be usable only with a key.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from edgeauth.core.errors import (
     AuthenticationError,
@@ -36,7 +44,7 @@ from edgeauth.core.errors import (
     TokenParseError,
     TokenSignatureError,
 )
-from edgeauth.core.jose import b64url_bytes, verifier
+from edgeauth.core.jose import b64url_bytes, ecdsa_low_s, verifier
 from edgeauth.core.jwks import JwksCache, KeyEntry
 from edgeauth.core.settings import SUPPORTED_ALGORITHMS, IssuerSettings
 
@@ -122,7 +130,7 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return _json_object(b64url_decode(parts[0]), "header"), _json_object(b64url_decode(parts[1]), "payload")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     """A finite JSON number (not a bool). ``1e400`` parses to ``inf`` and ``10**400`` cannot be
     converted to a float: without the finiteness check the first made a token that never expires
     (when no maximum lifetime is configured) and the second raised OverflowError (a 500)."""
@@ -153,6 +161,7 @@ class VerifiedToken:
     client_id: str | None
     claims: Mapping[str, Any]
     key: KeyEntry
+    jkt: str | None  # the DPoP key thumbprint the token is bound to (cnf.jkt), None if unbound
 
 
 class TokenVerifier:
@@ -197,13 +206,13 @@ class TokenVerifier:
         # under another signature.
         digest = hashlib.sha256(signing_input).digest()
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] == s64:
+        if cached is not None and (cached[0] == s64 or _other_ecdsa_spelling(cached, s64)):
             if self.still_valid(cached[1]):
                 return cached[1], True
             with self._lock:
                 self._cache.pop(digest, None)
-        # (Another signature over a cached signing input is checked in full and leaves the entry
-        # alone: a forged copy of a token cannot push the real one out of the cache.)
+        # (Another signature over a cached signing input is checked in full: a forged copy fails
+        # and leaves the entry alone, so it cannot push the real token out of the cache.)
         verified = self._verify(h64, p64, s64, signing_input, digest)
         if self._cache_size > 0:
             with self._lock:
@@ -364,6 +373,9 @@ class TokenVerifier:
                     )
                 client_id = raw_client
 
+        # RFC 7800 cnf: a binding that cannot be checked refuses the token (module docstring).
+        jkt = bound_thumbprint(claims) if "cnf" in claims else None
+
         return VerifiedToken(
             issuer,
             sub,
@@ -376,7 +388,69 @@ class TokenVerifier:
             client_id,
             claims,
             key,
+            jkt,
         )
+
+
+def _other_ecdsa_spelling(cached: tuple[str, VerifiedToken], s64: str) -> bool:
+    """Whether ``s64`` is the other spelling ``(r, n − s)`` of the cached token's ECDSA signature:
+    then it verifies exactly as the cached one did (:func:`~edgeauth.core.jose.ecdsa_low_s`).
+
+    Only reached when the signature text differs from the cached one (never for a repeated token).
+    The key that verified the cached token fixes the curve: an EC key verifies only ES* tokens.
+    """
+    jwk = cached[1].key.jwk
+    if jwk.get("kty") != "EC":
+        return False
+    crv = jwk["crv"]  # KeyEntry.problem_for admitted the key: crv is one of the ES* curves
+    try:
+        presented = b64url_bytes(s64)
+    except ValueError:
+        return False
+    return ecdsa_low_s(presented, crv) == ecdsa_low_s(b64url_bytes(cached[0]), crv)
+
+
+def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
+    """The key thumbprint a token is bound to (``cnf.jkt``, RFC 9449 §6.1), ``None`` without ``cnf``.
+
+    Raises :class:`TokenClaimError` (reason ``unsupported_binding``) for every other ``cnf``: not an
+    object, a member other than ``jkt`` (``x5t#S256``, ``jwk``, ``jku``, ``kid``... RFC 7800 §3,
+    RFC 8705 §3.1), no member, or a ``jkt`` that is not a SHA-256 thumbprint (43 characters of
+    canonical base64url, 32 bytes). The detail names what was found, never its value.
+    """
+    if "cnf" not in claims:
+        return None
+    cnf = claims["cnf"]
+    expected = 'absent, or {"jkt": <SHA-256 JWK thumbprint>}'
+    if not isinstance(cnf, dict):
+        raise TokenClaimError("unsupported_binding", "cnf", expected, f"a JSON {_json_type(cnf)}")
+    if cnf.keys() != {"jkt"}:
+        others = sorted(str(m)[:32] for m in cnf if m != "jkt")[:4]
+        found = f"members {', '.join(others)}" if others else "an empty object"
+        raise TokenClaimError("unsupported_binding", "cnf", expected, found)
+    jkt = cnf["jkt"]
+    if not isinstance(jkt, str) or len(jkt) != 43 or not _is_sha256_b64url(jkt):
+        raise TokenClaimError("unsupported_binding", "cnf.jkt", "a SHA-256 JWK thumbprint", "another value")
+    return jkt
+
+
+def _is_sha256_b64url(text: str) -> bool:
+    try:
+        return len(b64url_bytes(text)) == 32
+    except ValueError:
+        return False
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "number"
 
 
 def _check_header(header: dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
