@@ -402,6 +402,8 @@ class Gateway:
             raise _Refusal("INVALID_API_KEY")
         ex.api_key_id = key.id
         verdict = self.usage.admit(key.id, ex.resource_path, ex.request.method)
+        if verdict == "forbidden":
+            raise _Refusal("INVALID_API_KEY")
         if verdict == "throttled":
             raise _Refusal("THROTTLED")
         if verdict == "quota_exceeded":

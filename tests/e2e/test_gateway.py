@@ -390,7 +390,7 @@ def test_cli_client_with_its_own_usage_key_is_metered_on_its_plan(
     assert answer.status == 200
     partner = next(p for p in stack.spec.api.usage_plans if p.name.endswith("partner"))
     assert stack.gateway is not None
-    assert any(plan is partner for plan in stack.gateway.usage.plan_of_key.values())
+    assert any(plan.id == partner.id for plan in stack.gateway.usage.plan_of_key.values())
 
 
 def test_explain_reads_the_local_rest_api(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
