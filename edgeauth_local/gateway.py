@@ -10,15 +10,19 @@ Request path, in API Gateway's order:
    or empty → 401 without calling the authorizer; TOKEN authorizers also check the validation
    expression. The answer is cached per identity-source values for the authorizer's TTL, and the
    policy (fresh or cached) is evaluated against this request's method ARN with IAM rules
-   (:mod:`edgeauth_local.iam`): explicit Deny → 403, no matching Allow → 403. ``Unauthorized`` →
-   401; any other error, a timeout or a malformed answer → 500, never cached;
+   (:mod:`edgeauth_local.iam`): explicit Deny → 403 ``…with an explicit deny in an identity-based
+   policy``, no matching Allow → 403 ``…because no identity-based policy allows the
+   execute-api:Invoke action``. ``Unauthorized`` → 401; any other error, a timeout or a malformed
+   answer → 500, never cached;
 4. API key (``ApiKeyRequired``): the key comes from the authorizer's ``usageIdentifierKey`` when the
    API's key source is ``AUTHORIZER`` (else the ``x-api-key`` header); unknown, disabled or in no
    plan of this stage → 403 ``Forbidden``; then the key's usage plan: token buckets (plan and
    per-method) → 429 ``Too Many Requests``, quota → 429 ``Limit Exceeded``;
 5. the integration: ``HTTP_PROXY`` to the URI with path, query and header parameters mapped from
    ``RequestParameters`` (``method.request.*``, ``context.authorizer.*``, ``'static'``); integration
-   timeout → 504, backend down → 504, backend crash or bad answer → 502;
+   timeout → 504 ``Endpoint request timed out``, connection refused (or no route) → 504 ``Network
+   error communicating with endpoint``, a host that does not resolve → 500 ``Internal server
+   error``, backend crash or bad answer → 502;
 6. every refusal is a gateway response: status, headers and body template from the template's
    ``AWS::ApiGateway::GatewayResponse`` of that type (or ``DEFAULT_4XX``/``DEFAULT_5XX``), else
    API Gateway's defaults;
@@ -27,9 +31,11 @@ Request path, in API Gateway's order:
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -47,14 +53,19 @@ from edgeauth_local.throttle import StageThrottle, UsagePlans
 
 # type -> (default status, default message, x-amzn-ErrorType)
 RESPONSE_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
-    "ACCESS_DENIED": (403, "User is not authorized to access this resource", "AccessDeniedException"),
+    "ACCESS_DENIED": (
+        403,
+        "User is not authorized to access this resource because no identity-based policy allows the "
+        "execute-api:Invoke action",
+        "AccessDeniedException",
+    ),
     "API_CONFIGURATION_ERROR": (500, "Internal server error", "InternalServerErrorException"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None, "AuthorizerConfigurationException"),
     "AUTHORIZER_FAILURE": (500, None, "AuthorizerFailureException"),
     "BAD_REQUEST_BODY": (400, "Invalid request body", "BadRequestException"),
     "BAD_REQUEST_PARAMETERS": (400, "Missing required request parameters", "BadRequestException"),
     "EXPIRED_TOKEN": (403, "Expired token", "ExpiredTokenException"),
-    "INTEGRATION_FAILURE": (504, "Internal server error", "InternalServerErrorException"),
+    "INTEGRATION_FAILURE": (504, "Network error communicating with endpoint", "InternalServerErrorException"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out", "InternalServerErrorException"),
     "INVALID_API_KEY": (403, "Forbidden", "ForbiddenException"),
     "INVALID_SIGNATURE": (403, "Invalid signature", "InvalidSignatureException"),
@@ -71,7 +82,11 @@ RESPONSE_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "UnsupportedMediaTypeException"),
     "WAF_FILTERED": (403, "Forbidden", "WAFFilteredException"),
 }
-EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
+EXPLICIT_DENY = (
+    "User is not authorized to access this resource with an explicit deny in an identity-based policy"
+)
+"""ACCESS_DENIED's message when a Deny statement matches (without one, the type's default: no Allow
+matched the method ARN). API Gateway's wording for Lambda authorizer policies since 2024."""
 BAD_GATEWAY = "BAD_GATEWAY"
 """Not an API Gateway response type: a backend that crashed mid-request (502, DEFAULT_5XX)."""
 
@@ -557,15 +572,9 @@ class Gateway:
         started = time.perf_counter()
         try:
             status, resp_headers, body = self._send(target, method, path, headers, req.body, timeout)
-        except TimeoutError:
+        except (OSError, http.client.HTTPException) as e:
             ex.integration_latency = int((time.perf_counter() - started) * 1000)
-            raise _Refusal("INTEGRATION_TIMEOUT") from None
-        except ConnectionRefusedError:
-            ex.integration_latency = int((time.perf_counter() - started) * 1000)
-            raise _Refusal("INTEGRATION_FAILURE") from None
-        except (OSError, http.client.HTTPException):
-            ex.integration_latency = int((time.perf_counter() - started) * 1000)
-            raise _Refusal(BAD_GATEWAY, "Internal server error", 502) from None
+            raise _integration_refusal(e) from None
         ex.integration_latency = int((time.perf_counter() - started) * 1000)
         ex.integration_status = status
         out = [(k, v) for k, v in resp_headers if k.lower() not in _HOP_BY_HOP]
@@ -683,6 +692,26 @@ class Gateway:
             return "-" if value is None or value == "" else json.dumps(value)[1:-1]
 
         self._access_log(_CONTEXT_VAR.sub(ctx, fmt))
+
+
+_UNREACHABLE = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
+
+
+def _integration_refusal(error: OSError | http.client.HTTPException) -> _Refusal:
+    """API Gateway's answer when the HTTP integration's request failed with ``error``."""
+    if isinstance(error, TimeoutError):  # connecting or waiting past TimeoutInMillis
+        return _Refusal("INTEGRATION_TIMEOUT")
+    if isinstance(error, socket.gaierror):
+        # The endpoint's host does not resolve: an invalid endpoint address, which API Gateway
+        # answers as a configuration error (500), not as an integration failure.
+        return _Refusal("API_CONFIGURATION_ERROR")
+    if isinstance(error, ConnectionRefusedError) or (
+        isinstance(error, OSError) and error.errno in _UNREACHABLE
+    ):
+        # Nothing listens there, or no route to it.
+        return _Refusal("INTEGRATION_FAILURE")
+    # Connected, then the backend dropped the connection or answered something that is not HTTP.
+    return _Refusal(BAD_GATEWAY, "Internal server error", 502)
 
 
 def _request_time(epoch_ms: int) -> str:

@@ -86,9 +86,12 @@ def test_401_carries_the_template_gateway_response_headers(stack: LocalStack) ->
 def test_deny_is_403(stack: LocalStack) -> None:
     # GIVEN carol, a reader, posting a transfer
     answer = call(stack, "POST", "/accounts/42/transfers", stack.token("carol"))
-    # THEN the authorizer's Deny policy gives 403
+    # THEN the authorizer's Deny policy gives 403, worded as API Gateway words an explicit deny
     assert answer.status == 403
     assert answer.headers["x-amzn-errortype"] == "AccessDeniedException"
+    assert answer.json["message"] == (
+        "User is not authorized to access this resource with an explicit deny in an identity-based policy"
+    )
 
 
 def test_allow_reaches_the_backend_with_path_parameters(stack: LocalStack) -> None:
@@ -164,6 +167,11 @@ def test_cached_policy_is_evaluated_against_each_request(
     assert first.status == 200
     assert second.status == 403
     assert invocations(stack) == before
+    # AND API Gateway's wording for an Allow that does not cover the method ARN
+    assert second.json["message"] == (
+        "User is not authorized to access this resource because no identity-based policy allows the "
+        "execute-api:Invoke action"
+    )
 
 
 def test_cache_flush_makes_the_authorizer_run_again(stack: LocalStack) -> None:
