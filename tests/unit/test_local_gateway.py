@@ -93,7 +93,7 @@ def gateway(answer: Mapping[str, Any], send: Callable[..., Any] | None = None) -
     def ok(*_args: Any) -> tuple[int, list[tuple[str, str]], bytes]:
         return 200, [("Content-Type", "application/json")], b"{}"
 
-    gw._send = send or ok  # type: ignore[method-assign]
+    gw._send = send or ok  # type: ignore[method-assign,assignment]
     return gw
 
 
