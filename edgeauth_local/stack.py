@@ -9,7 +9,9 @@ Order (each step is undone by :meth:`LocalStack.stop`, also when a later step fa
    playing the template's loopback integration origin (when a port differs from the template's,
    the issuer URL in the authorizer's environment and the integration origin are rewritten);
 4. the Lambda functions, in-process, with their template environment pointed at moto;
-5. the gateway; the moto server's ``FlushStageAuthorizersCache`` now flushes its cache;
+5. the gateway; the moto server's ``FlushStageAuthorizersCache`` now flushes its cache, and its
+   writes to API keys and usage plans make the gateway re-read them (as does a re-read every
+   :data:`~edgeauth_local.throttle.KEY_REFRESH_SECONDS`);
 6. the demo roles and subjects;
 7. the event source mappings (Kinesis → audit consumer, role table stream → role-events handler);
 8. the template's outputs (with local values) answered by the moto server to ``DescribeStacks``,
@@ -395,12 +397,13 @@ class LocalStack:
             )
 
     def _mirror_api(self, t: LocalTemplate) -> None:
-        """The REST API's control plane in moto, with the template's ids (moto's ``_custom_id_`` tag).
+        """The REST API's control plane in moto, with the template's ids.
 
-        The gateway reads what it serves from the template; this copy is for the tools that ask
-        API Gateway: ``edgeauth explain`` (resources), ``edgeauth clients`` (API keys on the usage
-        plans of the stack outputs). Keys created that way are picked up by the gateway (see
-        :meth:`_moto_keys`).
+        The gateway reads its routes, authorizer and integrations from the template; this copy is
+        for the tools that ask API Gateway: ``edgeauth explain`` (resources), ``edgeauth clients``
+        (API keys on the usage plans of the stack outputs). API keys and usage plans (with their
+        API stage and per-method throttles) are then the gateway's too: it meters on what moto
+        holds (:meth:`_read_usage_plans`), so changes made through the API reach it.
         """
         api = t.api
         gw = self.client("apigateway")
