@@ -2,23 +2,30 @@
 
 Request path, in API Gateway's order:
 
+0. size limits, as the HTTP server reads the request (:mod:`edgeauth_local.wire`): request line
+   plus headers over 10,240 bytes or a body over 10 MB → 413 ``Request Too Long``
+   (``REQUEST_TOO_LARGE``), never forwarded; a request that is not HTTP/1.x → 400 (JSON);
 1. the stage prefix (``/<stage>/…``) and route selection (:class:`edgeauth.core.routes.RouteTable`:
-   literal beats ``{var}`` beats ``{var+}``); no resource or no method → 403
-   ``Missing Authentication Token``;
+   literal beats ``{var}`` beats ``{var+}``; ``ANY`` stands for the seven standard methods); no
+   resource or no method → 403 ``Missing Authentication Token``;
 2. stage method throttling (``MethodSettings``) → 429 ``Too Many Requests``;
 3. the Lambda authorizer (``CUSTOM`` methods): identity sources read from the request; one missing
    or empty → 401 without calling the authorizer; TOKEN authorizers also check the validation
    expression. The answer is cached per identity-source values for the authorizer's TTL, and the
    policy (fresh or cached) is evaluated against this request's method ARN with IAM rules
-   (:mod:`edgeauth_local.iam`): explicit Deny → 403, no matching Allow → 403. ``Unauthorized`` →
-   401; any other error, a timeout or a malformed answer → 500, never cached;
+   (:mod:`edgeauth_local.iam`): explicit Deny → 403 ``…with an explicit deny in an identity-based
+   policy``, no matching Allow → 403 ``…because no identity-based policy allows the
+   execute-api:Invoke action``. ``Unauthorized`` → 401; any other error, a timeout or a malformed
+   answer → 500, never cached;
 4. API key (``ApiKeyRequired``): the key comes from the authorizer's ``usageIdentifierKey`` when the
    API's key source is ``AUTHORIZER`` (else the ``x-api-key`` header); unknown, disabled or in no
    plan of this stage → 403 ``Forbidden``; then the key's usage plan: token buckets (plan and
    per-method) → 429 ``Too Many Requests``, quota → 429 ``Limit Exceeded``;
 5. the integration: ``HTTP_PROXY`` to the URI with path, query and header parameters mapped from
    ``RequestParameters`` (``method.request.*``, ``context.authorizer.*``, ``'static'``); integration
-   timeout → 504, backend down → 504, backend crash or bad answer → 502;
+   timeout → 504 ``Endpoint request timed out``, connection refused (or no route) → 504 ``Network
+   error communicating with endpoint``, a host that does not resolve → 500 ``Internal server
+   error``, backend crash or bad answer → 502;
 6. every refusal is a gateway response: status, headers and body template from the template's
    ``AWS::ApiGateway::GatewayResponse`` of that type (or ``DEFAULT_4XX``/``DEFAULT_5XX``), else
    API Gateway's defaults;
@@ -27,9 +34,11 @@ Request path, in API Gateway's order:
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -39,6 +48,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from edgeauth.core.routes import RouteTable
+from edgeauth_local import wire
 from edgeauth_local.iam import AuthorizerAnswer, MalformedAnswerError, validate_answer
 from edgeauth_local.lambdas import LambdaError, LambdaTimeoutError
 from edgeauth_local.servers import QuietHandler, ServerThread
@@ -47,14 +57,19 @@ from edgeauth_local.throttle import StageThrottle, UsagePlans
 
 # type -> (default status, default message, x-amzn-ErrorType)
 RESPONSE_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
-    "ACCESS_DENIED": (403, "User is not authorized to access this resource", "AccessDeniedException"),
+    "ACCESS_DENIED": (
+        403,
+        "User is not authorized to access this resource because no identity-based policy allows the "
+        "execute-api:Invoke action",
+        "AccessDeniedException",
+    ),
     "API_CONFIGURATION_ERROR": (500, "Internal server error", "InternalServerErrorException"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None, "AuthorizerConfigurationException"),
     "AUTHORIZER_FAILURE": (500, None, "AuthorizerFailureException"),
     "BAD_REQUEST_BODY": (400, "Invalid request body", "BadRequestException"),
     "BAD_REQUEST_PARAMETERS": (400, "Missing required request parameters", "BadRequestException"),
     "EXPIRED_TOKEN": (403, "Expired token", "ExpiredTokenException"),
-    "INTEGRATION_FAILURE": (504, "Internal server error", "InternalServerErrorException"),
+    "INTEGRATION_FAILURE": (504, "Network error communicating with endpoint", "InternalServerErrorException"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out", "InternalServerErrorException"),
     "INVALID_API_KEY": (403, "Forbidden", "ForbiddenException"),
     "INVALID_SIGNATURE": (403, "Invalid signature", "InvalidSignatureException"),
@@ -71,7 +86,11 @@ RESPONSE_DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "UnsupportedMediaTypeException"),
     "WAF_FILTERED": (403, "Forbidden", "WAFFilteredException"),
 }
-EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
+EXPLICIT_DENY = (
+    "User is not authorized to access this resource with an explicit deny in an identity-based policy"
+)
+"""ACCESS_DENIED's message when a Deny statement matches (without one, the type's default: no Allow
+matched the method ARN). API Gateway's wording for Lambda authorizer policies since 2024."""
 BAD_GATEWAY = "BAD_GATEWAY"
 """Not an API Gateway response type: a backend that crashed mid-request (502, DEFAULT_5XX)."""
 
@@ -80,11 +99,15 @@ _HOP_BY_HOP = frozenset(
      "transfer-encoding", "upgrade", "host", "content-length", "expect"}
 )  # fmt: skip
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_ANY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+"""What an ``ANY`` method stands for (another method, ``TRACE`` or ``FOO``, matches no method)."""
 _CONTEXT_VAR = re.compile(r"\$(?:\{context\.([A-Za-z0-9_.-]+)\}|context\.([A-Za-z0-9_.-]*[A-Za-z0-9_-]))")
 _STAGE_VAR = re.compile(r"\$(?:\{stageVariables\.([A-Za-z0-9_]+)\}|stageVariables\.([A-Za-z0-9_]+))")
 _URI_PARAM = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
-MAX_BODY = 10 * 1024 * 1024
 MAX_CACHE_ENTRIES = 100_000
+_LINGER_SECONDS = 2.0
+_LINGER_BYTES = 64 * 1024 * 1024
+"""A refused request's rest is read and dropped for at most this long without data and this much."""
 
 
 @dataclass
@@ -228,14 +251,7 @@ class Gateway:
         return True
 
     def handle(self, request: Request) -> Response:
-        with self._count_lock:
-            self.requests += 1
-        ex = _Exchange(
-            request=request,
-            request_id=str(uuid.uuid4()),
-            started=time.perf_counter(),
-            epoch_ms=int(time.time() * 1000),
-        )
+        ex = self._exchange(request)
         try:
             response = self._handle(ex)
         except _Refusal as r:
@@ -244,6 +260,26 @@ class Gateway:
             response = self._gateway_response(
                 ex, _Refusal("API_CONFIGURATION_ERROR", f"local gateway error: {e}")
             )
+        return self._finish(ex, response)
+
+    def refuse(self, request: Request, response_type: str) -> Response:
+        """The gateway response of ``response_type`` for a request refused before its route is
+        looked up (``REQUEST_TOO_LARGE``: over a size limit), with its access log line."""
+        ex = self._exchange(request)
+        ex.path = urlsplit(request.target).path
+        return self._finish(ex, self._gateway_response(ex, _Refusal(response_type)))
+
+    def _exchange(self, request: Request) -> _Exchange:
+        with self._count_lock:
+            self.requests += 1
+        return _Exchange(
+            request=request,
+            request_id=str(uuid.uuid4()),
+            started=time.perf_counter(),
+            epoch_ms=int(time.time() * 1000),
+        )
+
+    def _finish(self, ex: _Exchange, response: Response) -> Response:
         response.headers.append(("x-amzn-RequestId", ex.request_id))
         response.headers.append(("x-amz-apigw-id", ex.request_id[:8] + "="))
         self._log_access(ex, response)
@@ -266,9 +302,9 @@ class Gateway:
             raise _Refusal("MISSING_AUTHENTICATION_TOKEN")
         ex.resource_path = match.template.text
         ex.path_params = match.params
-        method = self.methods.get((ex.resource_path, req.method)) or self.methods.get(
-            (ex.resource_path, "ANY")
-        )
+        method = self.methods.get((ex.resource_path, req.method))
+        if method is None and req.method in _ANY_METHODS:
+            method = self.methods.get((ex.resource_path, "ANY"))
         if method is None:
             raise _Refusal("MISSING_AUTHENTICATION_TOKEN")
         ex.method = method
@@ -402,6 +438,8 @@ class Gateway:
             raise _Refusal("INVALID_API_KEY")
         ex.api_key_id = key.id
         verdict = self.usage.admit(key.id, ex.resource_path, ex.request.method)
+        if verdict == "forbidden":
+            raise _Refusal("INVALID_API_KEY")
         if verdict == "throttled":
             raise _Refusal("THROTTLED")
         if verdict == "quota_exceeded":
@@ -555,15 +593,9 @@ class Gateway:
         started = time.perf_counter()
         try:
             status, resp_headers, body = self._send(target, method, path, headers, req.body, timeout)
-        except TimeoutError:
+        except (OSError, http.client.HTTPException) as e:
             ex.integration_latency = int((time.perf_counter() - started) * 1000)
-            raise _Refusal("INTEGRATION_TIMEOUT") from None
-        except ConnectionRefusedError:
-            ex.integration_latency = int((time.perf_counter() - started) * 1000)
-            raise _Refusal("INTEGRATION_FAILURE") from None
-        except (OSError, http.client.HTTPException):
-            ex.integration_latency = int((time.perf_counter() - started) * 1000)
-            raise _Refusal(BAD_GATEWAY, "Internal server error", 502) from None
+            raise _integration_refusal(e) from None
         ex.integration_latency = int((time.perf_counter() - started) * 1000)
         ex.integration_status = status
         out = [(k, v) for k, v in resp_headers if k.lower() not in _HOP_BY_HOP]
@@ -683,6 +715,26 @@ class Gateway:
         self._access_log(_CONTEXT_VAR.sub(ctx, fmt))
 
 
+_UNREACHABLE = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
+
+
+def _integration_refusal(error: OSError | http.client.HTTPException) -> _Refusal:
+    """API Gateway's answer when the HTTP integration's request failed with ``error``."""
+    if isinstance(error, TimeoutError):  # connecting or waiting past TimeoutInMillis
+        return _Refusal("INTEGRATION_TIMEOUT")
+    if isinstance(error, socket.gaierror):
+        # The endpoint's host does not resolve: an invalid endpoint address, which API Gateway
+        # answers as a configuration error (500), not as an integration failure.
+        return _Refusal("API_CONFIGURATION_ERROR")
+    if isinstance(error, ConnectionRefusedError) or (
+        isinstance(error, OSError) and error.errno in _UNREACHABLE
+    ):
+        # Nothing listens there, or no route to it.
+        return _Refusal("INTEGRATION_FAILURE")
+    # Connected, then the backend dropped the connection or answered something that is not HTTP.
+    return _Refusal(BAD_GATEWAY, "Internal server error", 502)
+
+
 def _request_time(epoch_ms: int) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000))
 
@@ -691,28 +743,54 @@ def _request_time(epoch_ms: int) -> str:
 
 
 class _Handler(QuietHandler):
+    """Reads each request itself (:mod:`edgeauth_local.wire`), within API Gateway's size limits:
+    :class:`http.server.BaseHTTPRequestHandler`'s reader has other limits and answers with HTML."""
+
     protocol_version = "HTTP/1.1"
 
-    def _serve(self) -> None:
+    def handle_one_request(self) -> None:
         gateway: Gateway = self.server.gateway  # type: ignore[attr-defined]
+        self.close_connection = True
+        self.command, self.request_version, self.requestline = "", "HTTP/1.1", ""
         try:
-            body = self.read_body(MAX_BODY)
-        except ValueError:
-            self.send_json(413, {"message": "Request Too Long"})
-            self.close_connection = True
+            head = wire.read_head(self.rfile)
+            if head is None:
+                return
+            self.command, self.path, self.request_version = head.method, head.target, head.version
+            self.requestline = f"{head.method} {head.target} {head.version}"
+            request = Request(
+                method=head.method,
+                target=head.target,
+                headers=head.headers,
+                source_ip=self.client_address[0],
+                protocol=head.version,
+            )
+            length = wire.body_length(head)
+            if head.expects_continue:
+                self.send_response_only(100)
+                self.end_headers()
+            request.body = wire.read_body(self.rfile, head, length)
+        except wire.RequestTooLargeError as e:
+            # Refused as API Gateway refuses it: never forwarded, a gateway response (413).
+            partial = Request(e.method or "-", e.target, [], source_ip=self.client_address[0])
+            self._answer(gateway.refuse(partial, "REQUEST_TOO_LARGE"), close=True)
+            self._linger()
             return
-        request = Request(
-            method=self.command,
-            target=self.path,
-            headers=list(self.headers.items()),
-            body=body,
-            source_ip=self.client_address[0],
-            protocol=self.request_version,
-        )
-        response = gateway.handle(request)
+        except wire.MalformedRequestError as e:
+            # Not HTTP/1.x: what a front end answers before API Gateway sees anything.
+            status = 505 if isinstance(e, wire.UnsupportedVersionError) else 400
+            message = "HTTP Version Not Supported" if status == 505 else "Bad Request"
+            body = json.dumps({"message": message}).encode()
+            self._answer(Response(status, [("Content-Type", "application/json")], body), close=True)
+            self._linger()
+            return
+        except (TimeoutError, ConnectionError):
+            return
+        self._answer(gateway.handle(request), close=not head.keep_alive)
+
+    def _answer(self, response: Response, *, close: bool) -> None:
         # send_response_only: the answer's own headers (the backend's Date and Server included) are
         # sent once; BaseHTTPRequestHandler.send_response would add a second Date and Server.
-        self.log_request(response.status)
         self.send_response_only(response.status)
         names = {k.lower() for k, _ in response.headers}
         if "date" not in names:
@@ -720,17 +798,29 @@ class _Handler(QuietHandler):
         for k, v in response.headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+        self.wfile.flush()
+        self.close_connection = close
 
-    do_GET = _serve
-    do_POST = _serve
-    do_PUT = _serve
-    do_PATCH = _serve
-    do_DELETE = _serve
-    do_OPTIONS = _serve
-    do_HEAD = _serve
+    def _linger(self) -> None:
+        """After answering a request not read to its end: stop sending, then read and discard
+        what the client still sends (bounded), so that closing does not reset the connection
+        before the client has read the answer (a reset discards it on the client's side)."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(_LINGER_SECONDS)
+            left = _LINGER_BYTES
+            while left > 0:
+                data = self.connection.recv(min(65_536, left))
+                if not data:
+                    break
+                left -= len(data)
+        except OSError:
+            pass
 
 
 def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> ServerThread:

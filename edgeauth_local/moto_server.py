@@ -7,7 +7,10 @@ authorizers`` (``FlushStageAuthorizersCache``, which moto does not implement) is
 flushing the local gateway's authorizer cache. The role-events handler's ``apigateway`` client
 points at this server like every other client of the local stack, so its flush really empties the
 gateway's cache. ``DescribeStacks`` of the local stack's name is answered with its outputs (what
-``edgeauth --stack`` reads), without deploying the template to moto's CloudFormation.
+``edgeauth --stack`` reads), without deploying the template to moto's CloudFormation. A write to
+API keys or usage plans (``/apikeys…``, ``/usageplans…``: create, update, delete, a key added to or
+removed from a plan) calls :attr:`MotoServer.on_usage_change` once moto has applied it and before
+the caller has its answer, so the local gateway meters the next request on what the write left.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import errno
 import io
 import re
 import socket
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -26,9 +30,13 @@ from xml.sax.saxutils import escape
 from edgeauth_local.errors import MotoServerError, PortInUseError
 
 _FLUSH = re.compile(r"^/restapis/([^/]+)/stages/([^/]+)/cache/authorizers/?$")
+_USAGE_WRITE = re.compile(r"^/(?:apikeys|usageplans)(?:/|$)")
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 FlushCallback = Callable[[str, str], bool]
 """``(rest api id, stage) -> handled``."""
+UsageChangeCallback = Callable[[], object]
+"""Called after moto applied a write to API keys or usage plans (its result is ignored)."""
 
 
 class _FlushInterceptor:
@@ -69,6 +77,13 @@ class _FlushInterceptor:
                     )
                     return [data]
         result: Iterable[bytes] = self._app(environ, start_response)
+        if environ.get("REQUEST_METHOD") in _WRITES and _USAGE_WRITE.match(environ.get("PATH_INFO", "")):
+            on_change = self._server.on_usage_change
+            if on_change is not None:
+                try:
+                    on_change()
+                except Exception as e:  # the write itself succeeded: its caller gets moto's answer
+                    print(f"edgeauth-local: usage plans not re-read after a write: {e}", file=sys.__stderr__)
         return result
 
 
@@ -95,6 +110,7 @@ class MotoServer:
         self.host = host
         self.port = port
         self.on_flush: FlushCallback | None = None
+        self.on_usage_change: UsageChangeCallback | None = None
         self.flushes = 0
         self.stack_outputs: dict[str, dict[str, str]] = {}
         """Answered to ``DescribeStacks`` here (moto's CloudFormation costs seconds to import)."""

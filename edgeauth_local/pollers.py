@@ -1,4 +1,5 @@
-"""Event source mappings: poll a Kinesis stream or a DynamoDB stream and invoke a function.
+"""Event source mappings: poll a Kinesis stream or a DynamoDB stream and invoke a function (and
+:class:`UsagePlanPoller`, the local gateway's periodic re-read of API keys and usage plans).
 
 What the Lambda service does for a stream event source mapping, per shard, in order:
 
@@ -233,3 +234,30 @@ class StreamPoller:
     def drained(self) -> bool:
         """True when every record read so far has been delivered (or discarded)."""
         return all(not s.pending for s in self._shards.values())
+
+
+class UsagePlanPoller:
+    """Re-reads API keys and usage plans every ``interval`` seconds in a background thread.
+
+    The local stack also re-reads them on every write through API Gateway's API (see
+    :mod:`edgeauth_local.moto_server`); this loop bounds how long any other change takes to reach
+    the gateway. ``refresh`` must not raise (:meth:`edgeauth_local.throttle.UsagePlans.refresh`
+    reports its own failures)."""
+
+    def __init__(self, refresh: Callable[[], object], interval: float) -> None:
+        self._refresh = refresh
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="usage-plans", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._refresh()

@@ -9,7 +9,9 @@ Order (each step is undone by :meth:`LocalStack.stop`, also when a later step fa
    playing the template's loopback integration origin (when a port differs from the template's,
    the issuer URL in the authorizer's environment and the integration origin are rewritten);
 4. the Lambda functions, in-process, with their template environment pointed at moto;
-5. the gateway; the moto server's ``FlushStageAuthorizersCache`` now flushes its cache;
+5. the gateway; the moto server's ``FlushStageAuthorizersCache`` now flushes its cache, and its
+   writes to API keys and usage plans make the gateway re-read them (as does a re-read every
+   :data:`~edgeauth_local.throttle.KEY_REFRESH_SECONDS`);
 6. the demo roles and subjects;
 7. the event source mappings (Kinesis → audit consumer, role table stream → role-events handler);
 8. the template's outputs (with local values) answered by the moto server to ``DescribeStacks``,
@@ -39,17 +41,20 @@ from edgeauth_local.errors import LocalStackError, TemplateError
 from edgeauth_local.lambdas import LOCAL_CREDENTIALS, AuthorizerRuntime, FunctionRuntime, local_environment
 from edgeauth_local.logs import LogShipper
 from edgeauth_local.moto_server import MotoServer
-from edgeauth_local.pollers import StreamPoller
+from edgeauth_local.pollers import StreamPoller, UsagePlanPoller
 from edgeauth_local.servers import ServerThread
 from edgeauth_local.template import (
     ACCOUNT,
     REGION,
     REPO_ROOT,
+    ApiKeySpec,
     LocalTemplate,
+    UsagePlanSpec,
     load_template_file,
     read_template,
     synthesize,
 )
+from edgeauth_local.throttle import KEY_REFRESH_SECONDS, plan_from_api
 
 STATE_FILE = REPO_ROOT / ".local" / "stack.json"
 """Where ``make local`` writes its URLs (``edgeauth token`` reads the identity provider's from it)."""
@@ -128,6 +133,7 @@ class LocalStack:
         self.authorizer: AuthorizerRuntime | None = None
         self.functions: dict[str, FunctionRuntime] = {}
         self.pollers: list[StreamPoller] = []
+        self.usage_poller: UsagePlanPoller | None = None
         self.shipper: LogShipper | None = None
         self._servers: list[ServerThread] = []
         self._idp_server: ServerThread | None = None
@@ -299,7 +305,14 @@ class LocalStack:
         )
         self.moto.on_flush = self.gateway.flush_authorizer_cache
         self._mirror_api(t)
-        self.gateway.usage.key_source = self._moto_keys
+        # From here on, API keys and usage plans are what API Gateway's API (moto) says: re-read on
+        # every write to them, and every KEY_REFRESH_SECONDS whatever happens.
+        usage = self.gateway.usage
+        usage.source = self._read_usage_plans
+        usage.refresh()
+        self.moto.on_usage_change = usage.refresh
+        self.usage_poller = UsagePlanPoller(usage.refresh, KEY_REFRESH_SECONDS)
+        self.usage_poller.start()
         self._gateway_server = gateway.serve(self.gateway, o.host, o.gateway_port)
 
         if o.seed:
@@ -384,12 +397,13 @@ class LocalStack:
             )
 
     def _mirror_api(self, t: LocalTemplate) -> None:
-        """The REST API's control plane in moto, with the template's ids (moto's ``_custom_id_`` tag).
+        """The REST API's control plane in moto, with the template's ids.
 
-        The gateway reads what it serves from the template; this copy is for the tools that ask
-        API Gateway: ``edgeauth explain`` (resources), ``edgeauth clients`` (API keys on the usage
-        plans of the stack outputs). Keys created that way are picked up by the gateway (see
-        :meth:`_moto_keys`).
+        The gateway reads its routes, authorizer and integrations from the template; this copy is
+        for the tools that ask API Gateway: ``edgeauth explain`` (resources), ``edgeauth clients``
+        (API keys on the usage plans of the stack outputs). API keys and usage plans (with their
+        API stage and per-method throttles) are then the gateway's too: it meters on what moto
+        holds (:meth:`_read_usage_plans`), so changes made through the API reach it.
         """
         api = t.api
         gw = self.client("apigateway")
@@ -412,7 +426,7 @@ class LocalStack:
                 authorizationType=m.authorization_type,
                 apiKeyRequired=m.api_key_required,
             )
-        from moto.apigateway.utils import ApigwApiKeyIdentifier
+        from moto.apigateway.utils import ApigwApiKeyIdentifier, ApigwUsagePlanIdentifier
         from moto.utilities.id_generator import moto_id_manager
 
         for key in api.api_keys.values():
@@ -424,7 +438,7 @@ class LocalStack:
             finally:
                 moto_id_manager.unset_custom_id(ident)
         for plan in api.usage_plans:
-            args: dict[str, Any] = {"name": plan.name, "tags": {"_custom_id_": plan.id}}
+            args: dict[str, Any] = {"name": plan.name}
             if plan.throttle:
                 args["throttle"] = {"rateLimit": plan.throttle.rate, "burstLimit": plan.throttle.burst}
             if plan.quota:
@@ -433,21 +447,56 @@ class LocalStack:
                     "period": plan.quota.period,
                     "offset": plan.quota.offset,
                 }
-            gw.create_usage_plan(**args)
+            stage: dict[str, Any] = {"apiId": api.id, "stage": api.stage.name}
+            if plan.method_throttles:
+                stage["throttle"] = {
+                    m: {"rateLimit": t.rate, "burstLimit": t.burst} for m, t in plan.method_throttles.items()
+                }
+            args["apiStages"] = [stage] if (api.id, api.stage.name) in plan.stages else []
+            # Usage plans ignore the _custom_id_ tag too (moto 5.2): without the template's id, the
+            # stack outputs would name plans moto does not have, and keys attached to them would be
+            # in no plan that GetUsagePlans lists.
+            plan_ident = ApigwUsagePlanIdentifier(ACCOUNT, REGION, plan.name)
+            moto_id_manager.set_custom_id(plan_ident, plan.id)
+            try:
+                created = gw.create_usage_plan(**args)
+            finally:
+                moto_id_manager.unset_custom_id(plan_ident)
+            if created["id"] != plan.id:
+                raise TemplateError(
+                    f"moto gave usage plan {plan.logical_id} the id {created['id']}, not {plan.id}"
+                )
             for key_id in plan.key_ids:
                 gw.create_usage_plan_key(usagePlanId=plan.id, keyId=key_id, keyType="API_KEY")
 
-    def _moto_keys(self) -> list[tuple[str, str, bool, str]]:
-        """``(value, key id, enabled, usage plan id)`` of every API key on a usage plan, from moto."""
+    def _read_usage_plans(self) -> tuple[list[UsagePlanSpec], list[ApiKeySpec]]:
+        """The usage plans of this stage (with their keys) and every API key, from moto."""
         gw = self.client("apigateway")
-        keys = {k["id"]: k for k in gw.get_api_keys(includeValues=True).get("items", [])}
-        found: list[tuple[str, str, bool, str]] = []
-        for plan in self.spec.api.usage_plans:
-            for pk in gw.get_usage_plan_keys(usagePlanId=plan.id).get("items", []):
-                key = keys.get(pk["id"])
-                if key is not None and key.get("value"):
-                    found.append((str(key["value"]), str(key["id"]), bool(key.get("enabled")), plan.id))
-        return found
+        api = self.spec.api
+
+        def items(operation: str, **args: Any) -> list[dict[str, Any]]:
+            return [i for page in gw.get_paginator(operation).paginate(**args) for i in page.get("items", [])]
+
+        plans = [
+            plan_from_api(p, [str(k["id"]) for k in items("get_usage_plan_keys", usagePlanId=p["id"])])
+            for p in items("get_usage_plans")
+            if any(
+                s.get("apiId") == api.id and s.get("stage") == api.stage.name
+                for s in p.get("apiStages") or []
+            )
+        ]
+        keys = [
+            ApiKeySpec(
+                str(k["id"]),
+                str(k["id"]),
+                str(k.get("name") or k["id"]),
+                str(k["value"]),
+                bool(k.get("enabled")),
+            )
+            for k in items("get_api_keys", includeValues=True)
+            if k.get("value")
+        ]
+        return plans, keys
 
     def _start_pollers(self, t: LocalTemplate) -> None:
         for es in t.event_sources:
@@ -503,6 +552,8 @@ class LocalStack:
         for server in (self._gateway_server,):
             if server is not None:
                 server.stop()
+        if self.usage_poller is not None:
+            self.usage_poller.stop()
         if self.shipper is not None:
             self.shipper.flush(2.0)
         for poller in self.pollers:

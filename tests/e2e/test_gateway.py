@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import copy
+import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from edgeauth import constants as C
 from edgeauth_local.stack import LocalStack
-from tests.e2e.conftest import call, raw_call, wait_until
+from tests.e2e.conftest import Answer, call, raw_call, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -86,9 +89,12 @@ def test_401_carries_the_template_gateway_response_headers(stack: LocalStack) ->
 def test_deny_is_403(stack: LocalStack) -> None:
     # GIVEN carol, a reader, posting a transfer
     answer = call(stack, "POST", "/accounts/42/transfers", stack.token("carol"))
-    # THEN the authorizer's Deny policy gives 403
+    # THEN the authorizer's Deny policy gives 403, worded as API Gateway words an explicit deny
     assert answer.status == 403
     assert answer.headers["x-amzn-errortype"] == "AccessDeniedException"
+    assert answer.json["message"] == (
+        "User is not authorized to access this resource with an explicit deny in an identity-based policy"
+    )
 
 
 def test_allow_reaches_the_backend_with_path_parameters(stack: LocalStack) -> None:
@@ -164,6 +170,11 @@ def test_cached_policy_is_evaluated_against_each_request(
     assert first.status == 200
     assert second.status == 403
     assert invocations(stack) == before
+    # AND API Gateway's wording for an Allow that does not cover the method ARN
+    assert second.json["message"] == (
+        "User is not authorized to access this resource because no identity-based policy allows the "
+        "execute-api:Invoke action"
+    )
 
 
 def test_cache_flush_makes_the_authorizer_run_again(stack: LocalStack) -> None:
@@ -390,7 +401,7 @@ def test_cli_client_with_its_own_usage_key_is_metered_on_its_plan(
     assert answer.status == 200
     partner = next(p for p in stack.spec.api.usage_plans if p.name.endswith("partner"))
     assert stack.gateway is not None
-    assert any(plan is partner for plan in stack.gateway.usage.plan_of_key.values())
+    assert any(plan.id == partner.id for plan in stack.gateway.usage.plan_of_key.values())
 
 
 def test_explain_reads_the_local_rest_api(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -429,3 +440,109 @@ def test_backend_status_is_passed_through(stack: LocalStack) -> None:
     answer = call(stack, "GET", "/accounts/1", stack.token("carol"), headers={"X-Demo-Status": "503"})
     assert answer.status == 503
     assert answer.json["service"] == "demo-bank"
+
+
+# --- size limits (API Gateway's, answered as JSON) -----------------------------------------------------
+
+
+def _exchange(stack: LocalStack, head: bytes, body: bytes = b"", *, read_first: bool = False) -> Answer:
+    """Raw bytes to the gateway, its answer read as HTTP. ``read_first``: read the answer before
+    sending ``body`` (an ``Expect: 100-continue`` client)."""
+    assert stack.urls is not None
+    base = urlsplit(stack.urls.gateway)
+    with socket.create_connection((base.hostname or "127.0.0.1", base.port or 80), timeout=30) as sock:
+        sock.sendall(head)
+        if body and not read_first:
+            sock.sendall(body)
+        resp = http.client.HTTPResponse(sock, method="POST")
+        resp.begin()
+        return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+
+
+def _head(stack: LocalStack, size: int, token: str, method: str = "GET", path: str = "/accounts/1") -> bytes:
+    """A request line plus headers of exactly ``size`` bytes (line endings included), padded with
+    an ``X-Pad`` header, then the empty line that ends the head."""
+    assert stack.urls is not None
+    line = f"{method} /{stack.spec.api.stage.name}{path} HTTP/1.1\r\n".encode()
+    fixed = f"Host: {urlsplit(stack.urls.gateway).netloc}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n"
+    pad = size - len(line) - len(fixed.encode()) - len(b"X-Pad: \r\n")
+    assert pad >= 0
+    return line + fixed.encode() + b"X-Pad: " + b"p" * pad + b"\r\n\r\n"
+
+
+def _too_long(answer: Answer) -> None:
+    assert answer.status == 413
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json["message"] == "Request Too Long"
+    assert "requestId" in answer.json  # a gateway response: the template's DEFAULT_4XX body applies
+    assert answer.headers["connection"] == "close"
+
+
+def test_request_line_plus_headers_over_10240_bytes_are_refused_not_forwarded(stack: LocalStack) -> None:
+    token = stack.token("carol")
+    # GIVEN exactly 10,240 bytes of request line plus headers: served
+    assert _exchange(stack, _head(stack, 10_240, token)).status == 200
+    before, served = invocations(stack), stack.gateway.requests if stack.gateway else 0
+    # WHEN one more byte
+    answer = _exchange(stack, _head(stack, 10_241, token))
+    # THEN 413 Request Too Long, as JSON, and neither the authorizer nor the backend saw it
+    _too_long(answer)
+    assert invocations(stack) == before
+    assert stack.gateway is not None and stack.gateway.requests == served + 1  # the refusal's access line
+
+
+def test_an_oversized_header_is_a_json_answer_never_an_html_page(stack: LocalStack) -> None:
+    token = stack.token("carol")
+    # GIVEN a header line longer than http.server's own 65,536-byte limit, and a request line too
+    for head in (
+        _head(stack, 70_000, token),
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        # THEN the same JSON 413, not http.server's HTML 431 or 414
+        _too_long(_exchange(stack, head))
+
+
+def test_many_small_headers_within_10240_bytes_are_forwarded(stack: LocalStack) -> None:
+    # GIVEN 150 headers (http.server refuses more than 100) in well under 10,240 bytes
+    headers = {f"X-H{i}": "v" for i in range(150)}
+    before = invocations(stack)
+    answer = call(stack, "GET", "/accounts/1", stack.token("carol"), headers=headers)
+    # THEN the gateway takes the request: the authorizer runs and the backend gets every header
+    assert invocations(stack) == before + 1
+    assert answer.status == 200
+    assert all(answer.json["headers"].get(name.lower()) == "v" for name in headers)
+
+
+def test_a_body_over_10_mb_is_413_request_too_long(stack: LocalStack) -> None:
+    token = stack.token("bob")
+    before = invocations(stack)
+    # GIVEN a client that sends its whole body before reading (http.client does)
+    answer = call(
+        stack, "POST", "/accounts/7/transfers", token, body=b"x" * (10 * 1024 * 1024 + 1), timeout=60
+    )
+    # THEN 413 Request Too Long, read by the client, the authorizer never called
+    _too_long(answer)
+    assert invocations(stack) == before
+
+
+def test_a_chunked_body_over_10_mb_is_413_request_too_long(stack: LocalStack) -> None:
+    chunk = b"y" * (1024 * 1024)
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(11)) + b"0\r\n\r\n"
+    head = _head(stack, 2000, stack.token("bob"), "POST", "/accounts/7/transfers")
+    head = head[:-2] + b"Transfer-Encoding: chunked\r\n\r\n"
+    _too_long(_exchange(stack, head, body))
+
+
+def test_expect_100_continue_with_a_body_over_10_mb_is_refused_before_it_is_sent(stack: LocalStack) -> None:
+    head = _head(stack, 2000, stack.token("bob"), "POST", "/accounts/7/transfers")
+    head = head[:-2] + b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (10 * 1024 * 1024 + 1)
+    # THEN the final answer comes at once (no 100 Continue), and the body need never be sent
+    _too_long(_exchange(stack, head, b"z" * 1024, read_first=True))
+
+
+def test_requests_that_are_not_http_get_json_answers(stack: LocalStack) -> None:
+    bad = _exchange(stack, b"GET /dev/accounts/1 HTTP/1.1\r\nNo colon\r\n\r\n")
+    assert bad.status == 400 and bad.json == {"message": "Bad Request"}
+    # AND a method that no ANY method stands for finds no method: 403 Missing Authentication Token
+    odd = _exchange(stack, b"FOO /dev/accounts/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert odd.status == 403 and odd.json["message"] == "Missing Authentication Token"

@@ -139,8 +139,10 @@ def test_backend_down_is_504_integration_failure(stack: LocalStack) -> None:
     assert stack._backend_server is not None
     stack._backend_server.stop()
     answer = call(stack, "GET", "/accounts", stack.token("alice"))
-    # THEN connection refused at the integration: 504
+    # THEN connection refused at the integration: 504, as API Gateway answers it
     assert answer.status == 504
+    assert answer.json["message"] == "Network error communicating with endpoint"
+    assert answer.headers["x-amzn-errortype"] == "InternalServerErrorException"
 
 
 # Usage limits last: they exhaust the default key's quota for the rest of the module.
