@@ -330,3 +330,20 @@ def test_bad_configuration_stops_init_naming_the_setting(dynamodb: Any) -> None:
         build_authorizer(env, emit=print)
     assert info.value.setting == "EDGEAUTH_ISSUERS[0].jwks_uri"
     assert "https" in info.value.problem
+
+
+def test_a_role_named_with_a_comma_never_reaches_the_roles_context(h: Harness, dynamodb: Any) -> None:
+    # GIVEN a role whose name has a comma (written by hand: the CLI refuses it), held by dave with
+    # reader. The answer's ``roles`` context is the granting roles joined with commas, so the name
+    # would reach the backend as two roles, ``viewer`` and ``admin``.
+    put_role(dynamodb, "viewer,admin", allow=["GET /accounts", "DELETE /accounts/{id}"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "dave", roles=["viewer,admin", "reader"])
+    token = sign(h.key, claims(sub="dave"))
+    # WHEN dave calls a route only the comma-named role allows, and one reader allows
+    denied = h.call(token, method="DELETE", resource="/accounts/{id}", path="/accounts/42")
+    allowed = h.call(token, method="GET", resource="/accounts", path="/accounts")
+    # THEN the comma-named role is malformed (an invalid name): it grants nothing and is not in
+    # the context, where every comma separates two real roles
+    assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert allowed["context"]["roles"] == "reader"
+    assert h.audit["roles"] == ["reader"]

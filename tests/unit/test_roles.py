@@ -13,7 +13,9 @@ from edgeauth.core.roles import (
     RoleSource,
     decide,
     parse_role_item,
+    parse_role_names,
     resolve_roles,
+    valid_role_name,
 )
 from edgeauth.core.routes import parse_template
 
@@ -152,3 +154,18 @@ def test_roles_are_fetched_one_batch_per_inheritance_level() -> None:
     fetch = table({"a": {"inherit": ["b", "c"]}, "b": {"inherit": ["d"]}, "c": {}, "d": {}})
     resolve_roles([RoleSource("a", "subject")], fetch)
     assert fetch.calls == [["a"], ["b", "c"], ["d"]]
+
+
+@pytest.mark.parametrize("name", ["viewer,admin", ",", "a,", ",b"])
+def test_a_comma_makes_a_role_name_invalid_everywhere_the_authorizer_parses_one(name: str) -> None:
+    # The roles context value joins role names with commas: a name with one would read as two.
+    assert not valid_role_name(name)
+    role = parse_role_item(name, {"allow": ["GET /a"]})
+    assert any("invalid role name" in p and "no ','" in p for p in role.problems)
+    assert not role.grants
+    assert parse_role_names(["reader", name]) == (
+        ("reader",),
+        (f"roles: invalid role name {name!r} (1-128 printable characters, no '#', no ',', no whitespace)",),
+    )
+    child = parse_role_item("child", {"inherit": [name]})
+    assert child.problems and not child.grants

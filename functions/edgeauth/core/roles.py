@@ -34,15 +34,22 @@ from edgeauth.core.routes import (
 
 MAX_INHERITANCE_DEPTH = 8
 _ROLE_NAME_MAX = 128
+#: What :func:`valid_role_name` accepts, in words (for problem messages).
+ROLE_NAME_RULE = "1-128 printable characters, no '#', no ',', no whitespace"
 
 
 def valid_role_name(name: object) -> bool:
-    """Role names: 1..128 printable characters, no ``#`` and no whitespace."""
+    """Role names: 1..128 printable characters, no ``#``, no ``,`` and no whitespace.
+
+    No ``,``: the answer's ``roles`` context value is the granting roles joined with commas, so a
+    name with one would reach the backend as two roles (``viewer,admin``).
+    """
     return (
         isinstance(name, str)
         and 0 < len(name) <= _ROLE_NAME_MAX
         and name.isprintable()
         and "#" not in name
+        and "," not in name
         and not any(ch.isspace() for ch in name)
     )
 
@@ -101,7 +108,7 @@ def parse_role_item(name: str, item: Mapping[str, Any]) -> Role:
     """Parse a role item. Never raises for bad content: problems are recorded on the role."""
     problems: list[str] = []
     if not valid_role_name(name):
-        problems.append(f"invalid role name {name!r}")
+        problems.append(f"invalid role name {name!r} ({ROLE_NAME_RULE})")
     unknown = sorted(set(item) - ROLE_ITEM_ATTRS)
     if unknown:
         problems.append(f"unknown attribute(s) {', '.join(unknown)}")
@@ -130,7 +137,7 @@ def parse_role_item(name: str, item: Mapping[str, Any]) -> Role:
         if valid_role_name(parent):
             inherit.append(parent)
         else:
-            problems.append(f"inherit: invalid role name {parent!r}")
+            problems.append(f"inherit: invalid role name {parent!r} ({ROLE_NAME_RULE})")
 
     disabled_raw = item.get(C.ATTR_DISABLED, False)
     if isinstance(disabled_raw, bool):
@@ -163,7 +170,7 @@ def parse_role_names(value: Any, attr: str = C.ATTR_ROLES) -> tuple[tuple[str, .
         if valid_role_name(n):
             good.append(n)
         else:
-            problems.append(f"{attr}: invalid role name {n!r}")
+            problems.append(f"{attr}: invalid role name {n!r} ({ROLE_NAME_RULE})")
     return tuple(good), tuple(problems)
 
 
