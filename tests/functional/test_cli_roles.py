@@ -408,3 +408,25 @@ subjects:
     found = {(p["item"], p["problem"]) for p in out["problems"]}
     assert any(i == "role viewer,admin" and "invalid role name 'viewer,admin'" in m for i, m in found)
     assert any(i == f"subject {ISS} alice" and "invalid role name 'viewer,admin'" in m for i, m in found)
+
+
+def test_a_glob_in_a_permission_is_refused_by_apply_and_reported_by_lint(
+    world: World, capsys, tmp_path
+) -> None:
+    # GIVEN a file with "GET /accounts/*" (which would grant nothing under /accounts/{id})
+    path = write_file(tmp_path, "glob.yaml", 'roles:\n  reader:\n    allow: ["GET /accounts/*"]\n')
+    # WHEN applied THEN it is refused at its place, with the hint; nothing is written
+    code, out, _ = run(capsys, "roles", "apply", path, "--yes")
+    assert code == 3
+    (problem,) = out["problems"]
+    assert problem["where"] == f"{path}:3:13: roles.reader.allow[0]"
+    assert "looks like a glob" in problem["message"] and "{id}" in problem["message"]
+    assert "{proxy+}" in problem["message"]
+    assert world.items() == {}
+    # GIVEN the same written in the console WHEN linted THEN the item is reported
+    world.put_raw(
+        {"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"L": [{"S": "GET /accounts/*"}]}}
+    )
+    code, out, _ = run(capsys, "roles", "lint")
+    assert code == 3
+    assert any(p["item"] == "role reader" and "looks like a glob" in p["problem"] for p in out["problems"])

@@ -169,3 +169,22 @@ def test_a_comma_makes_a_role_name_invalid_everywhere_the_authorizer_parses_one(
     )
     child = parse_role_item("child", {"inherit": [name]})
     assert child.problems and not child.grants
+
+
+def test_a_glob_permission_in_a_stored_item_is_malformed_like_any_other() -> None:
+    # GIVEN items written by hand with "GET /accounts/*" (a glob; the grammar has none)
+    items = {
+        "globber": {"allow": ["GET /accounts/*", "GET /own"]},
+        "guarded": {"allow": ["* /{proxy+}"], "deny": ["DELETE /accounts/*"]},
+    }
+    # THEN an allow with it makes the role grant nothing at all, not even its good entries
+    eff = effective(items, "globber")
+    assert eff.roles["globber"].problems and not eff.granting
+    for method, route in (("GET", "/accounts/{id}"), ("GET", "/accounts/*"), ("GET", "/own")):
+        assert not allowed(eff, method, route)
+    # AND a deny with it denies every route to its holders (what it meant to deny is unknown)
+    eff = effective(items, "guarded")
+    assert eff.roles["guarded"].deny_all
+    for method, route in (("GET", "/accounts"), ("DELETE", "/accounts/{id}"), ("POST", "/other")):
+        d = decide(method, parse_template(route), eff)
+        assert (d.allowed, d.reason, d.rule) == (False, "explicit_deny", "guarded:deny:<malformed>")

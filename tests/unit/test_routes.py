@@ -54,6 +54,28 @@ def test_permission_method_may_be_any() -> None:
 
 
 @pytest.mark.parametrize(
+    ("permission", "segment"),
+    [
+        ("GET /accounts/*", "*"),
+        ("GET /accounts/**", "**"),
+        ("* /*", "*"),
+        ("GET /accounts/*/transactions", "*"),
+        ("GET /acc*", "acc*"),
+        ("DELETE /accounts/4?", "4?"),
+        ("GET /accounts/[0-9]", "[0-9]"),
+    ],
+)
+def test_a_glob_in_a_permission_is_refused_with_a_hint(permission: str, segment: str) -> None:
+    # The grammar has no globs: "GET /accounts/*" would grant only a resource literally named
+    # "/accounts/*", never "/accounts/{id}", so it is refused, saying what to write instead.
+    with pytest.raises(TemplateError) as e:
+        parse_permission(permission)
+    message = str(e.value)
+    assert repr(segment) in message and repr(permission) in message
+    assert "{id}" in message and "{proxy+}" in message
+
+
+@pytest.mark.parametrize(
     ("permission", "resource", "expected"),
     [
         ("/accounts/{id}", "/accounts/{accountId}", True),

@@ -110,7 +110,27 @@ def parse_permission(text: str) -> Permission:
         raise TemplateError(
             f"unknown method {method!r} in {text!r}; use one of {', '.join(sorted(METHODS))} or '*'"
         )
+    _refuse_globs(template, text)
     return Permission(method, parse_template(template))
+
+
+# Characters that read as a glob (``*``, ``?``, ``[...]``). The template grammar has none: a ``*``
+# is a literal character to it, so ``GET /accounts/*`` would grant only the resource literally
+# named ``/accounts/*`` and nothing under ``/accounts/{id}``, silently.
+_GLOB_CHARS = frozenset("*?[]")
+
+
+def _refuse_globs(template: str, text: str) -> None:
+    """Raise :class:`TemplateError` when a path segment of a permission holds a glob character."""
+    if _GLOB_CHARS.isdisjoint(template):
+        return
+    for segment in template.split("/"):
+        if not _GLOB_CHARS.isdisjoint(segment):
+            raise TemplateError(
+                f"{segment!r} in {text!r} looks like a glob, but permissions have none: write a path "
+                "variable, {id} for one segment (GET /accounts/{id}) or a final {proxy+} for one or "
+                "more (GET /accounts/{proxy+})"
+            )
 
 
 def template_arn_suffix(template: Template) -> str:
