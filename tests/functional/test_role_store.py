@@ -147,3 +147,38 @@ def test_client_errors_fail_closed_and_nothing_is_cached(dynamodb: Any, code: st
 def test_token_without_sub_reads_no_subject_item(dynamodb: Any) -> None:
     grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "", ())
     assert grants.effective.granting == ()
+
+
+def test_the_item_cache_is_bounded_by_count_and_drops_expired_items_first() -> None:
+    from edgeauth.adapters.role_store import MAX_CACHED_ITEMS
+    from tests.support.dynamo import DictDynamo
+
+    # GIVEN a store (in-memory table) whose token claims carry ever new group values
+    dynamo = DictDynamo()
+    clock = Clock()
+    store = RoleStore(ROLE_TABLE, dynamo, cache_ttl=30, clock=clock)  # type: ignore[arg-type]
+    # WHEN principals with 100 distinct groups each arrive, far more keys than the bound
+    for i in range(3 * MAX_CACHED_ITEMS // 100):
+        store.grants(ISSUER, f"user-{i}", tuple(f"g-{i}-{j}" for j in range(100)))
+        # THEN the item cache never holds more than the bound
+        assert len(store._items) <= MAX_CACHED_ITEMS
+    assert store.max_items == MAX_CACHED_ITEMS
+
+    # GIVEN a small bound: items read long ago (expired) and recently
+    store = RoleStore(ROLE_TABLE, dynamo, cache_ttl=30, clock=clock, max_items=10)  # type: ignore[arg-type]
+    store.get_items([("GROUP#old", str(i)) for i in range(4)])
+    clock.advance(31)
+    store.get_items([("GROUP#recent", str(i)) for i in range(6)])
+    calls = dynamo.calls
+    # WHEN one more key is read (11 > 10)
+    store.get_items([("GROUP#new", "0")])
+    # THEN the expired items went first and the recent ones are still served from the cache
+    assert len(store._items) == 7
+    store.get_items([("GROUP#recent", str(i)) for i in range(6)] + [("GROUP#new", "0")])
+    assert dynamo.calls == calls + 1
+    # AND when nothing has expired, the least recently read go first, down to half the bound
+    store.get_items([("GROUP#more", str(i)) for i in range(4)])
+    assert len(store._items) == 5
+    calls = dynamo.calls
+    store.get_items([("GROUP#more", str(i)) for i in range(4)] + [("GROUP#new", "0")])
+    assert dynamo.calls == calls

@@ -5,6 +5,10 @@ in one BatchGetItem, then the roles level by level along ``inherit`` (one BatchG
 Every item read (present or absent) is cached for ``cache_ttl`` seconds, and so is the resolved
 :class:`Grants` of a principal, so a warm container makes no network call.
 
+Both caches are bounded: at most ``max_items`` items (expired ones are dropped first, then the
+oldest, as the verified-token cache does), so tokens carrying many distinct group values cannot grow
+the container's memory without limit; and at most :data:`MAX_CACHED_PRINCIPALS` principals.
+
 Faults fail closed: throttling, timeouts, access denied or a missing table raise
 :class:`RoleStoreError` after botocore's bounded retries; unprocessed keys are retried a bounded
 number of times and then raise too. Nothing is cached from a failed read.
@@ -41,6 +45,10 @@ Key = tuple[str, str]
 MAX_KEYS_PER_BATCH = 100
 UNPROCESSED_RETRIES = 3
 MAX_CACHED_PRINCIPALS = 10_000
+#: Items (roles, subjects, group mappings, clients, absent ones too) the item cache holds at most:
+#: a principal reads up to 102 keys (subject, 100 groups, client) plus its roles; a few hundred
+#: bytes to a few KB each.
+MAX_CACHED_ITEMS = 20_000
 
 
 def from_attribute_value(value: Mapping[str, Any]) -> Any:
@@ -123,12 +131,16 @@ class RoleStore:
         cache_ttl: float = 30.0,
         client_factory: Callable[[], DynamoDBClient] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_items: int = MAX_CACHED_ITEMS,
     ) -> None:
         self.table_name = table_name
         self._client = client
         self._client_factory = client_factory
         self.cache_ttl = cache_ttl
         self._clock = clock
+        self.max_items = max_items
+        # Key -> (expires at, item or None). Insertion order is age order: a key fetched again is
+        # moved to the end (see get_items), so eviction drops the least recently fetched first.
         self._items: dict[Key, tuple[float, dict[str, Any] | None]] = {}
         self._grants: dict[tuple[str, str, tuple[str, ...], str | None], tuple[float, Grants]] = {}
         self._lock = threading.Lock()
@@ -284,8 +296,21 @@ class RoleStore:
                     item = fetched.get(key)
                     result[key] = item
                     if self.cache_ttl > 0:
+                        self._items.pop(key, None)  # to the end: the newest entry
                         self._items[key] = (expires, item)
+                if len(self._items) > self.max_items:
+                    self._evict_items(now)
         return result
+
+    def _evict_items(self, now: float) -> None:
+        """Bring the item cache back under ``max_items`` (called with the lock held): expired items
+        go first; if that is not enough, the oldest until half the bound is left (bounded work per
+        read, like the verified-token cache)."""
+        for key in [k for k, (expires, _) in self._items.items() if expires <= now]:
+            del self._items[key]
+        if len(self._items) > self.max_items:
+            for key in list(self._items)[: len(self._items) - self.max_items // 2]:
+                del self._items[key]
 
     def _batch_get(self, keys: list[Key]) -> dict[Key, dict[str, Any]]:
         from botocore.exceptions import BotoCoreError, ClientError
