@@ -347,3 +347,31 @@ def test_a_role_named_with_a_comma_never_reaches_the_roles_context(h: Harness, d
     assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     assert allowed["context"]["roles"] == "reader"
     assert h.audit["roles"] == ["reader"]
+
+
+def test_a_disabled_roles_inherited_deny_and_a_chain_past_the_limit_are_403s_with_their_reason(
+    h: Harness, dynamodb: Any
+) -> None:
+    # GIVEN erin holds teller (allows via reader) and a disabled contractor inheriting a guard
+    put_role(dynamodb, "contractor", inherit=["guard"], disabled=True)
+    put_role(dynamodb, "guard", deny=["GET /accounts/{id}"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "erin", roles=["teller", "contractor"])
+    token = sign(h.key, claims(sub="erin"))
+    # WHEN erin reads an account THEN the disabled contractor's guard still denies it (403)
+    answer = h.call(token)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert (h.audit["reason"], h.audit["rule"]) == ("explicit_deny", "guard:deny:GET /accounts/{id}")
+    assert answer["context"] == {"sub": "erin", "iss": ISSUER}
+    # GIVEN the guard nine levels above erin's contractor, past the limit, for a new principal
+    put_role(dynamodb, "contractor", inherit=["c1"], disabled=True)
+    for k in range(1, 9):
+        put_role(dynamodb, f"c{k}", inherit=[f"c{k + 1}" if k < 8 else "guard"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "fay", roles=["teller", "contractor"])
+    h.authorizer.store.invalidate()  # the container's role cache still holds the old contractor
+    # WHEN fay calls a route teller allows THEN a Deny (403, cached like any deny), never a 500,
+    # and the audit line names the reason and the link not followed; the answer says nothing
+    answer = h.call(sign(h.key, claims(sub="fay")), method="GET", resource="/accounts", path="/accounts")
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert (h.audit["decision"], h.audit["reason"]) == ("deny", "inheritance_too_deep")
+    assert h.audit["rule"] == "c8:inherit:guard"
+    assert "inheritance" not in json.dumps(answer)

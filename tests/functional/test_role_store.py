@@ -182,3 +182,38 @@ def test_the_item_cache_is_bounded_by_count_and_drops_expired_items_first() -> N
     calls = dynamo.calls
     store.get_items([("GROUP#more", str(i)) for i in range(4)] + [("GROUP#new", "0")])
     assert dynamo.calls == calls
+
+
+@pytest.mark.parametrize("where", ["subject", "group", "inherit"])
+def test_a_role_named_by_an_invalid_name_grants_nothing_but_its_denies_apply(where: str) -> None:
+    from edgeauth.core.roles import decide
+    from edgeauth.core.routes import parse_template
+    from tests.support.dynamo import DictDynamo
+
+    # GIVEN a role whose name is not a valid role name (a comma: an existing table may hold one),
+    # named by the subject item, a group mapping or another role's inherit
+    dynamo = DictDynamo()
+
+    def put(pk: str, sk: str, **lists: list[str]) -> None:
+        dynamo.put(
+            {
+                "pk": {"S": pk},
+                "sk": {"S": sk},
+                **{k: {"L": [{"S": v} for v in vs]} for k, vs in lists.items()},
+            }
+        )
+
+    put("ROLE#ops,guard", "ROLE", allow=["GET /accounts"], deny=["DELETE /accounts/{id}"])
+    put("ROLE#editor", "ROLE", allow=["DELETE /accounts/{id}"])
+    put("ROLE#team", "ROLE", inherit=["ops,guard"])  # malformed itself: it names an invalid parent
+    held = ["editor", *{"subject": ["ops,guard"], "inherit": ["team"]}.get(where, [])]
+    put(f"SUBJECT#{ISSUER}", "carol", roles=held)
+    put(f"GROUP#{ISSUER}", "ops", roles=["ops,guard"] if where == "group" else [])
+    # WHEN carol's grants are resolved
+    grants, _ = RoleStore(ROLE_TABLE, dynamo).grants(ISSUER, "carol", ("ops",))  # type: ignore[arg-type]
+    # THEN the role is read and reported, grants nothing, and its deny applies
+    assert grants.effective.granting == ("editor",)
+    assert any("invalid role name 'ops,guard'" in p for p in grants.problems)
+    d = decide("DELETE", parse_template("/accounts/{id}"), grants.effective)
+    assert (d.allowed, d.rule) == (False, "ops,guard:deny:DELETE /accounts/{id}")
+    assert not decide("GET", parse_template("/accounts"), grants.effective).allowed

@@ -32,8 +32,8 @@ from edgeauth.core.roles import (
     Role,
     RoleSource,
     parse_role_item,
-    parse_role_names,
     resolve_roles,
+    role_references,
 )
 
 if TYPE_CHECKING:
@@ -215,7 +215,8 @@ class RoleStore:
         not_before: float | None = None
         subject = items.get(skey) if skey else None
         if subject is not None:
-            names, bad = parse_role_names(subject.get(C.ATTR_ROLES))
+            # Invalid names too (a problem each): the role they name grants nothing, its denies apply.
+            names, bad = role_references(subject.get(C.ATTR_ROLES))
             problems.extend(f"subject {sub!r}: {p}" for p in bad)
             direct.extend(RoleSource(n, "subject") for n in names)
             if C.ATTR_NOT_BEFORE in subject:
@@ -230,7 +231,7 @@ class RoleStore:
             gitem = items.get(gk)
             if gitem is None:
                 continue
-            names, bad = parse_role_names(gitem.get(C.ATTR_ROLES))
+            names, bad = role_references(gitem.get(C.ATTR_ROLES))
             problems.extend(f"group {g!r}: {p}" for p in bad)
             direct.extend(RoleSource(n, f"group:{g}") for n in names)
 

@@ -11,9 +11,11 @@ key                meaning
 audit_version      :data:`edgeauth.constants.AUDIT_SCHEMA_VERSION`
 event              always ``"decision"``
 decision           ``allow`` | ``deny`` (RBAC, 403) | ``unauthorized`` (401) | ``error`` (500)
-reason             stable reason code (``allowed``, ``explicit_deny``, ``no_matching_permission``,
-                   ``no_roles``, ``expired``, ``bad_signature``, ... see README)
-rule               the permission that decided (``role:allow:GET /accounts/{id}``), or null
+reason             stable reason code (``allowed``, ``explicit_deny``, ``inheritance_too_deep``,
+                   ``no_matching_permission``, ``no_roles``, ``expired``, ``bad_signature``, ... see
+                   README)
+rule               the permission that decided (``role:allow:GET /accounts/{id}``), the inherit
+                   link not followed for ``inheritance_too_deep`` (``role:inherit:parent``), or null
 iss, sub, kid,     from the token, only once its signature is verified (null otherwise, except
 jti, client_id     ``kid`` and ``iss`` which are recorded as presented when verification failed)
 roles              effective role names (list)

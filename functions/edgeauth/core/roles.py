@@ -3,14 +3,23 @@
 Pure: items arrive as plain Python values (already converted from DynamoDB's attribute-value JSON by
 the adapter), and every function here is deterministic.
 
-Safety rules (README "The role table"):
+Safety rules (README "The role table"), all of which err towards refusing:
 
 * deny by default; a matching ``deny`` beats any ``allow``;
-* a malformed role item grants nothing (its well-formed ``deny`` entries still apply, and a
-  malformed ``deny`` entry denies everything, since what it meant to deny is unknown);
-* a ``disabled`` role grants nothing (its ``deny`` entries still apply) and is not followed;
-* a role in an inheritance cycle, or inheriting a missing role, never grants more than it says:
-  cycle members grant nothing; a missing parent grants nothing;
+* every ``deny`` reachable through ``inherit`` from any role the subject holds (through its subject
+  item or a group mapping) always applies, whether the roles on the way are disabled, malformed or
+  in a cycle: disabling or breaking a role never widens access. A malformed ``deny`` entry denies
+  everything, since what it meant to deny is unknown;
+* a chain too deep to follow (a role first reached more than :data:`MAX_INHERITANCE_DEPTH` levels
+  above a held role) denies every route, reason ``inheritance_too_deep``: what lies beyond the
+  limit, a deny included, is unknown;
+* allows come only from granting roles. A role grants when it exists, is neither disabled nor
+  malformed, cannot reach itself through ``inherit`` (cycle members grant nothing), and is held or
+  inherited through a chain of such enabled, well-formed roles (a disabled or malformed role's
+  parents grant nothing through it); a missing role grants nothing;
+* a malformed role item (an unknown attribute, a wrong type, a bad permission, an invalid name)
+  grants nothing; a name that is not a valid role name is still followed to its item (if any) for
+  its denies;
 * a token claim's value is never itself a role name: groups map to roles only through table items.
 """
 
@@ -73,6 +82,19 @@ class Role:
         return not self.disabled and not self.problems
 
 
+#: The longest role name a role item's partition key (``ROLE#<name>``, at most 2,048 bytes in
+#: DynamoDB) can hold: longer names cannot name any item.
+_REFERABLE_NAME_BYTES = 2048 - len(C.ROLE_PK_PREFIX.encode())
+
+
+def _names_an_item(name: str) -> bool:
+    """Whether a role item could have this name (valid or not): its key fits DynamoDB's limits."""
+    try:
+        return len(name.encode()) <= _REFERABLE_NAME_BYTES
+    except UnicodeEncodeError:  # a lone surrogate: DynamoDB holds no such string
+        return False
+
+
 def _string_list(value: Any, attr: str, problems: list[str]) -> list[Any]:
     if value is None:
         return []
@@ -132,12 +154,8 @@ def parse_role_item(name: str, item: Mapping[str, Any]) -> Role:
         deny_all = True
         problems.extend(deny_problems)
 
-    inherit: list[str] = []
-    for parent in _string_list(item.get(C.ATTR_INHERIT), C.ATTR_INHERIT, problems):
-        if valid_role_name(parent):
-            inherit.append(parent)
-        else:
-            problems.append(f"inherit: invalid role name {parent!r} ({ROLE_NAME_RULE})")
+    inherit, bad_parents = role_references(item.get(C.ATTR_INHERIT), C.ATTR_INHERIT)
+    problems.extend(bad_parents)
 
     disabled_raw = item.get(C.ATTR_DISABLED, False)
     if isinstance(disabled_raw, bool):
@@ -153,7 +171,7 @@ def parse_role_item(name: str, item: Mapping[str, Any]) -> Role:
         name=name,
         allow=tuple(allow),
         deny=tuple(deny),
-        inherit=tuple(inherit),
+        inherit=inherit,
         disabled=disabled,
         deny_all=deny_all,
         problems=tuple(problems),
@@ -174,6 +192,25 @@ def parse_role_names(value: Any, attr: str = C.ATTR_ROLES) -> tuple[tuple[str, .
     return tuple(good), tuple(problems)
 
 
+def role_references(value: Any, attr: str = C.ATTR_ROLES) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The roles a list names, for following them: ``(names, problems)``.
+
+    Unlike :func:`parse_role_names`, ``names`` keeps a string that is not a valid role name (with a
+    problem) as long as a role item could have it: the role it names is malformed and grants
+    nothing, but its denies apply (disabling or breaking a role never widens access).
+    """
+    problems: list[str] = []
+    names: list[str] = []
+    for n in _string_list(value, attr, problems):
+        if not isinstance(n, str):
+            continue
+        if not valid_role_name(n):
+            problems.append(f"{attr}: invalid role name {n!r} ({ROLE_NAME_RULE})")
+        if _names_an_item(n):
+            names.append(n)
+    return tuple(names), tuple(problems)
+
+
 @dataclass(frozen=True, slots=True)
 class RoleSource:
     """Why a subject holds a role: ``subject``, ``group:<value>`` or ``inherited:<role>``."""
@@ -186,6 +223,12 @@ class RoleSource:
 class EffectiveRoles:
     """The roles a principal holds after inheritance, with provenance and what was skipped.
 
+    ``roles``: every role reached through ``inherit`` from a held role, whatever its state (their
+    denies apply); ``granting``: those whose allows count; ``cyclic``: those that can reach
+    themselves; ``too_deep``: when the chain goes on past :data:`MAX_INHERITANCE_DEPTH`, the first
+    link not followed as ``<role>:inherit:<parent>`` (every route is then denied), with
+    ``beyond_limit`` the names left unread.
+
     Treated as immutable once resolved: :func:`decide` builds a :class:`PermissionIndex` on first
     use and keeps it here (rebuilt if ``roles`` or ``granting`` is replaced or resized).
     """
@@ -194,6 +237,9 @@ class EffectiveRoles:
     granting: tuple[str, ...] = ()
     sources: list[RoleSource] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    cyclic: frozenset[str] = frozenset()
+    too_deep: str | None = None
+    beyond_limit: tuple[str, ...] = ()
     _index: PermissionIndex | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -296,40 +342,48 @@ def resolve_roles(
     fetch: Callable[[Iterable[str]], Mapping[str, Role | None]],
     max_depth: int = MAX_INHERITANCE_DEPTH,
 ) -> EffectiveRoles:
-    """Follow inheritance from the directly granted roles.
+    """Follow inheritance from the directly granted roles (the rules at the top of this module).
 
-    ``fetch`` returns the parsed roles for a batch of names (``None`` for a missing one); it is called
-    once per inheritance level so the adapter can batch its reads.
+    Every ``inherit`` link is followed, whatever the state of the role that lists it, so that every
+    reachable deny applies; the held roles are level 0 and levels up to ``max_depth`` are read. A
+    role first reached at level ``max_depth + 1`` is not read: ``too_deep`` is set and every route
+    is denied. ``fetch`` returns the parsed roles for a batch of names (``None`` for a missing one);
+    it is called once per inheritance level so the adapter can batch its reads.
     """
     result = EffectiveRoles()
-    all_roles: dict[str, Role | None] = {}
+    reached: dict[str, Role | None] = {}
     frontier: list[RoleSource] = []
     seen_names: set[str] = set()
+    held: list[str] = []
     for src in direct:
         result.sources.append(src)
         if src.role not in seen_names:
             seen_names.add(src.role)
             frontier.append(src)
+            held.append(src.role)
 
     depth = 0
     while frontier:
         if depth > max_depth:
+            first = frontier[0]
+            result.too_deep = f"{first.source.removeprefix('inherited:')}:inherit:{first.role}"
+            result.beyond_limit = tuple(s.role for s in frontier)
             result.problems.append(
-                f"inheritance deeper than {max_depth} levels; roles beyond it grant nothing"
+                f"inheritance deeper than {max_depth} levels ({result.too_deep} is not followed): "
+                "what lies beyond is unknown, so every route is denied"
             )
             break
         fetched = fetch([s.role for s in frontier])
         next_frontier: list[RoleSource] = []
         for src in frontier:
             role = fetched.get(src.role)
-            all_roles[src.role] = role
+            reached[src.role] = role
             if role is None:
                 result.problems.append(f"role {src.role!r} ({src.source}) does not exist")
                 continue
             if role.problems:
                 result.problems.append(f"role {role.name!r} is malformed: {'; '.join(role.problems)}")
-            if not role.grants:
-                continue  # disabled or malformed: its parents are not followed
+            # Followed even when this role is disabled or malformed: its parents' denies apply.
             for parent in role.inherit:
                 if parent not in seen_names:
                     seen_names.add(parent)
@@ -339,39 +393,74 @@ def resolve_roles(
         frontier = next_frontier
         depth += 1
 
-    cyclic = _cycle_members(all_roles)
+    cyclic = _cycle_members(reached)
     for name in sorted(cyclic):
         result.problems.append(f"role {name!r} is in an inheritance cycle and grants nothing")
 
-    granting: list[str] = []
-    for name, role in all_roles.items():
-        if role is None:
-            continue
-        result.roles[name] = role
-        if role.grants and name not in cyclic:
-            granting.append(name)
-    result.granting = tuple(sorted(granting))
+    # Allows: along chains of enabled, well-formed roles only, starting from the held roles.
+    eligible = {name: role for name, role in reached.items() if role is not None and role.grants}
+    granting: set[str] = set()
+    stack = [name for name in held if name in eligible]
+    granting.update(stack)
+    while stack:
+        for parent in eligible[stack.pop()].inherit:
+            if parent in eligible and parent not in granting:
+                granting.add(parent)
+                stack.append(parent)
+
+    result.roles = {name: role for name, role in reached.items() if role is not None}
+    result.granting = tuple(sorted(granting - cyclic))
+    result.cyclic = frozenset(cyclic)
     return result
 
 
 def _cycle_members(roles: Mapping[str, Role | None]) -> set[str]:
-    """Names of roles that can reach themselves through ``inherit`` (Tarjan-free DFS, small graphs)."""
+    """Names of roles that can reach themselves through ``inherit``: the members of every strongly
+    connected component with more than one role, or with a role inheriting itself (Tarjan's
+    algorithm, iterative, linear in roles + links: a principal may reach a thousand roles)."""
     graph = {
-        name: [p for p in role.inherit if p in roles] for name, role in roles.items() if role is not None
+        name: [p for p in role.inherit if roles.get(p) is not None]
+        for name, role in roles.items()
+        if role is not None
     }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
     members: set[str] = set()
-    for start in graph:
-        stack = list(graph[start])
-        visited: set[str] = set()
-        while stack:
-            node = stack.pop()
-            if node == start:
-                members.add(start)
-                break
-            if node in visited:
-                continue
-            visited.add(node)
-            stack.extend(graph.get(node, ()))
+    for root in graph:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(graph[root]))]
+        while work:
+            node, parents = work[-1]
+            for parent in parents:
+                if parent not in index:
+                    index[parent] = low[parent] = len(index)
+                    stack.append(parent)
+                    on_stack.add(parent)
+                    work.append((parent, iter(graph[parent])))
+                    break
+                if parent in on_stack:
+                    low[node] = min(low[node], index[parent])
+            else:
+                work.pop()
+                if work:
+                    child = work[-1][0]
+                    low[child] = min(low[child], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        component.append(top)
+                        if top == node:
+                            break
+                    if len(component) > 1 or node in graph[node]:
+                        members.update(component)
     return members
 
 
@@ -390,11 +479,12 @@ class Decision:
 
 
 def decide(method: str, resource: Template, effective: EffectiveRoles) -> Decision:
-    """Deny by default; any overlapping deny wins; otherwise a covering allow of a granting role."""
+    """Deny by default; any overlapping deny wins (``explicit_deny``); then an inheritance chain too
+    deep to follow (``inheritance_too_deep``); otherwise a covering allow of a granting role."""
     matched: list[str] = []
     deny_rule: str | None = None
     # Only the entries that can apply to this route (see PermissionIndex), in the same order as a
-    # full scan: deny entries of every held role by sorted name, granting or not (disabling never
+    # full scan: deny entries of every reached role by sorted name, granting or not (disabling never
     # widens access), then allow entries of the granting roles.
     deny_entries, allow_entries = effective.permission_index().candidates(method, resource)
     for _, perm, rule in deny_entries:
@@ -408,6 +498,8 @@ def decide(method: str, resource: Template, effective: EffectiveRoles) -> Decisi
             matched.append(rule)
     if deny_rule is not None:
         return Decision(False, "explicit_deny", deny_rule, tuple(matched))
+    if effective.too_deep is not None:  # a deny may lie beyond the limit: refuse every route
+        return Decision(False, "inheritance_too_deep", effective.too_deep, tuple(matched))
     if allow_rule is not None:
         return Decision(True, "allowed", allow_rule, tuple(matched))
     if not effective.granting and not effective.roles:
