@@ -229,7 +229,7 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
         )
 
     revoked = grants.not_before is not None and (iat is None or iat <= grants.not_before)
-    decision = decide(method, match.template, effective)
+    decision = decide(method, match.template, effective, trace=True)
     if effective.too_deep is not None:
         notes.append(
             f"inheritance goes deeper than the limit at {effective.too_deep}: the authorizer denies every "

@@ -375,3 +375,27 @@ def test_a_disabled_roles_inherited_deny_and_a_chain_past_the_limit_are_403s_wit
     assert (h.audit["decision"], h.audit["reason"]) == ("deny", "inheritance_too_deep")
     assert h.audit["rule"] == "c8:inherit:guard"
     assert "inheritance" not in json.dumps(answer)
+
+
+def test_a_principals_roles_are_encoded_for_the_audit_line_once_not_on_every_new_route(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A principal may hold hundreds of roles: encoding their names for every new route cost more
+    # than the rest of the route's answer (README "Benchmarks", RBAC at scale).
+    import edgeauth.authorizer as authorizer_module
+
+    encoded: list[Any] = []
+    real = authorizer_module.string_list
+    monkeypatch.setattr(authorizer_module, "string_list", lambda v: encoded.append(v) or real(v))
+    token = sign(h.key, claims(sub="bob"))
+    routes = [
+        ("GET", "/accounts", "/accounts"),
+        ("GET", "/accounts/{id}", "/accounts/1"),
+        ("POST", "/accounts/{id}/transfers", "/accounts/1/transfers"),
+        ("DELETE", "/accounts/{id}", "/accounts/1"),
+    ]
+    for method, resource, path in routes:
+        h.call(token, method=method, resource=resource, path=path)
+        assert h.audit["roles"] == ["reader", "teller"]
+        assert h.audit["resource"] == resource
+    assert encoded == [["reader", "teller"]]

@@ -114,6 +114,9 @@ class Grants:
     problems: list[str] = field(default_factory=list)
     decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
     context_roles: str = ""
+    # The audit line's ``roles`` (a JSON list of the granting roles), encoded by the authorizer on
+    # the principal's first new route and kept here for the others.
+    audit_roles: str | None = None
     # What the authorizer derived from these grants for one route (method, resourcePath,
     # methodArn): its answer and audit fields, the same for every token of the principal. Lives
     # and dies with this object, so a role-cache refresh starts afresh.
