@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import re
 
 import pytest
 import simplejson
@@ -72,7 +73,10 @@ def test_a_glob_in_a_permission_is_refused_with_a_hint(permission: str, segment:
         parse_permission(permission)
     message = str(e.value)
     assert repr(segment) in message and repr(permission) in message
-    assert "{id}" in message and "{proxy+}" in message
+    assert "use {id}" in message and "{proxy+}" in message
+    # The permissions it suggests are what to write instead, and are accepted.
+    suggested = re.findall(r"\((\S+ /[^)]*)\)", message)
+    assert suggested and all(parse_permission(p) for p in suggested)
 
 
 @pytest.mark.parametrize(
