@@ -15,8 +15,8 @@ Safety rules (README "The role table"), all of which err towards refusing:
   limit, a deny included, is unknown;
 * allows come only from granting roles. A role grants when it exists, is neither disabled nor
   malformed, cannot reach itself through ``inherit`` (cycle members grant nothing), and is held or
-  inherited through a chain of such enabled, well-formed roles (a disabled or malformed role's
-  parents grant nothing through it); a missing role grants nothing;
+  inherited along a chain of enabled, well-formed roles (a disabled or malformed role's parents
+  grant nothing through it; a cycle member's still do); a missing role grants nothing;
 * a malformed role item (an unknown attribute, a wrong type, a bad permission, an invalid name)
   grants nothing; a name that is not a valid role name is still followed to its item (if any) for
   its denies;
