@@ -157,31 +157,8 @@ def _request_rows(x: dict[str, list[float]]) -> list[Row]:
 
 
 def rbac_rows(world: World, s: Settings) -> list[Row]:
-    large, small = rbac.resolve(world.client)
-    n_large, n_small = rbac.permission_count(large), rbac.permission_count(small)
-    if [d.allowed for d in rbac.decisions(large)] != [d.allowed for d in rbac.decisions(small)]:
-        raise AssertionError("the large and small role models must decide the routes alike")
-    x = interleaved(
-        {"large": rbac.decide_batch(large), "small": rbac.decide_batch(small)}, s.rounds, s.batch * 3
-    )
-    ratio = paired_ratio(x["large"], x["small"])
-    return [
-        timing_row(
-            "6",
-            f"RBAC decide: 1,000 roles / 10,000 perms (subject: {len(large.granting)} roles, {n_large} perms)",
-            x["large"],
-            ratio=ratio,
-            ratio_to="10 perms",
-            target=TARGET_RBAC,
-        ),
-        timing_row(
-            "6b",
-            f"RBAC decide: 10 permissions ({len(small.granting)} roles, {n_small} perms)",
-            x["small"],
-            ratio=1.0,
-            ratio_to="10 perms",
-        ),
-    ]
+    """Scenario 6: a whole request on a new route, per route kind, at scale against 10 permissions."""
+    return rbac.rows(world, s, TARGET_RBAC)
 
 
 def audit_rows(s: Settings) -> list[Row]:

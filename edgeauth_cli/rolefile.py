@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from edgeauth import constants as C
-from edgeauth.core.roles import valid_role_name
+from edgeauth.core.roles import ROLE_NAME_RULE, valid_role_name
 from edgeauth.core.routes import TemplateError, parse_permission
 
 Path = tuple[str | int, ...]
@@ -340,7 +340,7 @@ def _parse_roles(value: Any, bad: Bad) -> dict[str, RoleSpec]:
         if not isinstance(name, str) or not valid_role_name(name):
             bad(
                 path,
-                f"invalid role name {name!r}: 1-128 printable characters, no '#', no whitespace"
+                f"invalid role name {name!r}: {ROLE_NAME_RULE}"
                 + ("" if isinstance(name, str) else " (quote it to make it a string)"),
                 key=True,
             )
@@ -407,7 +407,7 @@ def _role_names(value: Any, path: Path, bad: Bad) -> tuple[str, ...]:
     out: list[str] = []
     for i, name in _string_list(value, path, bad, "role names"):
         if not valid_role_name(name):
-            bad((*path, i), f"invalid role name {name!r}")
+            bad((*path, i), f"invalid role name {name!r}: {ROLE_NAME_RULE}")
         elif name in out:
             bad((*path, i), f"role {name!r} is listed twice")
         else:

@@ -25,7 +25,7 @@ from typing import Any
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore
 from edgeauth.core.policy import MethodArn, authorizer_answer
-from edgeauth.core.roles import decide
+from edgeauth.core.roles import EffectiveRoles, decide
 from edgeauth.core.routes import METHODS, RouteTable, TemplateError
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import ENV_ISSUER
@@ -229,7 +229,12 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
         )
 
     revoked = grants.not_before is not None and (iat is None or iat <= grants.not_before)
-    decision = decide(method, match.template, effective)
+    decision = decide(method, match.template, effective, trace=True)
+    if effective.too_deep is not None:
+        notes.append(
+            f"inheritance goes deeper than the limit at {effective.too_deep}: the authorizer denies every "
+            "route of this principal (reason inheritance_too_deep) until the chain is shortened"
+        )
     trace["matched"] = list(decision.matched)
     trace["decision"] = {"effect": decision.effect, "reason": decision.reason, "rule": decision.rule}
     if revoked and args.token:
@@ -266,16 +271,21 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(role: str, effective: Any) -> str:
+def _status(role: str, effective: EffectiveRoles) -> str:
+    """Whether and why a role counts, as core/roles.py decides (README "The role table")."""
     parsed = effective.roles.get(role)
     if parsed is None:
+        if role in effective.beyond_limit:
+            return "beyond the inheritance depth limit (not read: every route is denied)"
         return "missing (grants nothing)"
     if parsed.problems:
         return "malformed (grants nothing; its denies apply)"
     if parsed.disabled:
         return "disabled (grants nothing; its denies apply)"
+    if role in effective.cyclic:
+        return "in a cycle (grants nothing; its denies apply)"
     if role not in effective.granting:
-        return "in a cycle (grants nothing)"
+        return "inherited only through a disabled or malformed role (grants nothing; its denies apply)"
     return "grants"
 
 

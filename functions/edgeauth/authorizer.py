@@ -32,8 +32,9 @@ from edgeauth.core.audit_line import (
     line_prefix,
     principal_fragment,
     principal_head,
-    principal_tail,
     request_line,
+    roles_tail,
+    string_list,
     token_fields,
 )
 from edgeauth.core.dpop import ReplayStore, verify_proof
@@ -299,7 +300,7 @@ class _RouteAnswer:
 
     answer: dict[str, Any]
     head: str  # audit_line.line_prefix of audit_line.principal_head
-    tail: str  # audit_line.principal_tail
+    tail: str  # audit_line.principal_tail (as roles_tail)
 
 
 @dataclass(slots=True)
@@ -534,8 +535,16 @@ class Authorizer:
                     verified.sub,
                 )
             ),
-            principal_tail(verified.client_id, list(grants.effective.granting), method, resource),
+            roles_tail(verified.client_id, self._roles_json(grants), method, resource),
         )
+
+    @staticmethod
+    def _roles_json(grants: Grants) -> str:
+        """The audit line's ``roles`` value for these grants, encoded once per ``Grants``."""
+        roles = grants.audit_roles
+        if roles is None:
+            roles = grants.audit_roles = string_list(list(grants.effective.granting))
+        return roles
 
     def _check_dpop(
         self, event: Mapping[str, Any], method: str, token: str, verified: VerifiedToken, is_dpop: bool

@@ -358,3 +358,72 @@ def test_bad_configuration_stops_init_naming_the_setting(dynamodb: Any) -> None:
         build_authorizer(env, emit=print)
     assert info.value.setting == "EDGEAUTH_ISSUERS[0].jwks_uri"
     assert "https" in info.value.problem
+
+
+def test_a_role_named_with_a_comma_never_reaches_the_roles_context(h: Harness, dynamodb: Any) -> None:
+    # GIVEN a role whose name has a comma (written by hand: the CLI refuses it), held by dave with
+    # reader. The answer's ``roles`` context is the granting roles joined with commas, so the name
+    # would reach the backend as two roles, ``viewer`` and ``admin``.
+    put_role(dynamodb, "viewer,admin", allow=["GET /accounts", "DELETE /accounts/{id}"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "dave", roles=["viewer,admin", "reader"])
+    token = sign(h.key, claims(sub="dave"))
+    # WHEN dave calls a route only the comma-named role allows, and one reader allows
+    denied = h.call(token, method="DELETE", resource="/accounts/{id}", path="/accounts/42")
+    allowed = h.call(token, method="GET", resource="/accounts", path="/accounts")
+    # THEN the comma-named role is malformed (an invalid name): it grants nothing and is not in
+    # the context, where every comma separates two real roles
+    assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert allowed["context"]["roles"] == "reader"
+    assert h.audit["roles"] == ["reader"]
+
+
+def test_a_disabled_roles_inherited_deny_and_a_chain_past_the_limit_are_403s_with_their_reason(
+    h: Harness, dynamodb: Any
+) -> None:
+    # GIVEN erin holds teller (allows via reader) and a disabled contractor inheriting a guard
+    put_role(dynamodb, "contractor", inherit=["guard"], disabled=True)
+    put_role(dynamodb, "guard", deny=["GET /accounts/{id}"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "erin", roles=["teller", "contractor"])
+    token = sign(h.key, claims(sub="erin"))
+    # WHEN erin reads an account THEN the disabled contractor's guard still denies it (403)
+    answer = h.call(token)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert (h.audit["reason"], h.audit["rule"]) == ("explicit_deny", "guard:deny:GET /accounts/{id}")
+    assert answer["context"] == {"sub": "erin", "iss": ISSUER}
+    # GIVEN the guard nine levels above erin's contractor, past the limit, for a new principal
+    put_role(dynamodb, "contractor", inherit=["c1"], disabled=True)
+    for k in range(1, 9):
+        put_role(dynamodb, f"c{k}", inherit=[f"c{k + 1}" if k < 8 else "guard"])
+    put_item(dynamodb, f"SUBJECT#{ISSUER}", "fay", roles=["teller", "contractor"])
+    h.authorizer.store.invalidate()  # the container's role cache still holds the old contractor
+    # WHEN fay calls a route teller allows THEN a Deny (403, cached like any deny), never a 500,
+    # and the audit line names the reason and the link not followed; the answer says nothing
+    answer = h.call(sign(h.key, claims(sub="fay")), method="GET", resource="/accounts", path="/accounts")
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert (h.audit["decision"], h.audit["reason"]) == ("deny", "inheritance_too_deep")
+    assert h.audit["rule"] == "c8:inherit:guard"
+    assert "inheritance" not in json.dumps(answer)
+
+
+def test_a_principals_roles_are_encoded_for_the_audit_line_once_not_on_every_new_route(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A principal may hold hundreds of roles: encoding their names for every new route cost more
+    # than the rest of the route's answer (README "Benchmarks", RBAC at scale).
+    import edgeauth.authorizer as authorizer_module
+
+    encoded: list[Any] = []
+    real = authorizer_module.string_list
+    monkeypatch.setattr(authorizer_module, "string_list", lambda v: encoded.append(v) or real(v))
+    token = sign(h.key, claims(sub="bob"))
+    routes = [
+        ("GET", "/accounts", "/accounts"),
+        ("GET", "/accounts/{id}", "/accounts/1"),
+        ("POST", "/accounts/{id}/transfers", "/accounts/1/transfers"),
+        ("DELETE", "/accounts/{id}", "/accounts/1"),
+    ]
+    for method, resource, path in routes:
+        h.call(token, method=method, resource=resource, path=path)
+        assert h.audit["roles"] == ["reader", "teller"]
+        assert h.audit["resource"] == resource
+    assert encoded == [["reader", "teller"]]

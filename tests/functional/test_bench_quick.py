@@ -21,6 +21,9 @@ from bench.common import parse_table
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "6b", "7", "8", "8b", "8c"]
 NUMBER = r"[0-9][0-9,]*\.?[0-9]*"
+#: RBAC at scale: rows 6–6d are one route kind each (against the same requests with 10 permissions,
+#: row 6e), with a target.
+RBAC_ROWS = ["6", "6b", "6c", "6d"]
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +55,12 @@ def test_the_table_has_a_row_for_every_scenario_and_parses(quick_run: tuple[str,
     assert parse_table(written) == rows
     by_key = {r["#"]: r for r in rows}
     assert [k for k in SCENARIOS if k not in by_key] == []
+    assert [k for k in [*RBAC_ROWS, "6e"] if k not in by_key] == []
+    for key in RBAC_ROWS:
+        row = by_key[key]
+        assert re.fullmatch(rf"{NUMBER} µs", row["median"]), row
+        assert re.fullmatch(rf"{NUMBER}× 10 perms", row["ratio"]), row
+        assert (row["target"], row["met"] in ("yes", "NO")) == ("≤ 1.2× 10 perms", True), row
     for key in ("1", "2", "3", "4", "5", "6"):
         row = by_key[key]
         assert re.fullmatch(rf"{NUMBER} (µs|ms)", row["median"]), row

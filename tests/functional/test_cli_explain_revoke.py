@@ -207,3 +207,56 @@ def test_revoke_without_api_or_stage_reports_no_flush(seeded: World, capsys) -> 
     code, _, err = run(capsys, "revoke", "--sub", "alice", "--iss", ISS)
     assert code == 1
     assert "NOT flushed" in err
+
+
+def _role(world: World, name: str, **lists: Any) -> None:
+    item: dict[str, Any] = {"pk": {"S": f"ROLE#{name}"}, "sk": {"S": "ROLE"}}
+    for attr, value in lists.items():
+        item[attr] = {"BOOL": value} if isinstance(value, bool) else {"L": [{"S": v} for v in value]}
+    world.put_raw(item)
+
+
+def test_explain_shows_a_disabled_roles_inherited_deny_and_a_chain_past_the_limit(
+    world: World, capsys
+) -> None:
+    # GIVEN dave holds editor (allows DELETE) and a disabled contractor, which inherits a guard
+    # denying DELETE
+    _role(world, "editor", allow=["DELETE /accounts/{id}", "GET /accounts/{id}"])
+    _role(world, "contractor", inherit=["guard"], disabled=True)
+    _role(world, "guard", deny=["DELETE /accounts/{id}"])
+    world.put_raw(
+        {
+            "pk": {"S": f"SUBJECT#{ISS}"},
+            "sk": {"S": "dave"},
+            "roles": {"L": [{"S": "editor"}, {"S": "contractor"}]},
+        }
+    )
+    argv = ("explain", "--iss", ISS, "--sub", "dave", "--route", "/accounts/{id}")
+    # WHEN explaining DELETE THEN the guard's deny decides, and each role says whether it counts
+    code, out, _ = run(capsys, *argv, "DELETE", "/accounts/42")
+    assert code == 0
+    assert out["decision"] == {
+        "effect": "Deny",
+        "reason": "explicit_deny",
+        "rule": "guard:deny:DELETE /accounts/{id}",
+    }
+    status = {r["role"]: r["status"] for r in out["roles"]}
+    assert status["editor"] == "grants"
+    assert status["contractor"].startswith("disabled (grants nothing; its denies apply)")
+    assert status["guard"].startswith("inherited only through a disabled or malformed role")
+    # GIVEN the guard moved past the depth limit (contractor -> c1 -> ... -> c8 -> guard)
+    _role(world, "contractor", inherit=["c1"], disabled=True)
+    for k in range(1, 9):
+        _role(world, f"c{k}", inherit=[f"c{k + 1}" if k < 8 else "guard"])
+    # WHEN explaining a route the editor allows THEN it is denied, and the trace says why
+    code, out, _ = run(capsys, *argv, "GET", "/accounts/42")
+    assert code == 0
+    assert out["decision"] == {"effect": "Deny", "reason": "inheritance_too_deep", "rule": "c8:inherit:guard"}
+    assert out["policy"]["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    status = {r["role"]: r["status"] for r in out["roles"]}
+    assert status["guard"].startswith("beyond the inheritance depth limit")
+    assert any("inheritance_too_deep" in n for n in out["notes"])
+    assert any("deeper than 8 levels" in p for p in out["problems"])
+    # AND the table output names the reason and the rule
+    code, text, _ = run(capsys, *argv, "GET", "/accounts/42", output="table")
+    assert "decision:   Deny (reason: inheritance_too_deep; rule: c8:inherit:guard)" in text

@@ -372,3 +372,61 @@ def test_help_has_examples(argv: list[str], capsys) -> None:
         main(argv)
     assert exc.value.code == 0
     assert "example" in capsys.readouterr().out
+
+
+def test_a_comma_in_a_role_name_is_refused_by_apply_and_reported_by_lint(
+    world: World, capsys, tmp_path
+) -> None:
+    # GIVEN a file naming a role with a comma as a role, a parent and a subject's role (the answer's
+    # ``roles`` context joins role names with commas: "viewer,admin" would read as two roles)
+    text = """\
+roles:
+  "viewer,admin":
+    allow: ["GET /accounts"]
+  reader:
+    inherit: ["viewer,admin"]
+subjects:
+  https://login.example.com/:
+    alice: ["viewer,admin"]
+"""
+    path = write_file(tmp_path, "comma.yaml", text)
+    # WHEN it is applied THEN each of the three places is refused, naming the comma; nothing written
+    code, out, _ = run(capsys, "roles", "apply", path, "--yes")
+    assert code == 3
+    where = {p["where"].split(": ", 1)[0]: p["message"] for p in out["problems"]}
+    assert "invalid role name 'viewer,admin'" in where[f"{path}:2:3"] and "no ','" in where[f"{path}:2:3"]
+    assert "invalid role name 'viewer,admin'" in where[f"{path}:5:15"]
+    assert "invalid role name 'viewer,admin'" in where[f"{path}:8:13"]
+    assert world.items() == {}
+    # GIVEN the same written by hand in the console WHEN linted THEN each item is reported
+    world.put_raw({"pk": {"S": "ROLE#viewer,admin"}, "sk": {"S": "ROLE"}, "allow": {"L": [{"S": "GET /a"}]}})
+    world.put_raw(
+        {"pk": {"S": f"SUBJECT#{ISS}"}, "sk": {"S": "alice"}, "roles": {"L": [{"S": "viewer,admin"}]}}
+    )
+    code, out, _ = run(capsys, "roles", "lint")
+    assert code == 3
+    found = {(p["item"], p["problem"]) for p in out["problems"]}
+    assert any(i == "role viewer,admin" and "invalid role name 'viewer,admin'" in m for i, m in found)
+    assert any(i == f"subject {ISS} alice" and "invalid role name 'viewer,admin'" in m for i, m in found)
+
+
+def test_a_glob_in_a_permission_is_refused_by_apply_and_reported_by_lint(
+    world: World, capsys, tmp_path
+) -> None:
+    # GIVEN a file with "GET /accounts/*" (which would grant nothing under /accounts/{id})
+    path = write_file(tmp_path, "glob.yaml", 'roles:\n  reader:\n    allow: ["GET /accounts/*"]\n')
+    # WHEN applied THEN it is refused at its place, with the hint; nothing is written
+    code, out, _ = run(capsys, "roles", "apply", path, "--yes")
+    assert code == 3
+    (problem,) = out["problems"]
+    assert problem["where"] == f"{path}:3:13: roles.reader.allow[0]"
+    assert "looks like a glob" in problem["message"] and "{id}" in problem["message"]
+    assert "{proxy+}" in problem["message"]
+    assert world.items() == {}
+    # GIVEN the same written in the console WHEN linted THEN the item is reported
+    world.put_raw(
+        {"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"L": [{"S": "GET /accounts/*"}]}}
+    )
+    code, out, _ = run(capsys, "roles", "lint")
+    assert code == 3
+    assert any(p["item"] == "role reader" and "looks like a glob" in p["problem"] for p in out["problems"])

@@ -147,3 +147,73 @@ def test_client_errors_fail_closed_and_nothing_is_cached(dynamodb: Any, code: st
 def test_token_without_sub_reads_no_subject_item(dynamodb: Any) -> None:
     grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "", ())
     assert grants.effective.granting == ()
+
+
+def test_the_item_cache_is_bounded_by_count_and_drops_expired_items_first() -> None:
+    from edgeauth.adapters.role_store import MAX_CACHED_ITEMS
+    from tests.support.dynamo import DictDynamo
+
+    # GIVEN a store (in-memory table) whose token claims carry ever new group values
+    dynamo = DictDynamo()
+    clock = Clock()
+    store = RoleStore(ROLE_TABLE, dynamo, cache_ttl=30, clock=clock)  # type: ignore[arg-type]
+    # WHEN principals with 100 distinct groups each arrive, far more keys than the bound
+    for i in range(3 * MAX_CACHED_ITEMS // 100):
+        store.grants(ISSUER, f"user-{i}", tuple(f"g-{i}-{j}" for j in range(100)))
+        # THEN the item cache never holds more than the bound
+        assert len(store._items) <= MAX_CACHED_ITEMS
+    assert store.max_items == MAX_CACHED_ITEMS
+
+    # GIVEN a small bound: items read long ago (expired) and recently
+    store = RoleStore(ROLE_TABLE, dynamo, cache_ttl=30, clock=clock, max_items=10)  # type: ignore[arg-type]
+    store.get_items([("GROUP#old", str(i)) for i in range(4)])
+    clock.advance(31)
+    store.get_items([("GROUP#recent", str(i)) for i in range(6)])
+    calls = dynamo.calls
+    # WHEN one more key is read (11 > 10)
+    store.get_items([("GROUP#new", "0")])
+    # THEN the expired items went first and the recent ones are still served from the cache
+    assert len(store._items) == 7
+    store.get_items([("GROUP#recent", str(i)) for i in range(6)] + [("GROUP#new", "0")])
+    assert dynamo.calls == calls + 1
+    # AND when nothing has expired, the least recently read go first, down to half the bound
+    store.get_items([("GROUP#more", str(i)) for i in range(4)])
+    assert len(store._items) == 5
+    calls = dynamo.calls
+    store.get_items([("GROUP#more", str(i)) for i in range(4)] + [("GROUP#new", "0")])
+    assert dynamo.calls == calls
+
+
+@pytest.mark.parametrize("where", ["subject", "group", "inherit"])
+def test_a_role_named_by_an_invalid_name_grants_nothing_but_its_denies_apply(where: str) -> None:
+    from edgeauth.core.roles import decide
+    from edgeauth.core.routes import parse_template
+    from tests.support.dynamo import DictDynamo
+
+    # GIVEN a role whose name is not a valid role name (a comma: an existing table may hold one),
+    # named by the subject item, a group mapping or another role's inherit
+    dynamo = DictDynamo()
+
+    def put(pk: str, sk: str, **lists: list[str]) -> None:
+        dynamo.put(
+            {
+                "pk": {"S": pk},
+                "sk": {"S": sk},
+                **{k: {"L": [{"S": v} for v in vs]} for k, vs in lists.items()},
+            }
+        )
+
+    put("ROLE#ops,guard", "ROLE", allow=["GET /accounts"], deny=["DELETE /accounts/{id}"])
+    put("ROLE#editor", "ROLE", allow=["DELETE /accounts/{id}"])
+    put("ROLE#team", "ROLE", inherit=["ops,guard"])  # malformed itself: it names an invalid parent
+    held = ["editor", *{"subject": ["ops,guard"], "inherit": ["team"]}.get(where, [])]
+    put(f"SUBJECT#{ISSUER}", "carol", roles=held)
+    put(f"GROUP#{ISSUER}", "ops", roles=["ops,guard"] if where == "group" else [])
+    # WHEN carol's grants are resolved
+    grants, _ = RoleStore(ROLE_TABLE, dynamo).grants(ISSUER, "carol", ("ops",))  # type: ignore[arg-type]
+    # THEN the role is read and reported, grants nothing, and its deny applies
+    assert grants.effective.granting == ("editor",)
+    assert any("invalid role name 'ops,guard'" in p for p in grants.problems)
+    d = decide("DELETE", parse_template("/accounts/{id}"), grants.effective)
+    assert (d.allowed, d.rule) == (False, "ops,guard:deny:DELETE /accounts/{id}")
+    assert not decide("GET", parse_template("/accounts"), grants.effective).allowed

@@ -321,42 +321,86 @@ class Principal:
     groups: tuple[str, ...] = ()
 
 
-def held_roles(direct: Iterable[str], roles: Mapping[str, RoleSpec]) -> tuple[set[str], set[str]]:
-    """``(reached, granting)``: every existing role reached by inheritance (parents of disabled or
-    malformed roles are not followed), and those that grant (not disabled, not malformed, in no
-    inheritance cycle among the reached roles)."""
-    reached: set[str] = set()
-    frontier = [r for r in dict.fromkeys(direct)]
-    seen = set(frontier)
-    while frontier:
-        nxt: list[str] = []
-        for name in frontier:
+# -- the RBAC rules (README "The role table"), written from the rules, not from the product -------
+
+#: README: inheritance is followed at most 8 levels above a held role.
+MAX_INHERITANCE_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What a principal holds, by the rules.
+
+    ``reached``: every existing role whose denies apply (reachable through ``inherit`` from a held
+    role, over any roles, within the depth limit); ``granting``: the roles whose allows count;
+    ``too_deep``: some role lies more than :data:`MAX_INHERITANCE_DEPTH` links above every held
+    role that reaches it (then what lies beyond is unknown, and every route is denied)."""
+
+    reached: frozenset[str]
+    granting: frozenset[str]
+    too_deep: bool
+
+
+def _levels(direct: Iterable[str], roles: Mapping[str, RoleSpec]) -> dict[str, int]:
+    """Each name's level: the fewest ``inherit`` links from a held role to it, over every role
+    whatever its state (held roles: 0). Brute force: relax until nothing changes; names past the
+    limit are recorded, but not followed further (their level alone settles the question)."""
+    level = {name: 0 for name in direct}
+    changed = True
+    while changed:
+        changed = False
+        for name, lv in list(level.items()):
             spec = roles.get(name)
-            if spec is None:
-                continue
-            reached.add(name)
-            if not spec.grants:
+            if spec is None or lv > MAX_INHERITANCE_DEPTH:
                 continue
             for parent in spec.inherit:
-                if parent not in seen:
-                    seen.add(parent)
-                    nxt.append(parent)
-        frontier = nxt
+                if level.get(parent, lv + 2) > lv + 1:
+                    level[parent] = lv + 1
+                    changed = True
+    return level
 
-    def reaches_itself(start: str) -> bool:
-        stack = [p for p in roles[start].inherit if p in reached]
-        visited: set[str] = set()
-        while stack:
-            node = stack.pop()
-            if node == start:
-                return True
-            if node not in visited:
-                visited.add(node)
-                stack.extend(p for p in roles[node].inherit if p in reached)
-        return False
 
-    granting = {n for n in reached if roles[n].grants and not reaches_itself(n)}
-    return reached, granting
+def _reaches(start: str, goal: str, roles: Mapping[str, RoleSpec]) -> bool:
+    """Whether ``goal`` is reachable from ``start`` in one or more ``inherit`` links (any roles)."""
+    todo = [p for p in roles[start].inherit if p in roles]
+    visited: set[str] = set()
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in visited:
+            visited.add(node)
+            todo.extend(p for p in roles[node].inherit if p in roles)
+    return False
+
+
+def held_roles(direct: Iterable[str], roles: Mapping[str, RoleSpec]) -> Holding:
+    """The rules, one by one:
+
+    * every deny reachable through ``inherit`` from a held role applies, whatever the roles on the
+      way (disabled, malformed, in a cycle): ``reached``;
+    * a chain too deep to follow denies every route: ``too_deep``;
+    * a role grants when it exists, is enabled and well formed, cannot reach itself, and is held or
+      inherited along a chain of enabled, well-formed roles from a held role."""
+    direct = list(direct)
+    level = _levels(direct, roles)
+    reached = frozenset(n for n, lv in level.items() if n in roles and lv <= MAX_INHERITANCE_DEPTH)
+    too_deep = any(lv > MAX_INHERITANCE_DEPTH for lv in level.values())
+
+    def sound(name: str) -> bool:
+        return name in roles and roles[name].grants
+
+    along: set[str] = {n for n in direct if sound(n)}
+    grew = True
+    while grew:
+        grew = False
+        for name in list(along):
+            for parent in roles[name].inherit:
+                if sound(parent) and parent not in along:
+                    along.add(parent)
+                    grew = True
+    granting = frozenset(n for n in along if not _reaches(n, n, roles))
+    return Holding(reached, granting, too_deep)
 
 
 def _method_ok(permission_method: str, method: str) -> bool:
@@ -365,8 +409,8 @@ def _method_ok(permission_method: str, method: str) -> bool:
 
 def ref_decision(method: str, template: str, direct: Iterable[str], roles: Mapping[str, RoleSpec]) -> bool:
     """The RBAC decision for (method, resource template), from the README's rules, brute force."""
-    reached, granting = held_roles(direct, roles)
-    for name in reached:
+    holding = held_roles(direct, roles)
+    for name in holding.reached:
         spec = roles[name]
         if spec.bad_deny:
             return False  # a malformed deny entry denies everything to its holders
@@ -374,7 +418,9 @@ def ref_decision(method: str, template: str, direct: Iterable[str], roles: Mappi
             m, t = perm.split(" ", 1)
             if _method_ok(m, method) and ref_overlaps(t, template):
                 return False
-    for name in granting:
+    if holding.too_deep:
+        return False
+    for name in holding.granting:
         for perm in roles[name].allow:
             m, t = perm.split(" ", 1)
             if _method_ok(m, method) and ref_covers(t, template):

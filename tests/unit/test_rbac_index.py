@@ -1,14 +1,17 @@
 """``decide`` through the permission index gives exactly what a full scan of every permission gives.
 
-The index (``PermissionIndex``) only narrows which permissions are looked at (README "Benchmarks",
-RBAC at scale). The reference below is the full scan it replaced; on random role models and routes
-(literal, variable and greedy segments, ``*`` methods, the root, malformed deny lists, disabled
-roles) both must return the same decision, rule and ``matched`` list.
+The index (``PermissionIndex``: tries of templates per method) only finds the first deny and the
+first allow that apply without looking at the others (README "Benchmarks", RBAC at scale). The
+reference below is the full scan, written from the definitions of ``covers``/``overlaps``; on
+random role models and routes (literal, variable and greedy segments, ``*`` methods, the root,
+malformed deny lists, disabled roles, permissions shared by several roles) both must return the
+same decision and rule, and with ``trace`` the same ``matched`` list.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -91,7 +94,9 @@ def test_indexed_decide_equals_a_full_scan(seed: int) -> None:
         for _ in range(25):
             method = rng.choice(["GET", "POST", "DELETE", "PUT", "*"])
             resource = parse_template(_template(rng))
-            assert decide(method, resource, effective) == reference_decide(method, resource, effective)
+            expected = reference_decide(method, resource, effective)
+            assert decide(method, resource, effective, trace=True) == expected
+            assert decide(method, resource, effective) == replace(expected, matched=())
 
 
 def test_the_index_is_rebuilt_when_the_roles_are_replaced() -> None:
@@ -100,5 +105,67 @@ def test_the_index_is_rebuilt_when_the_roles_are_replaced() -> None:
     assert decide("GET", route, effective).allowed
     effective.roles = {"r": Role("r", deny=(parse_permission("GET /a"),))}
     effective.granting = ("r",)
-    assert decide("GET", route, effective) == reference_decide("GET", route, effective)
+    assert decide("GET", route, effective, trace=True) == reference_decide("GET", route, effective)
     assert not decide("GET", route, effective).allowed
+
+
+def _large_effective() -> EffectiveRoles:
+    """A principal whose 500 roles hold 5,000 permissions, all under /items (deny and allow)."""
+    roles: dict[str, Role] = {}
+    for i in range(500):
+        allow = tuple(
+            parse_permission(text)
+            for text in (
+                f"GET /items/r{i}",
+                f"GET /items/r{i}/{{id}}",
+                f"* /items/r{i}/admin/{{proxy+}}",
+                f"PUT /items/{{id}}/r{i}",
+                f"POST /items/r{i}/a/b/c",
+                f"GET /items/{{id}}/x{i}/{{part}}",
+                f"PATCH /items/r{i}/{{id}}",
+                f"GET /items/r{i}/{{id}}/history",
+                f"HEAD /items/r{i}",
+            )
+        )
+        deny = (parse_permission(f"DELETE /items/r{i}/{{id}}"),)
+        roles[f"r{i:03d}"] = Role(f"r{i:03d}", allow=allow, deny=deny)
+    return EffectiveRoles(roles=roles, granting=tuple(sorted(roles)))
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "allowed"),
+    [
+        ("GET", "/items/r7", True),  # literal
+        ("GET", "/items/r7/{id}", True),  # a variable
+        ("GET", "/items/{proxy+}", False),  # greedy: overlaps thousands of entries
+        ("DELETE", "/items/{proxy+}", False),  # greedy, every DELETE deny overlaps it
+        ("DELETE", "/items/r7/admin/{x}", True),  # decided by a '*' method permission
+        ("PUT", "/items/{id}/r7", True),  # a variable where other permissions have 500 literals
+        ("DELETE", "/{any}/{id}/{rest}", False),  # variables only: every DELETE deny overlaps
+    ],
+)
+def test_a_decision_never_checks_the_permissions_one_by_one(
+    method: str, route: str, allowed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a principal with 5,000 permissions, all under /items (README "Benchmarks": a greedy
+    # route used to check every one of them, ~9x the cost of 10 permissions)
+    effective = _large_effective()
+    resource = parse_template(route)
+    expected = reference_decide(method, resource, effective)
+    assert expected.allowed is allowed
+    calls: list[str] = []
+    import edgeauth.core.roles as roles_module
+
+    for name in ("covers", "overlaps", "method_matches"):
+        real = getattr(roles_module, name)
+        monkeypatch.setattr(
+            roles_module, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a)
+        )
+    # WHEN the request path decides (no trace)
+    decision = decide(method, resource, effective)
+    # THEN it is the full scan's decision and rule, found without testing any permission by itself
+    # (the tries' walk follows the route's segments only)
+    assert decision == replace(expected, matched=())
+    assert calls == []
+    # AND explain's trace is the full scan (every matching rule, in order)
+    assert decide(method, resource, effective, trace=True).matched == expected.matched

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import re
 
 import pytest
 import simplejson
@@ -51,6 +52,31 @@ def test_malformed_permissions_are_refused(bad: str) -> None:
 
 def test_permission_method_may_be_any() -> None:
     assert parse_permission("*  /a/{b}").method == "*"
+
+
+@pytest.mark.parametrize(
+    ("permission", "segment"),
+    [
+        ("GET /accounts/*", "*"),
+        ("GET /accounts/**", "**"),
+        ("* /*", "*"),
+        ("GET /accounts/*/transactions", "*"),
+        ("GET /acc*", "acc*"),
+        ("DELETE /accounts/4?", "4?"),
+        ("GET /accounts/[0-9]", "[0-9]"),
+    ],
+)
+def test_a_glob_in_a_permission_is_refused_with_a_hint(permission: str, segment: str) -> None:
+    # The grammar has no globs: "GET /accounts/*" would grant only a resource literally named
+    # "/accounts/*", never "/accounts/{id}", so it is refused, saying what to write instead.
+    with pytest.raises(TemplateError) as e:
+        parse_permission(permission)
+    message = str(e.value)
+    assert repr(segment) in message and repr(permission) in message
+    assert "use {id}" in message and "{proxy+}" in message
+    # The permissions it suggests are what to write instead, and are accepted.
+    suggested = re.findall(r"\((\S+ /[^)]*)\)", message)
+    assert suggested and all(parse_permission(p) for p in suggested)
 
 
 @pytest.mark.parametrize(

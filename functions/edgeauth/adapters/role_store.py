@@ -5,6 +5,10 @@ in one BatchGetItem, then the roles level by level along ``inherit`` (one BatchG
 Every item read (present or absent) is cached for ``cache_ttl`` seconds, and so is the resolved
 :class:`Grants` of a principal, so a warm container makes no network call.
 
+Both caches are bounded: at most ``max_items`` items (expired ones are dropped first, then the
+oldest, as the verified-token cache does), so tokens carrying many distinct group values cannot grow
+the container's memory without limit; and at most :data:`MAX_CACHED_PRINCIPALS` principals.
+
 Faults fail closed: throttling, timeouts, access denied or a missing table raise
 :class:`RoleStoreError` after botocore's bounded retries; unprocessed keys are retried a bounded
 number of times and then raise too. Nothing is cached from a failed read.
@@ -28,8 +32,8 @@ from edgeauth.core.roles import (
     Role,
     RoleSource,
     parse_role_item,
-    parse_role_names,
     resolve_roles,
+    role_references,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +45,10 @@ Key = tuple[str, str]
 MAX_KEYS_PER_BATCH = 100
 UNPROCESSED_RETRIES = 3
 MAX_CACHED_PRINCIPALS = 10_000
+#: Items (roles, subjects, group mappings, clients, absent ones too) the item cache holds at most:
+#: a principal reads up to 102 keys (subject, 100 groups, client) plus its roles; a few hundred
+#: bytes to a few KB each.
+MAX_CACHED_ITEMS = 20_000
 
 
 def from_attribute_value(value: Mapping[str, Any]) -> Any:
@@ -106,6 +114,9 @@ class Grants:
     problems: list[str] = field(default_factory=list)
     decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
     context_roles: str = ""
+    # The audit line's ``roles`` (a JSON list of the granting roles), encoded by the authorizer on
+    # the principal's first new route and kept here for the others.
+    audit_roles: str | None = None
     # What the authorizer derived from these grants for one route (method, resourcePath,
     # methodArn): its answer and audit fields, the same for every token of the principal. Lives
     # and dies with this object, so a role-cache refresh starts afresh.
@@ -123,12 +134,16 @@ class RoleStore:
         cache_ttl: float = 30.0,
         client_factory: Callable[[], DynamoDBClient] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_items: int = MAX_CACHED_ITEMS,
     ) -> None:
         self.table_name = table_name
         self._client = client
         self._client_factory = client_factory
         self.cache_ttl = cache_ttl
         self._clock = clock
+        self.max_items = max_items
+        # Key -> (expires at, item or None). Insertion order is age order: a key fetched again is
+        # moved to the end (see get_items), so eviction drops the least recently fetched first.
         self._items: dict[Key, tuple[float, dict[str, Any] | None]] = {}
         self._grants: dict[tuple[str, str, tuple[str, ...], str | None], tuple[float, Grants]] = {}
         self._lock = threading.Lock()
@@ -203,7 +218,8 @@ class RoleStore:
         not_before: float | None = None
         subject = items.get(skey) if skey else None
         if subject is not None:
-            names, bad = parse_role_names(subject.get(C.ATTR_ROLES))
+            # Invalid names too (a problem each): the role they name grants nothing, its denies apply.
+            names, bad = role_references(subject.get(C.ATTR_ROLES))
             problems.extend(f"subject {sub!r}: {p}" for p in bad)
             direct.extend(RoleSource(n, "subject") for n in names)
             if C.ATTR_NOT_BEFORE in subject:
@@ -218,7 +234,7 @@ class RoleStore:
             gitem = items.get(gk)
             if gitem is None:
                 continue
-            names, bad = parse_role_names(gitem.get(C.ATTR_ROLES))
+            names, bad = role_references(gitem.get(C.ATTR_ROLES))
             problems.extend(f"group {g!r}: {p}" for p in bad)
             direct.extend(RoleSource(n, f"group:{g}") for n in names)
 
@@ -284,8 +300,21 @@ class RoleStore:
                     item = fetched.get(key)
                     result[key] = item
                     if self.cache_ttl > 0:
+                        self._items.pop(key, None)  # to the end: the newest entry
                         self._items[key] = (expires, item)
+                if len(self._items) > self.max_items:
+                    self._evict_items(now)
         return result
+
+    def _evict_items(self, now: float) -> None:
+        """Bring the item cache back under ``max_items`` (called with the lock held): expired items
+        go first; if that is not enough, the oldest until half the bound is left (bounded work per
+        read, like the verified-token cache)."""
+        for key in [k for k, (expires, _) in self._items.items() if expires <= now]:
+            del self._items[key]
+        if len(self._items) > self.max_items:
+            for key in list(self._items)[: len(self._items) - self.max_items // 2]:
+                del self._items[key]
 
     def _batch_get(self, keys: list[Key]) -> dict[Key, dict[str, Any]]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -11,9 +11,11 @@ key                meaning
 audit_version      :data:`edgeauth.constants.AUDIT_SCHEMA_VERSION`
 event              always ``"decision"``
 decision           ``allow`` | ``deny`` (RBAC, 403) | ``unauthorized`` (401) | ``error`` (500)
-reason             stable reason code (``allowed``, ``explicit_deny``, ``no_matching_permission``,
-                   ``no_roles``, ``expired``, ``bad_signature``, ... see README)
-rule               the permission that decided (``role:allow:GET /accounts/{id}``), or null
+reason             stable reason code (``allowed``, ``explicit_deny``, ``inheritance_too_deep``,
+                   ``no_matching_permission``, ``no_roles``, ``expired``, ``bad_signature``, ... see
+                   README)
+rule               the permission that decided (``role:allow:GET /accounts/{id}``), the inherit
+                   link not followed for ``inheritance_too_deep`` (``role:inherit:parent``), or null
 iss, sub, kid,     from the token, only once its signature is verified (null otherwise, except
 jti, client_id     ``kid`` and ``iss`` which are recorded as presented when verification failed)
 roles              effective role names (list)
@@ -115,7 +117,8 @@ def _json(value: Any) -> str:
     return _dumps(value)
 
 
-def _string_list(values: Any) -> str:
+def string_list(values: Any) -> str:
+    """A list of strings as ``_dumps`` renders it (any other value too), for :func:`roles_tail`."""
     if values.__class__ is list and all(v.__class__ is str for v in values):
         return "[" + ",".join([_str(v) for v in values]) + "]"
     return _dumps(values)
@@ -184,11 +187,15 @@ def token_fields(kid: str | None, jti: str | None) -> str:
 
 
 def principal_tail(client_id: str | None, roles: Any, method: str | None, resource: str | None) -> str:
+    return roles_tail(client_id, string_list(roles), method, resource)
+
+
+def roles_tail(client_id: str | None, roles_json: str, method: str | None, resource: str | None) -> str:
+    """:func:`principal_tail` with the roles already encoded by :func:`string_list`: a principal's
+    roles are the same on every route, and encoding hundreds of names for each new route cost more
+    than the rest of its answer (README "Benchmarks", RBAC at scale)."""
     j = _json
-    return (
-        f',"client_id":{j(client_id)},"roles":{_string_list(roles)}'
-        f',"method":{j(method)},"resource":{j(resource)}'
-    )
+    return f',"client_id":{j(client_id)},"roles":{roles_json},"method":{j(method)},"resource":{j(resource)}'
 
 
 def request_line(

@@ -110,7 +110,33 @@ def parse_permission(text: str) -> Permission:
         raise TemplateError(
             f"unknown method {method!r} in {text!r}; use one of {', '.join(sorted(METHODS))} or '*'"
         )
+    _refuse_globs(method, template, text)
     return Permission(method, parse_template(template))
+
+
+# Characters that read as a glob (``*``, ``?``, ``[...]``). The template grammar has none: a ``*``
+# is a literal character to it, so ``GET /accounts/*`` would grant only the resource literally
+# named ``/accounts/*`` and nothing under ``/accounts/{id}``, silently.
+_GLOB_CHARS = frozenset("*?[]")
+
+
+def _refuse_globs(method: str, template: str, text: str) -> None:
+    """Raise :class:`TemplateError` when a path segment of a permission holds a glob character,
+    with the permission to write instead."""
+    if _GLOB_CHARS.isdisjoint(template):
+        return
+    parts = template.split("/")
+    for i, segment in enumerate(parts):
+        if _GLOB_CHARS.isdisjoint(segment):
+            continue
+        var = next(v for v in ("id", "id2", "id3", "segment") if "{" + v + "}" not in template)
+        one = "/".join([*parts[:i], "{" + var + "}", *parts[i + 1 :]])
+        if i == len(parts) - 1:
+            rest = "/".join([*parts[:i], "{proxy+}"])
+            hint = f"use {{{var}}} for one segment ({method} {one}) or {{proxy+}} for one or more ({method} {rest})"
+        else:
+            hint = f"use {{{var}}} for one segment ({method} {one}); {{proxy+}} (one or more) can only end a template"
+        raise TemplateError(f"{segment!r} in {text!r} looks like a glob, but permissions have none: {hint}")
 
 
 def template_arn_suffix(template: Template) -> str:
