@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from edgeauth import constants as C
 from edgeauth.audit.queries import PRESETS, SAVED_QUERIES, QueryParameterError, render
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, CliContext, CliError, stack_unless
 
 _SPAN = re.compile(r"^(\d+)\s*([smhdw])$")
 _SPAN_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="auto: local evaluator when --endpoint-url is set (moto ignores filter/stats/parse)",
     )
-    q.set_defaults(func=cmd_query)
+    q.set_defaults(func=cmd_query, needs=(AWS, stack_unless("log_group", "--log-group NAME")))
 
 
 # --- presets ---------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def cmd_query(ctx: CliContext, args: argparse.Namespace) -> int:
     end = parse_time(args.until, now) if args.until else now
     if start >= end:
         raise CliError("--since must be before --until", 2)
-    log_group = args.log_group or ctx.output_value(C.OUTPUT_AUDIT_LOG_GROUP)
+    log_group = args.log_group or ctx.output_value(C.OUTPUT_AUDIT_LOG_GROUP, "--log-group NAME")
     engine = choose_engine(args.engine, ctx.endpoint_url)
     logs = ctx.client("logs")
     progress = Progress(sys.stderr)

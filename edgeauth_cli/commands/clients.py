@@ -26,7 +26,7 @@ from edgeauth import constants as C
 from edgeauth.adapters.role_store import client_key
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of, optional_issuer, subparser
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import (
     Change,
     aws_error_text,
@@ -56,6 +56,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(needs=(AWS, ROLE_TABLE))
     sub = parser.add_subparsers(dest="clients_command", metavar="ACTION")
     sub.required = True
 
@@ -69,7 +70,7 @@ def register(subparsers: Any) -> None:
     add.add_argument("--tier", required=True, help="usage tier (e.g. free, gold)")
     add.add_argument("--usage-plan-id", help="use this usage plan instead of finding the tier's")
     add_issuer_argument(add)
-    add.set_defaults(func=cmd_add)
+    add.set_defaults(func=cmd_add, needs=(AWS, ROLE_TABLE, ISSUER))
 
     list_ = subparser(
         sub, "list", "list clients", "example:\n  edgeauth clients list --iss https://login.example.com/\n"
@@ -87,7 +88,7 @@ def register(subparsers: Any) -> None:
     set_tier.add_argument("tier", metavar="TIER")
     set_tier.add_argument("--usage-plan-id", help="use this usage plan instead of finding the tier's")
     add_issuer_argument(set_tier)
-    set_tier.set_defaults(func=cmd_set_tier)
+    set_tier.set_defaults(func=cmd_set_tier, needs=(AWS, ROLE_TABLE, ISSUER))
 
     remove = subparser(
         sub,
@@ -98,7 +99,7 @@ def register(subparsers: Any) -> None:
     remove.add_argument("client", metavar="CLIENT")
     remove.add_argument("--yes", "-y", action="store_true", help="remove without asking")
     add_issuer_argument(remove)
-    remove.set_defaults(func=cmd_remove)
+    remove.set_defaults(func=cmd_remove, needs=(AWS, ROLE_TABLE, ISSUER))
 
 
 def pascal(tier: str) -> str:

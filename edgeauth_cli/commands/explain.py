@@ -28,8 +28,7 @@ from edgeauth.core.policy import MethodArn, authorizer_answer
 from edgeauth.core.roles import decide
 from edgeauth.core.routes import METHODS, RouteTable, TemplateError
 from edgeauth_cli import render
-from edgeauth_cli.commands.subjects import ENV_ISSUER
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ENV_ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import aws_error_text
 
 EXIT_USAGE = 2
@@ -74,7 +73,7 @@ def register(subparsers: Any) -> None:
     routes.add_argument("--stage", help=f"stage name (default: stack output {C.OUTPUT_STAGE_NAME})")
     parser.add_argument("method", metavar="METHOD", help="HTTP method, e.g. GET")
     parser.add_argument("path", metavar="PATH", help="literal request path, e.g. /accounts/42")
-    parser.set_defaults(func=cmd_explain)
+    parser.set_defaults(func=cmd_explain, needs=(AWS, ROLE_TABLE))
 
 
 def b64url_json(part: str, what: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from edgeauth_cli.commands.subjects import (
     role_list,
     subparser,
 )
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import Change, content, read_all, read_item, read_prefix, writer_for
 
 _EPILOG = """examples:
@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(needs=(AWS, ROLE_TABLE))
     sub = parser.add_subparsers(dest="groups_command", metavar="ACTION")
     sub.required = True
 
@@ -53,7 +54,7 @@ def register(subparsers: Any) -> None:
     map_.add_argument("group", metavar="GROUP", help="the group claim value, exactly as in tokens")
     map_.add_argument("roles", metavar="ROLE", nargs="+", help="role names (must exist)")
     add_issuer_argument(map_)
-    map_.set_defaults(func=cmd_map)
+    map_.set_defaults(func=cmd_map, needs=(AWS, ROLE_TABLE, ISSUER))
 
     unmap = subparser(
         sub,
@@ -66,7 +67,7 @@ def register(subparsers: Any) -> None:
     unmap.add_argument("roles", metavar="ROLE", nargs="*", help="role names to remove (default: all)")
     unmap.add_argument("--yes", action="store_true", help="remove the whole mapping without asking")
     add_issuer_argument(unmap)
-    unmap.set_defaults(func=cmd_unmap)
+    unmap.set_defaults(func=cmd_unmap, needs=(AWS, ROLE_TABLE, ISSUER))
 
     list_ = subparser(
         sub,

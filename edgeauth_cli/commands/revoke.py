@@ -23,7 +23,7 @@ from edgeauth.adapters.gateway_cache import flush_authorizer_cache as flush
 from edgeauth.adapters.role_store import subject_key
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import Change, ConflictError, content, now_iso, read_item, writer_for
 
 FLUSH_ATTEMPTS = 4
@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="do not flush the authorizer cache (cached policies stay valid up to the cache TTL)",
     )
-    parser.set_defaults(func=cmd_revoke)
+    parser.set_defaults(func=cmd_revoke, needs=(AWS, ROLE_TABLE, ISSUER))
 
 
 def flush_authorizer_cache(client: Any, rest_api_id: str, stage: str) -> str | None:
