@@ -350,7 +350,16 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def _cell(value: str, width: int = 60) -> str:
+EMPTY_CELL = "-"
+"""A field the row does not have, or an empty one. Blank cells made a row read as the row above's
+continuation (another subject's); ``-`` itself and blank values are quoted to stay distinct."""
+
+
+def _cell(value: str | None, width: int = 60) -> str:
+    if value is None or value == "":
+        return EMPTY_CELL
+    if value == EMPTY_CELL or not value.strip():
+        value = json.dumps(value)
     text = value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -360,7 +369,7 @@ def write_table(rows: list[dict[str, str]], columns: list[str], out: TextIO) -> 
     if not rows:
         out.write("(no rows)\n")
         return
-    cells = [[_cell(r.get(c, "")) for c in columns] for r in rows]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     for row in cells:
