@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
@@ -37,7 +38,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--sub", required=True, help="the token's subject (demo: alice, bob, carol)")
     p.add_argument("--groups", default="", help="comma-separated group claim values")
-    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    p.add_argument(
+        "--ttl",
+        type=int,
+        default=3600,
+        help="lifetime in seconds (default 3600; the identity provider caps it at a day, and says so)",
+    )
     p.add_argument(
         "--scope", default=None, help="space-separated scopes (default: the issuer's required ones)"
     )
@@ -115,6 +121,13 @@ def cmd_token(ctx: CliContext, args: argparse.Namespace) -> int:
     token = answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str):
         raise CliError("the identity provider's answer has no access_token")
+    expires_in = answer.get("expires_in")
+    if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in < args.ttl:
+        # The development identity provider caps lifetimes (the authorizer refuses longer ones too).
+        print(
+            f"edgeauth: --ttl {args.ttl} capped by the identity provider: the token expires in {expires_in} s",
+            file=sys.stderr,
+        )
     if key is not None:
         answer = {
             "access_token": token,
