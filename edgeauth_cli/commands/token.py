@@ -2,8 +2,8 @@
 
 Only for the local stack (``make local``): the development identity provider signs a token for any
 subject it is asked for. The identity provider's URL comes from ``--idp-url``, else
-``EDGEAUTH_IDP_URL``, else the running local stack's state file (``.local/stack.json``), else
-``http://127.0.0.1:8081/``. The token alone is printed, so ``TOKEN=$(edgeauth token --sub bob)``
+``EDGEAUTH_IDP_URL``, else the running local stack's state file (``.local/stack-<port>.json``; with
+several stacks running, a usage error names them), else ``http://127.0.0.1:8081/``. The token alone is printed, so ``TOKEN=$(edgeauth token --sub bob)``
 works.
 
 ``--dpop`` (RFC 9449): a new DPoP key pair is made here, the identity provider binds the token to its
@@ -20,6 +20,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from edgeauth_cli.context import CliContext, CliError
@@ -63,21 +64,27 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_token)
 
 
-def idp_url(explicit: str | None) -> str:
+def idp_url(explicit: str | None, state_dir: Path | None = None) -> str:
+    """``--idp-url``, else ``EDGEAUTH_IDP_URL``, else the one running local stack's identity provider
+    (its state file), else the default. Several running stacks: a usage error naming their ports."""
     if explicit:
         return explicit
     env = os.environ.get("EDGEAUTH_IDP_URL")
     if env:
         return env
-    try:
-        from edgeauth_local.stack import STATE_FILE
+    from edgeauth_local.state import STATE_DIR, running_stacks
 
-        if STATE_FILE.is_file():
-            issuer = json.loads(STATE_FILE.read_text()).get("issuer")
-            if isinstance(issuer, str) and issuer:
-                return issuer
-    except (ImportError, OSError, ValueError):
-        pass
+    stacks = running_stacks(state_dir or STATE_DIR)
+    issuers = [s.urls["issuer"] for s in stacks if s.urls.get("issuer")]
+    if len(issuers) == 1:
+        return issuers[0]
+    if len(issuers) > 1:
+        ports = ", ".join(f"{s.gateway_port} (identity provider {s.urls['issuer']})" for s in stacks)
+        raise CliError(
+            f"several local stacks are running, gateway ports {ports}: "
+            "pass --idp-url URL or set EDGEAUTH_IDP_URL to choose one",
+            2,
+        )
     return DEFAULT_IDP_URL
 
 
