@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
         help="run a saved query (PRESET) or --query TEXT on the audit log group",
         epilog=(
             "examples:\n"
-            "  edgeauth --stack edgeauth-dev audit query denied-by-subject --since 24h\n"
+            "  edgeauth --stack EdgeAuth-dev audit query denied-by-subject --since 24h\n"
             "  edgeauth audit query subject-activity --param sub=alice --output csv\n"
             "  edgeauth audit query --query 'filter status = 429 | stats count(*) by api_key_id'"
         ),

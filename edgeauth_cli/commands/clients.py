@@ -41,8 +41,8 @@ _TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 EXIT_USAGE = 2
 
 _EPILOG = """examples:
-  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier gold --iss https://login.example.com/
-  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app silver --iss https://login.example.com/
+  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier partner --iss https://login.example.com/
+  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app standard --iss https://login.example.com/
   edgeauth --output json clients list
   edgeauth --stack EdgeAuth-dev clients remove mobile-app --iss https://login.example.com/ --yes
 """
@@ -64,10 +64,10 @@ def register(subparsers: Any) -> None:
         sub,
         "add",
         "create the client's API key in the tier's usage plan and record it",
-        "example:\n  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier gold --iss https://login.example.com/\n",
+        "example:\n  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier partner --iss https://login.example.com/\n",
     )
     add.add_argument("client", metavar="CLIENT", help="client id, as in the token's client claim")
-    add.add_argument("--tier", required=True, help="usage tier (e.g. free, gold)")
+    add.add_argument("--tier", required=True, help="usage tier (e.g. standard, partner)")
     add.add_argument("--usage-plan-id", help="use this usage plan instead of finding the tier's")
     add_issuer_argument(add)
     add.set_defaults(func=cmd_add, needs=(AWS, ROLE_TABLE, ISSUER))
@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
         sub,
         "set-tier",
         "move the client's API key to another tier's usage plan",
-        "example:\n  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app silver --iss https://login.example.com/\n",
+        "example:\n  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app standard --iss https://login.example.com/\n",
     )
     set_tier.add_argument("client", metavar="CLIENT")
     set_tier.add_argument("tier", metavar="TIER")

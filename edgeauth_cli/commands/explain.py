@@ -36,8 +36,8 @@ EXIT_USAGE = 2
 _EPILOG = """examples:
   edgeauth --stack EdgeAuth-dev explain --iss https://login.example.com/ --sub user-123 GET /accounts/42
   edgeauth explain --iss https://login.example.com/ --sub user-123 --groups admins ops \\
-      DELETE /accounts/42 --route /accounts --route '/accounts/{id}'
-  pbpaste | edgeauth --stack EdgeAuth-dev explain --token - POST /accounts
+      --route /accounts --route '/accounts/{id}' DELETE /accounts/42
+  echo "$TOKEN" | edgeauth --stack EdgeAuth-dev explain --token - POST /accounts/42/transfers
 
 exit codes: 0 the trace was printed (whatever the decision); 1 no resource matches the path, or an
 AWS call failed; 2 bad arguments (e.g. a token that is not a JWT)

@@ -42,8 +42,7 @@ clock: Callable[[], float] = time.time
 
 _EPILOG = """examples:
   edgeauth --stack EdgeAuth-dev revoke --sub user-123 --iss https://login.example.com/
-  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth --table roles revoke --sub user-123 \\
-      --rest-api-id a1b2c3d4e5 --stage prod
+  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth --output json revoke --sub user-123
 
 exit codes: 0 revoked and cache flushed; 1 the write failed, or the cache could not be flushed
 (the revocation is written either way; the message says which)

@@ -31,8 +31,8 @@ from edgeauth_cli.table_writer import Change, content, read_item, writer_for
 EXIT_INVALID = 3
 
 _EPILOG = """examples:
-  edgeauth subjects grant user-123 reader writer --iss https://login.example.com/
-  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth subjects revoke user-123 writer
+  edgeauth subjects grant user-123 reader teller --iss https://login.example.com/
+  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth subjects revoke user-123 teller
   edgeauth --output json subjects show user-123 --iss https://login.example.com/
 """
 
@@ -142,7 +142,7 @@ def register(subparsers: Any) -> None:
         sub,
         "revoke",
         "remove roles from a subject (to invalidate its tokens, use 'edgeauth revoke')",
-        "example:\n  edgeauth subjects revoke user-123 writer --iss https://login.example.com/\n",
+        "example:\n  edgeauth subjects revoke user-123 teller --iss https://login.example.com/\n",
     )
     revoke.add_argument("sub", metavar="SUB", help="the token's 'sub' claim")
     revoke.add_argument("roles", metavar="ROLE", nargs="+", help="role names to remove")

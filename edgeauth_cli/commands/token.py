@@ -34,8 +34,10 @@ def register(subparsers: Any) -> None:
         help="print a token from the local stack's development identity provider",
         description="Print an access token signed by the local stack's development identity provider "
         "(make local). Never available on a deployed stack.",
-        epilog='Example: curl -H "Authorization: Bearer $(edgeauth token --sub bob)" '
-        "http://127.0.0.1:8080/dev/accounts/42",
+        epilog="examples:\n"
+        '  curl -H "Authorization: Bearer $(edgeauth token --sub bob)" http://127.0.0.1:8080/dev/accounts/42\n'
+        "  TOKEN=$(edgeauth token --sub carol --groups auditors --ttl 600)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--sub", required=True, help="the token's subject (demo: alice, bob, carol)")
     p.add_argument("--groups", default="", help="comma-separated group claim values")
