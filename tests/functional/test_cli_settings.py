@@ -240,3 +240,22 @@ def test_a_botocore_error_no_command_expected_is_still_one_line(
         "edgeauth: error: AWS call failed: ReadTimeoutError: Read timeout on endpoint URL: "
         '"https://dynamodb.eu-west-1.amazonaws.com/"'
     ]
+
+
+def test_a_stack_that_does_not_exist_is_named_with_the_case_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import mock_aws
+
+    for name in ("EDGEAUTH_STACK", "EDGEAUTH_ROLE_TABLE", "EDGEAUTH_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # GIVEN the README's old spelling of the stack name
+    with mock_aws():
+        code = main(["--region", "us-east-1", "--stack", "edgeauth-dev", "roles", "list"])
+    # THEN one line names it and says names are case-sensitive, exit 2
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        "edgeauth: error: no stack 'edgeauth-dev' in us-east-1 (stack names are case-sensitive, "
+        "e.g. EdgeAuth-dev): pass --stack NAME or set EDGEAUTH_STACK"
+    ]
