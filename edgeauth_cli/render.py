@@ -34,8 +34,8 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
 
 
 def cell(value: Any) -> str:
-    """A value as table cell text: lists joined by ``, ``, ``None`` as ``-``."""
-    if value is None:
+    """A value as table cell text: lists joined by ``, ``, ``None`` and ``""`` as ``-``."""
+    if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"

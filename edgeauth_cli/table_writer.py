@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Key, item_to_python
-from edgeauth_cli.context import CliError
+from edgeauth_cli.context import CliError, botocore_error
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,7 +71,8 @@ def aws_error_text(error: Exception) -> str:
     if isinstance(response, dict):
         err = response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
-    return f"{type(error).__name__}: {error}"
+    known = botocore_error(error)  # no region or credentials, an unreachable endpoint: say what to check
+    return str(known) if known is not None else f"{type(error).__name__}: {error}"
 
 
 def item_kind(key: Key) -> str:

@@ -10,12 +10,13 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-from edgeauth_local.errors import LocalStackError
-from edgeauth_local.stack import STATE_FILE, LocalStack, StackOptions
+from edgeauth_local.errors import LocalStackError, PortInUseError, ports_in_use_message
+from edgeauth_local.stack import LocalStack, StackOptions
+from edgeauth_local.state import STATE_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +51,6 @@ def usage(stack: LocalStack) -> str:
     if u is None:
         return "edgeauth local stack is not running"
     t = stack.spec
-    moto = f"--endpoint-url {u.moto} --stack {t.stack_name}"
     return f"""
 edgeauth local stack is running ({t.stack_name}, stage {t.api.stage.name})
   API (gateway)        {u.api}
@@ -67,10 +67,11 @@ Try it (subjects: carol = reader, bob = teller, alice = admin):
 
 {_dpop_usage(stack)}
 Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
-  edgeauth {moto} roles list
-  edgeauth {moto} explain --iss {u.issuer} --sub carol GET /admin/config
-  edgeauth {moto} audit presets
-  edgeauth {moto} audit query PRESET --since 15m
+  export EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={t.stack_name}
+  edgeauth roles list
+  edgeauth explain --iss {u.issuer} --sub carol GET /admin/config
+  edgeauth audit presets
+  edgeauth audit query denied-by-subject --since 15m
 
 Ctrl-C stops everything.
 """
@@ -94,6 +95,22 @@ def _dpop_usage(stack: LocalStack) -> str:
 """
 
 
+def with_options(argv: Sequence[str], values: Mapping[str, int]) -> list[str]:
+    """``argv`` with the options of ``values`` set to those values (``--port 1`` and ``--port=1`` forms)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if name in values:
+            skip = not eq
+            continue
+        out.append(arg)
+    return out + [part for option, port in values.items() for part in (option, str(port))]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = StackOptions(
@@ -105,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         template_path=args.template,
         seed=not args.no_seed,
         dpop=args.dpop,
-        state_file=STATE_FILE,
+        state_dir=STATE_DIR,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
     stack = LocalStack(options)
@@ -116,6 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         stack.start()
+    except PortInUseError as e:
+        # The free ports, in the make local ARGS the user ran (their other options kept).
+        given = list(sys.argv[1:] if argv is None else argv)
+        message = (
+            ports_in_use_message(options.host, e.busy, with_options(given, e.suggestions))
+            if e.busy
+            else str(e)
+        )
+        print(f"edgeauth-local: error: {message}", file=sys.stderr)
+        return e.exit_code
     except LocalStackError as e:
         print(f"edgeauth-local: error: {e}", file=sys.stderr)
         return e.exit_code

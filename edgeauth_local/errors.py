@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Mapping, Sequence
+
 
 class LocalStackError(Exception):
     """The local stack cannot start or run. ``exit_code`` is what ``python -m edgeauth_local`` returns."""
@@ -27,9 +30,34 @@ class TemplateError(LocalStackError):
 
 
 class PortInUseError(LocalStackError):
-    """A port the stack must bind is taken."""
+    """A port the stack must bind is taken.
+
+    ``busy``: ``(what, port, option)`` of every busy port found; ``suggestions``: option → a port
+    that was free, for the ``make local ARGS=…`` the message proposes."""
 
     exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        busy: Sequence[tuple[str, int, str]] = (),
+        suggestions: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.busy = list(busy)
+        self.suggestions = dict(suggestions or {})
+
+
+def ports_in_use_message(host: str, busy: Sequence[tuple[str, int, str]], args: Sequence[str]) -> str:
+    """One line: every busy port, what needs it and its option, and the ``make local`` to run instead."""
+    ports = ", ".join(f"{port} ({what}, {option})" for what, port, option in busy)
+    many = len(busy) > 1
+    return (
+        f"{'ports' if many else 'port'} {ports} {'are' if many else 'is'} already in use on {host}; "
+        f"stop what holds {'them' if many else 'it'}, or choose {'free ones' if many else 'a free one'}: "
+        f"make local ARGS={shlex.quote(shlex.join(args))}"
+    )
 
 
 class MotoServerError(LocalStackError):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import json
+import socket
 import sys
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from edgeauth_local.errors import LocalStackError, PortInUseError
+from edgeauth_local.errors import LocalStackError, PortInUseError, ports_in_use_message
 
 
 class _Server(ThreadingHTTPServer):
@@ -52,10 +54,13 @@ class ServerThread:
         try:
             server = _Server((self.host, self.port), self._handler)
         except OSError as e:
-            hint = f" (choose another with {self._option})" if self._option else ""
             if e.errno == errno.EADDRINUSE:
+                # Taken since check_ports looked (or never checked): the same message.
+                busy = [(self.name, self.port, self._option or "")]
+                free = {self._option: free_port_after(self.host, self.port, set())} if self._option else {}
+                args = [part for option, port in free.items() for part in (option, str(port))]
                 raise PortInUseError(
-                    f"{self.name}: port {self.port} on {self.host} is already in use{hint}"
+                    ports_in_use_message(self.host, busy, args), busy=busy, suggestions=free
                 ) from e
             raise LocalStackError(f"{self.name}: cannot bind {self.host}:{self.port}: {e}") from e
         for k, v in attrs.items():
@@ -106,3 +111,41 @@ class QuietHandler(BaseHTTPRequestHandler):
         if length > limit:
             raise ValueError("body too large")
         return self.rfile.read(length) if length > 0 else b""
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether ``port`` can be bound on ``host`` now (as the servers bind: ``SO_REUSEADDR``)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(host: str, planned: Sequence[tuple[str, int, str]]) -> None:
+    """Raise one :class:`PortInUseError` naming every port of ``planned`` (``(what, port, option)``;
+    port 0 picks a free one) that is taken, with a free port to choose for each, before anything
+    starts. A bind can still lose a race afterwards: :meth:`ServerThread.start` reports that."""
+    seen: set[int] = set()
+    busy: list[tuple[str, int, str]] = []
+    for what, port, option in planned:
+        if port and (port in seen or not port_free(host, port)):
+            busy.append((what, port, option))
+        seen.add(port)
+    if not busy:
+        return
+    suggestions: dict[str, int] = {}
+    for _, port, option in busy:
+        suggestions[option] = free = free_port_after(host, port, seen)
+        seen.add(free)
+    args = [part for option, port in suggestions.items() for part in (option, str(port))]
+    raise PortInUseError(ports_in_use_message(host, busy, args), busy=busy, suggestions=suggestions)
+
+
+def free_port_after(host: str, port: int, taken: set[int]) -> int:
+    """The first port above ``port``, not in ``taken``, that is free now (0, any, if none is near)."""
+    return next(
+        (p for p in range(port + 1, min(port + 200, 65536)) if p not in taken and port_free(host, p)), 0
+    )

@@ -36,13 +36,13 @@ from urllib.parse import urlsplit, urlunsplit
 from edgeauth import constants as C
 from edgeauth.core.errors import ConfigError
 from edgeauth.core.settings import IssuerSettings, is_loopback_host, load_settings
-from edgeauth_local import backend, demo, gateway, idp
+from edgeauth_local import backend, demo, gateway, idp, state
 from edgeauth_local.errors import LocalStackError, TemplateError
 from edgeauth_local.lambdas import LOCAL_CREDENTIALS, AuthorizerRuntime, FunctionRuntime, local_environment
 from edgeauth_local.logs import LogShipper
 from edgeauth_local.moto_server import MotoServer
 from edgeauth_local.pollers import StreamPoller, UsagePlanPoller
-from edgeauth_local.servers import ServerThread
+from edgeauth_local.servers import ServerThread, check_ports
 from edgeauth_local.template import (
     ACCOUNT,
     REGION,
@@ -55,9 +55,6 @@ from edgeauth_local.template import (
     synthesize,
 )
 from edgeauth_local.throttle import KEY_REFRESH_SECONDS, plan_from_api
-
-STATE_FILE = REPO_ROOT / ".local" / "stack.json"
-"""Where ``make local`` writes its URLs (``edgeauth token`` reads the identity provider's from it)."""
 
 
 @dataclass
@@ -80,7 +77,8 @@ class StackOptions:
     pollers: bool = True
     authorizer_timeout: float | None = None
     lambda_platform_lines: bool = True
-    state_file: Path | None = None
+    state_dir: Path | None = None
+    """Write ``stack-<gateway port>.json`` here once started (:mod:`edgeauth_local.state`)."""
     log: Callable[[str], None] = field(default=lambda _m: None)
 
 
@@ -142,6 +140,7 @@ class LocalStack:
         self.urls: StackUrls | None = None
         self._clients: dict[str, Any] = {}
         self._stopped = threading.Event()
+        self._state_path: Path | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -239,12 +238,24 @@ class LocalStack:
             }
         )
 
+        idp_port = o.idp_port if o.idp_port is not None else (urlsplit(dev_issuer.issuer).port or 80)
+        default_backend_port = urlsplit(origins[0]).port if origins else 8082
+        backend_port = o.backend_port if o.backend_port is not None else (default_backend_port or 80)
+        check_ports(
+            o.host,
+            [
+                ("gateway", o.gateway_port, "--port"),
+                ("moto server", o.moto_port, "--moto-port"),
+                ("identity provider", idp_port, "--idp-port"),
+                ("demo backend", backend_port, "--backend-port"),
+            ],
+        )
+
         o.log(f"starting the moto server on {o.host}:{o.moto_port} …")
         self.moto.start()
         self.moto.reset()
         self._create_resources(t)
 
-        idp_port = o.idp_port if o.idp_port is not None else (urlsplit(dev_issuer.issuer).port or 80)
         self._idp_server = ServerThread(
             "identity provider", idp.IdpHandler, o.host, idp_port, option="--idp-port"
         )
@@ -256,10 +267,7 @@ class LocalStack:
         self.idp = idp.DevIdentityProvider(self._issuer_settings(issuers_json, issuer_url))
         self._idp_server.configure(idp=self.idp)
 
-        default_backend_port = urlsplit(origins[0]).port if origins else 8082
-        self._backend_server = backend.serve(
-            o.host, o.backend_port if o.backend_port is not None else (default_backend_port or 80)
-        )
+        self._backend_server = backend.serve(o.host, backend_port)
         origin_map = {
             origin: _with_port(origin, self._backend_server.port)
             for origin in origins
@@ -333,10 +341,9 @@ class LocalStack:
             backend=self._backend_server.url,
         )
         self._register_outputs(t)
-        if o.state_file is not None:
-            o.state_file.parent.mkdir(parents=True, exist_ok=True)
-            o.state_file.write_text(
-                json.dumps({**self.urls.as_dict(), "stack": t.stack_name, "pid": os.getpid()}, indent=2)
+        if o.state_dir is not None:
+            self._state_path = state.write_state(
+                o.state_dir, self._gateway_server.port, t.stack_name, self.urls.as_dict()
             )
         return self.urls
 
@@ -568,13 +575,8 @@ class LocalStack:
         for fn in self.functions.values():
             fn.close()
         self.moto.stop()
-        sf = self.options.state_file
-        if sf is not None and sf.is_file():
-            try:
-                if json.loads(sf.read_text()).get("pid") == os.getpid():
-                    sf.unlink()
-            except (OSError, ValueError):
-                pass
+        if self._state_path is not None:
+            state.remove_state(self._state_path)
 
 
 def start_stack(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from edgeauth.core import propagation
 from edgeauth.core.errors import ConfigError
 from edgeauth.core.routes import GREEDY, LITERAL, Template, TemplateError, parse_permission, parse_template
 from edgeauth.core.settings import (
@@ -48,7 +49,7 @@ __all__ = [
     "load_config",
 ]
 
-MAX_AUTHORIZER_CACHE_TTL: Final = 3600
+MAX_AUTHORIZER_CACHE_TTL: Final = propagation.MAX_AUTHORIZER_CACHE_TTL
 """API Gateway's upper bound for a Lambda authorizer's result cache."""
 DEFAULT_AUTHORIZER_CACHE_TTL: Final = 300
 

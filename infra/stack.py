@@ -124,6 +124,11 @@ class EdgeAuthStack(Stack):
             C.OUTPUT_AUDIT_LOG_GROUP: (self.audit.audit_log_group.log_group_name, "Normalised audit events"),
             C.OUTPUT_AUTHORIZER_LOG_GROUP: (self.authorizer.log_group.log_group_name, "Authorizer log group"),
             C.OUTPUT_ACCESS_LOG_GROUP: (self.api.access_log_group.log_group_name, "API access log group"),
+            C.OUTPUT_ROLE_CACHE_TTL: (str(self.config.role_cache_ttl), "Authorizer role cache, seconds"),
+            C.OUTPUT_AUTHORIZER_CACHE_TTL: (
+                str(self.config.authorizer_cache_ttl),
+                "API Gateway authorizer cache TTL, seconds",
+            ),
         }
         if self.dpop_replay_table is not None:
             outputs[C.OUTPUT_DPOP_REPLAY_TABLE] = (

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from edgeauth import constants as C
 from edgeauth.audit.queries import PRESETS, SAVED_QUERIES, QueryParameterError, render
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, CliContext, CliError, stack_unless
 
 _SPAN = re.compile(r"^(\d+)\s*([smhdw])$")
 _SPAN_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
         help="run a saved query (PRESET) or --query TEXT on the audit log group",
         epilog=(
             "examples:\n"
-            "  edgeauth --stack edgeauth-dev audit query denied-by-subject --since 24h\n"
+            "  edgeauth --stack EdgeAuth-dev audit query denied-by-subject --since 24h\n"
             "  edgeauth audit query subject-activity --param sub=alice --output csv\n"
             "  edgeauth audit query --query 'filter status = 429 | stats count(*) by api_key_id'"
         ),
@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="auto: local evaluator when --endpoint-url is set (moto ignores filter/stats/parse)",
     )
-    q.set_defaults(func=cmd_query)
+    q.set_defaults(func=cmd_query, needs=(AWS, stack_unless("log_group", "--log-group NAME")))
 
 
 # --- presets ---------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def cmd_query(ctx: CliContext, args: argparse.Namespace) -> int:
     end = parse_time(args.until, now) if args.until else now
     if start >= end:
         raise CliError("--since must be before --until", 2)
-    log_group = args.log_group or ctx.output_value(C.OUTPUT_AUDIT_LOG_GROUP)
+    log_group = args.log_group or ctx.output_value(C.OUTPUT_AUDIT_LOG_GROUP, "--log-group NAME")
     engine = choose_engine(args.engine, ctx.endpoint_url)
     logs = ctx.client("logs")
     progress = Progress(sys.stderr)
@@ -350,7 +350,16 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def _cell(value: str, width: int = 60) -> str:
+EMPTY_CELL = "-"
+"""A field the row does not have, or an empty one. Blank cells made a row read as the row above's
+continuation (another subject's); ``-`` itself and blank values are quoted to stay distinct."""
+
+
+def _cell(value: str | None, width: int = 60) -> str:
+    if value is None or value == "":
+        return EMPTY_CELL
+    if value == EMPTY_CELL or not value.strip():
+        value = json.dumps(value)
     text = value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -360,7 +369,7 @@ def write_table(rows: list[dict[str, str]], columns: list[str], out: TextIO) -> 
     if not rows:
         out.write("(no rows)\n")
         return
-    cells = [[_cell(r.get(c, "")) for c in columns] for r in rows]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     for row in cells:

@@ -26,7 +26,7 @@ from edgeauth import constants as C
 from edgeauth.adapters.role_store import client_key
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of, optional_issuer, subparser
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import (
     Change,
     aws_error_text,
@@ -41,8 +41,8 @@ _TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 EXIT_USAGE = 2
 
 _EPILOG = """examples:
-  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier gold --iss https://login.example.com/
-  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app silver --iss https://login.example.com/
+  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier partner --iss https://login.example.com/
+  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app standard --iss https://login.example.com/
   edgeauth --output json clients list
   edgeauth --stack EdgeAuth-dev clients remove mobile-app --iss https://login.example.com/ --yes
 """
@@ -56,6 +56,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(needs=(AWS, ROLE_TABLE))
     sub = parser.add_subparsers(dest="clients_command", metavar="ACTION")
     sub.required = True
 
@@ -63,13 +64,13 @@ def register(subparsers: Any) -> None:
         sub,
         "add",
         "create the client's API key in the tier's usage plan and record it",
-        "example:\n  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier gold --iss https://login.example.com/\n",
+        "example:\n  edgeauth --stack EdgeAuth-dev clients add mobile-app --tier partner --iss https://login.example.com/\n",
     )
     add.add_argument("client", metavar="CLIENT", help="client id, as in the token's client claim")
-    add.add_argument("--tier", required=True, help="usage tier (e.g. free, gold)")
+    add.add_argument("--tier", required=True, help="usage tier (e.g. standard, partner)")
     add.add_argument("--usage-plan-id", help="use this usage plan instead of finding the tier's")
     add_issuer_argument(add)
-    add.set_defaults(func=cmd_add)
+    add.set_defaults(func=cmd_add, needs=(AWS, ROLE_TABLE, ISSUER))
 
     list_ = subparser(
         sub, "list", "list clients", "example:\n  edgeauth clients list --iss https://login.example.com/\n"
@@ -81,13 +82,13 @@ def register(subparsers: Any) -> None:
         sub,
         "set-tier",
         "move the client's API key to another tier's usage plan",
-        "example:\n  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app silver --iss https://login.example.com/\n",
+        "example:\n  edgeauth --stack EdgeAuth-dev clients set-tier mobile-app standard --iss https://login.example.com/\n",
     )
     set_tier.add_argument("client", metavar="CLIENT")
     set_tier.add_argument("tier", metavar="TIER")
     set_tier.add_argument("--usage-plan-id", help="use this usage plan instead of finding the tier's")
     add_issuer_argument(set_tier)
-    set_tier.set_defaults(func=cmd_set_tier)
+    set_tier.set_defaults(func=cmd_set_tier, needs=(AWS, ROLE_TABLE, ISSUER))
 
     remove = subparser(
         sub,
@@ -98,7 +99,7 @@ def register(subparsers: Any) -> None:
     remove.add_argument("client", metavar="CLIENT")
     remove.add_argument("--yes", "-y", action="store_true", help="remove without asking")
     add_issuer_argument(remove)
-    remove.set_defaults(func=cmd_remove)
+    remove.set_defaults(func=cmd_remove, needs=(AWS, ROLE_TABLE, ISSUER))
 
 
 def pascal(tier: str) -> str:

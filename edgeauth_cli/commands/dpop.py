@@ -34,16 +34,24 @@ def register(subparsers: Any) -> None:
     proof = sub.add_parser(
         "proof",
         help="print a fresh DPoP proof for one request",
-        epilog="Example: edgeauth token --sub bob --dpop > bob.json; "
-        'curl -H "Authorization: DPoP $(edgeauth dpop token --key bob.json)" '
-        '-H "DPoP: $(edgeauth dpop proof --key bob.json --method GET --url URL)" URL',
+        epilog="example (a local stack whose issuer requires DPoP: make local ARGS=--dpop):\n"
+        "  edgeauth token --sub bob --dpop > bob.json\n"
+        '  curl -H "Authorization: DPoP $(edgeauth dpop token --key bob.json)" \\\n'
+        '       -H "DPoP: $(edgeauth dpop proof --key bob.json --method GET --url http://127.0.0.1:8080/dev/accounts/42)" \\\n'
+        "       http://127.0.0.1:8080/dev/accounts/42\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     proof.add_argument("--key", required=True, type=Path, help="file from 'edgeauth token --dpop' (or a JWK)")
     proof.add_argument("--method", required=True, help="the request's HTTP method (htm), e.g. GET")
     proof.add_argument("--url", required=True, help="the request's URL (htu; query and fragment dropped)")
     proof.add_argument("--token", default=None, help="the access token (default: the one in --key's file)")
     proof.set_defaults(func=cmd_proof)
-    token = sub.add_parser("token", help="print the access token saved in a 'edgeauth token --dpop' file")
+    token = sub.add_parser(
+        "token",
+        help="print the access token saved in a 'edgeauth token --dpop' file",
+        epilog="example:\n  edgeauth dpop token --key bob.json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     token.add_argument("--key", required=True, type=Path, help="file from 'edgeauth token --dpop'")
     token.set_defaults(func=cmd_token)
 

@@ -28,8 +28,7 @@ from edgeauth.core.policy import MethodArn, authorizer_answer
 from edgeauth.core.roles import EffectiveRoles, decide
 from edgeauth.core.routes import METHODS, RouteTable, TemplateError
 from edgeauth_cli import render
-from edgeauth_cli.commands.subjects import ENV_ISSUER
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ENV_ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import aws_error_text
 
 EXIT_USAGE = 2
@@ -37,8 +36,8 @@ EXIT_USAGE = 2
 _EPILOG = """examples:
   edgeauth --stack EdgeAuth-dev explain --iss https://login.example.com/ --sub user-123 GET /accounts/42
   edgeauth explain --iss https://login.example.com/ --sub user-123 --groups admins ops \\
-      DELETE /accounts/42 --route /accounts --route '/accounts/{id}'
-  pbpaste | edgeauth --stack EdgeAuth-dev explain --token - POST /accounts
+      --route /accounts --route '/accounts/{id}' DELETE /accounts/42
+  echo "$TOKEN" | edgeauth --stack EdgeAuth-dev explain --token - POST /accounts/42/transfers
 
 exit codes: 0 the trace was printed (whatever the decision); 1 no resource matches the path, or an
 AWS call failed; 2 bad arguments (e.g. a token that is not a JWT)
@@ -74,7 +73,7 @@ def register(subparsers: Any) -> None:
     routes.add_argument("--stage", help=f"stage name (default: stack output {C.OUTPUT_STAGE_NAME})")
     parser.add_argument("method", metavar="METHOD", help="HTTP method, e.g. GET")
     parser.add_argument("path", metavar="PATH", help="literal request path, e.g. /accounts/42")
-    parser.set_defaults(func=cmd_explain)
+    parser.set_defaults(func=cmd_explain, needs=(AWS, ROLE_TABLE))
 
 
 def b64url_json(part: str, what: str) -> dict[str, Any]:

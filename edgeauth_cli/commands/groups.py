@@ -22,13 +22,14 @@ from edgeauth_cli.commands.subjects import (
     role_list,
     subparser,
 )
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import Change, content, read_all, read_item, read_prefix, writer_for
 
 _EPILOG = """examples:
-  edgeauth groups map admins admin --iss https://login.example.com/
-  edgeauth groups unmap admins admin --iss https://login.example.com/
-  edgeauth groups unmap contractors --iss https://login.example.com/   # remove the whole mapping
+  edgeauth groups map contractors reader --iss https://login.example.com/
+  edgeauth groups map admins admin teller --iss https://login.example.com/
+  edgeauth groups unmap admins teller --iss https://login.example.com/
+  edgeauth groups unmap contractors --iss https://login.example.com/ --yes   # the whole mapping
   edgeauth --output json groups list
 """
 
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(needs=(AWS, ROLE_TABLE))
     sub = parser.add_subparsers(dest="groups_command", metavar="ACTION")
     sub.required = True
 
@@ -48,25 +50,25 @@ def register(subparsers: Any) -> None:
         sub,
         "map",
         "add roles to a group's mapping (creates it)",
-        "example:\n  edgeauth groups map admins admin auditor --iss https://login.example.com/\n",
+        "example:\n  edgeauth groups map admins admin teller --iss https://login.example.com/\n",
     )
     map_.add_argument("group", metavar="GROUP", help="the group claim value, exactly as in tokens")
     map_.add_argument("roles", metavar="ROLE", nargs="+", help="role names (must exist)")
     add_issuer_argument(map_)
-    map_.set_defaults(func=cmd_map)
+    map_.set_defaults(func=cmd_map, needs=(AWS, ROLE_TABLE, ISSUER))
 
     unmap = subparser(
         sub,
         "unmap",
         "remove roles from a group's mapping (all of it when no ROLE is given)",
-        "examples:\n  edgeauth groups unmap admins auditor --iss https://login.example.com/\n"
+        "examples:\n  edgeauth groups unmap admins teller --iss https://login.example.com/\n"
         "  edgeauth groups unmap admins --iss https://login.example.com/ --yes\n",
     )
     unmap.add_argument("group", metavar="GROUP", help="the group claim value")
     unmap.add_argument("roles", metavar="ROLE", nargs="*", help="role names to remove (default: all)")
     unmap.add_argument("--yes", action="store_true", help="remove the whole mapping without asking")
     add_issuer_argument(unmap)
-    unmap.set_defaults(func=cmd_unmap)
+    unmap.set_defaults(func=cmd_unmap, needs=(AWS, ROLE_TABLE, ISSUER))
 
     list_ = subparser(
         sub,

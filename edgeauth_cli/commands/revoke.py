@@ -3,7 +3,13 @@
 Sets ``not_before`` = now (epoch seconds) on the subject item (creating it with no roles when the
 subject only had roles through groups), with a conditional write; the authorizer refuses tokens whose
 ``iat`` is at or before it. Then flushes the stage's authorizer cache, so policies API Gateway cached
-for those tokens stop being replayed; the authorizer's own role cache (at most 60 s) bounds the rest.
+for those tokens stop being replayed.
+
+That is not yet the end: authorizer containers keep what they read for the role-cache time, and
+an answer built from it can be cached again until the role-events function's second flush. So the
+command prints ``effective_by``: the UTC time from which every answer refuses those tokens
+(:func:`edgeauth.core.propagation.edit_bound`, from the stack's outputs ``RoleCacheTtl`` and
+``AuthorizerCacheTtl``; without ``--stack``, the longest values allowed).
 
 The write is retried after a conflict (re-reading the item each time): unlike ``apply``, revoking
 only ever adds a not-before time, so a retry cannot overwrite anybody's edit. The flush is retried
@@ -21,9 +27,10 @@ from typing import Any
 from edgeauth import constants as C
 from edgeauth.adapters.gateway_cache import flush_authorizer_cache as flush
 from edgeauth.adapters.role_store import subject_key
+from edgeauth.core.propagation import edit_bound
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.table_writer import Change, ConflictError, content, now_iso, read_item, writer_for
 
 FLUSH_ATTEMPTS = 4
@@ -35,8 +42,7 @@ clock: Callable[[], float] = time.time
 
 _EPILOG = """examples:
   edgeauth --stack EdgeAuth-dev revoke --sub user-123 --iss https://login.example.com/
-  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth --table roles revoke --sub user-123 \\
-      --rest-api-id a1b2c3d4e5 --stage prod
+  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth --output json revoke --sub user-123
 
 exit codes: 0 revoked and cache flushed; 1 the write failed, or the cache could not be flushed
 (the revocation is written either way; the message says which)
@@ -60,7 +66,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="do not flush the authorizer cache (cached policies stay valid up to the cache TTL)",
     )
-    parser.set_defaults(func=cmd_revoke)
+    parser.set_defaults(func=cmd_revoke, needs=(AWS, ROLE_TABLE, ISSUER))
 
 
 def flush_authorizer_cache(client: Any, rest_api_id: str, stage: str) -> str | None:
@@ -91,33 +97,62 @@ def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
             render.note("the subject item changed meanwhile; reading it again")
+    written_at = clock()
     when = now_iso(lambda: float(not_before))
     result: dict[str, Any] = {"issuer": issuer, "sub": args.sub, "not_before": not_before, "flushed": False}
-    render.note(f"revoked: tokens of {args.sub!r} ({issuer}) issued at or before {when} are refused")
 
+    flush_failed = False
     if args.no_flush:
         result["flush_error"] = "skipped (--no-flush)"
-        _print(ctx, result)
-        render.note(
-            "authorizer cache NOT flushed (--no-flush): cached policies stay valid up to the cache TTL"
-        )
-        return 0
-    rest_api_id = args.rest_api_id or (ctx.stack_outputs().get(C.OUTPUT_REST_API_ID) if ctx.stack else None)
-    stage = args.stage or (ctx.stack_outputs().get(C.OUTPUT_STAGE_NAME) if ctx.stack else None)
-    if not rest_api_id or not stage:
-        result["flush_error"] = "no REST API id / stage (pass --stack, or --rest-api-id and --stage)"
     else:
-        result["flush_error"] = flush_authorizer_cache(ctx.client("apigateway"), rest_api_id, stage)
-    result["flushed"] = result["flush_error"] is None
+        rest_api_id = args.rest_api_id or (
+            ctx.stack_outputs().get(C.OUTPUT_REST_API_ID) if ctx.stack else None
+        )
+        stage = args.stage or (ctx.stack_outputs().get(C.OUTPUT_STAGE_NAME) if ctx.stack else None)
+        if not rest_api_id or not stage:
+            result["flush_error"] = "no REST API id / stage (pass --stack, or --rest-api-id and --stage)"
+        else:
+            result["flush_error"] = flush_authorizer_cache(ctx.client("apigateway"), rest_api_id, stage)
+            flush_failed = result["flush_error"] is not None
+        result["flushed"] = result["flush_error"] is None
+    bound = edit_bound(*cache_ttls(ctx), flush_failed=flush_failed)
+    effective_by = now_iso(lambda: float(bound.effective_by(written_at)))
+    result["effective_by"] = effective_by
+    result["bound"] = f"{bound.seconds} s: {bound.because}"
     _print(ctx, result)
+    render.note(
+        f"revoked: tokens of {args.sub!r} ({issuer}) issued at or before {when} are refused everywhere "
+        f"by {effective_by} (within {bound.seconds} s: {bound.because})"
+    )
+    if args.no_flush:
+        render.note("authorizer cache NOT flushed (--no-flush): the role-events function's flushes clear it")
+        return 0
     if not result["flushed"]:
         raise CliError(
             f"the revocation is written, but the authorizer cache was NOT flushed: {result['flush_error']}. "
-            "Policies API Gateway already cached for this subject stay valid up to the cache TTL; "
+            f"Policies API Gateway already cached for this subject may be replayed until {effective_by}; "
             "flush it with 'aws apigateway flush-stage-authorizers-cache'"
         )
     render.note(f"authorizer cache of {rest_api_id}/{stage} flushed")
     return 0
+
+
+def cache_ttls(ctx: CliContext) -> tuple[int | None, int | None]:
+    """The stack's role cache and authorizer cache TTLs (its outputs); ``None`` where unknown."""
+    if not ctx.stack:
+        return None, None
+    outputs = ctx.stack_outputs()
+    return _seconds(outputs.get(C.OUTPUT_ROLE_CACHE_TTL)), _seconds(
+        outputs.get(C.OUTPUT_AUTHORIZER_CACHE_TTL)
+    )
+
+
+def _seconds(value: str | None) -> int | None:
+    try:
+        seconds = int(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _print(ctx: CliContext, result: dict[str, Any]) -> None:

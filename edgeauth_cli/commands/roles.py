@@ -27,7 +27,7 @@ from edgeauth.adapters.role_store import Key, group_key, role_key, subject_key
 from edgeauth.core.roles import ROLE_ITEM_ATTRS, parse_role_item, parse_role_names
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import subparser
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, ROLE_TABLE, CliContext, CliError
 from edgeauth_cli.rolefile import (
     Problem,
     RoleFile,
@@ -115,6 +115,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(needs=(AWS, ROLE_TABLE))
     sub = parser.add_subparsers(dest="roles_command", metavar="ACTION")
     sub.required = True
 

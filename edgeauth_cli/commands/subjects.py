@@ -16,15 +16,23 @@ from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore, role_key, subject_key
 from edgeauth.core.roles import parse_role_names
 from edgeauth_cli import render
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import (
+    AWS,
+    ENV_ISSUER,
+    ISSUER,
+    ISSUER_SETTING,
+    ROLE_TABLE,
+    CliContext,
+    CliError,
+    MissingSettingsError,
+)
 from edgeauth_cli.table_writer import Change, content, read_item, writer_for
 
-ENV_ISSUER = "EDGEAUTH_ISSUER"
 EXIT_INVALID = 3
 
 _EPILOG = """examples:
-  edgeauth subjects grant user-123 reader writer --iss https://login.example.com/
-  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth subjects revoke user-123 writer
+  edgeauth subjects grant user-123 reader teller --iss https://login.example.com/
+  EDGEAUTH_ISSUER=https://login.example.com/ edgeauth subjects revoke user-123 teller
   edgeauth --output json subjects show user-123 --iss https://login.example.com/
 """
 
@@ -47,7 +55,7 @@ def issuer_of(args: argparse.Namespace) -> str:
     """``--iss`` or ``$EDGEAUTH_ISSUER``; a usage error (exit 2) when neither is set."""
     issuer = optional_issuer(args)
     if issuer is None:
-        raise CliError(f"no issuer: pass --iss ISSUER or set {ENV_ISSUER}", 2)
+        raise MissingSettingsError([ISSUER_SETTING])
     return issuer
 
 
@@ -115,6 +123,7 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(needs=(AWS, ROLE_TABLE, ISSUER))
     sub = parser.add_subparsers(dest="subjects_command", metavar="ACTION")
     sub.required = True
 
@@ -133,7 +142,7 @@ def register(subparsers: Any) -> None:
         sub,
         "revoke",
         "remove roles from a subject (to invalidate its tokens, use 'edgeauth revoke')",
-        "example:\n  edgeauth subjects revoke user-123 writer --iss https://login.example.com/\n",
+        "example:\n  edgeauth subjects revoke user-123 teller --iss https://login.example.com/\n",
     )
     revoke.add_argument("sub", metavar="SUB", help="the token's 'sub' claim")
     revoke.add_argument("roles", metavar="ROLE", nargs="+", help="role names to remove")

@@ -2,8 +2,8 @@
 
 Only for the local stack (``make local``): the development identity provider signs a token for any
 subject it is asked for. The identity provider's URL comes from ``--idp-url``, else
-``EDGEAUTH_IDP_URL``, else the running local stack's state file (``.local/stack.json``), else
-``http://127.0.0.1:8081/``. The token alone is printed, so ``TOKEN=$(edgeauth token --sub bob)``
+``EDGEAUTH_IDP_URL``, else the running local stack's state file (``.local/stack-<port>.json``; with
+several stacks running, a usage error names them), else ``http://127.0.0.1:8081/``. The token alone is printed, so ``TOKEN=$(edgeauth token --sub bob)``
 works.
 
 ``--dpop`` (RFC 9449): a new DPoP key pair is made here, the identity provider binds the token to its
@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from edgeauth_cli.context import CliContext, CliError
@@ -32,12 +34,19 @@ def register(subparsers: Any) -> None:
         help="print a token from the local stack's development identity provider",
         description="Print an access token signed by the local stack's development identity provider "
         "(make local). Never available on a deployed stack.",
-        epilog='Example: curl -H "Authorization: Bearer $(edgeauth token --sub bob)" '
-        "http://127.0.0.1:8080/dev/accounts/42",
+        epilog="examples:\n"
+        '  curl -H "Authorization: Bearer $(edgeauth token --sub bob)" http://127.0.0.1:8080/dev/accounts/42\n'
+        "  TOKEN=$(edgeauth token --sub carol --groups auditors --ttl 600)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--sub", required=True, help="the token's subject (demo: alice, bob, carol)")
     p.add_argument("--groups", default="", help="comma-separated group claim values")
-    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    p.add_argument(
+        "--ttl",
+        type=int,
+        default=3600,
+        help="lifetime in seconds (default 3600; the identity provider caps it at a day, and says so)",
+    )
     p.add_argument(
         "--scope", default=None, help="space-separated scopes (default: the issuer's required ones)"
     )
@@ -57,21 +66,27 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_token)
 
 
-def idp_url(explicit: str | None) -> str:
+def idp_url(explicit: str | None, state_dir: Path | None = None) -> str:
+    """``--idp-url``, else ``EDGEAUTH_IDP_URL``, else the one running local stack's identity provider
+    (its state file), else the default. Several running stacks: a usage error naming their ports."""
     if explicit:
         return explicit
     env = os.environ.get("EDGEAUTH_IDP_URL")
     if env:
         return env
-    try:
-        from edgeauth_local.stack import STATE_FILE
+    from edgeauth_local.state import STATE_DIR, running_stacks
 
-        if STATE_FILE.is_file():
-            issuer = json.loads(STATE_FILE.read_text()).get("issuer")
-            if isinstance(issuer, str) and issuer:
-                return issuer
-    except (ImportError, OSError, ValueError):
-        pass
+    stacks = running_stacks(state_dir or STATE_DIR)
+    issuers = [s.urls["issuer"] for s in stacks if s.urls.get("issuer")]
+    if len(issuers) == 1:
+        return issuers[0]
+    if len(issuers) > 1:
+        ports = ", ".join(f"{s.gateway_port} (identity provider {s.urls['issuer']})" for s in stacks)
+        raise CliError(
+            f"several local stacks are running, gateway ports {ports}: "
+            "pass --idp-url URL or set EDGEAUTH_IDP_URL to choose one",
+            2,
+        )
     return DEFAULT_IDP_URL
 
 
@@ -115,6 +130,13 @@ def cmd_token(ctx: CliContext, args: argparse.Namespace) -> int:
     token = answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str):
         raise CliError("the identity provider's answer has no access_token")
+    expires_in = answer.get("expires_in")
+    if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in < args.ttl:
+        # The development identity provider caps lifetimes (the authorizer refuses longer ones too).
+        print(
+            f"edgeauth: --ttl {args.ttl} capped by the identity provider: the token expires in {expires_in} s",
+            file=sys.stderr,
+        )
     if key is not None:
         answer = {
             "access_token": token,

@@ -127,6 +127,10 @@ OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP: Final = "AccessLogGroupName"
 OUTPUT_USAGE_PLAN_PREFIX: Final = "UsagePlan"
 """Usage plan ids are output as ``UsagePlan<Tier>`` (tier name in PascalCase)."""
+OUTPUT_ROLE_CACHE_TTL: Final = "RoleCacheTtl"
+"""Seconds; with :data:`OUTPUT_AUTHORIZER_CACHE_TTL`, what ``edgeauth revoke``'s bound is made of
+(:mod:`edgeauth.core.propagation`)."""
+OUTPUT_AUTHORIZER_CACHE_TTL: Final = "AuthorizerCacheTtl"
 
 # API Gateway access log format (JSON, one line per request). The CDK app sets it on the stage, the
 # local gateway reproduces it, and the audit consumer normalises it into ``access`` audit events.

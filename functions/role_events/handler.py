@@ -60,6 +60,7 @@ from edgeauth.adapters.gateway_cache import (
 )
 from edgeauth.audit.schema import AuditEvent, role_change_event
 from edgeauth.audit.writer import AuditLogWriter, stream_for_role_change
+from edgeauth.core.propagation import SECOND_FLUSH_MARGIN
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -246,7 +247,7 @@ def get_role_events() -> RoleEvents:
             gateway,
             _required(C.ENV_REST_API_ID),
             _required(C.ENV_STAGE_NAME),
-            settle_seconds=_role_cache_ttl() + 1.0,
+            settle_seconds=_role_cache_ttl() + SECOND_FLUSH_MARGIN,
         )
     return instance
 

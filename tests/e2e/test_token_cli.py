@@ -37,3 +37,28 @@ def test_token_without_a_running_idp_is_a_clear_error(capsys: pytest.CaptureFixt
     code = main(["token", "--sub", "bob", "--idp-url", "http://127.0.0.1:9/"])
     assert code == 1
     assert "is the local stack running" in capsys.readouterr().err
+
+
+def test_a_ttl_beyond_the_identity_providers_cap_is_capped_and_says_so(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert stack.urls is not None
+    # WHEN asking for a lifetime the development identity provider does not give
+    assert main(["token", "--sub", "bob", "--ttl", "999999", "--idp-url", stack.urls.issuer]) == 0
+    out, err = capsys.readouterr()
+    import jwt
+
+    claims = jwt.decode(out.strip(), options={"verify_signature": False})
+    # THEN the token is capped, stdout holds only the token, and stderr says what was given
+    assert claims["exp"] - claims["iat"] == 86400
+    assert err.splitlines() == [
+        "edgeauth: --ttl 999999 capped by the identity provider: the token expires in 86400 s"
+    ]
+
+
+def test_a_ttl_within_the_cap_is_given_silently(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert stack.urls is not None
+    assert main(["token", "--sub", "bob", "--ttl", "86400", "--idp-url", stack.urls.issuer]) == 0
+    assert capsys.readouterr().err == ""

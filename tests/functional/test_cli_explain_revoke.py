@@ -260,3 +260,80 @@ def test_explain_shows_a_disabled_roles_inherited_deny_and_a_chain_past_the_limi
     # AND the table output names the reason and the rule
     code, text, _ = run(capsys, *argv, "GET", "/accounts/42", output="table")
     assert "decision:   Deny (reason: inheritance_too_deep; rule: c8:inherit:guard)" in text
+
+
+def stack_with_outputs(**outputs: str) -> str:
+    """A moto CloudFormation stack whose outputs are ``outputs`` (what ``--stack`` reads)."""
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="EdgeAuth-dev", TemplateBody=json.dumps(template)
+    )
+    return "EdgeAuth-dev"
+
+
+@pytest.mark.parametrize(
+    ("authorizer_ttl", "effective_by", "within"),
+    [
+        # role cache 30 s + 1 s + 10 s for the stream and the role-events function's second flush
+        ("300", "2023-11-14T22:14:01Z", 41),
+        # no gateway cache: the role cache alone
+        ("0", "2023-11-14T22:13:50Z", 30),
+        # a gateway cache shorter than the wait for the second flush: it expires first
+        ("5", "2023-11-14T22:13:55Z", 35),
+    ],
+)
+def test_revoke_says_when_it_is_effective_everywhere_from_the_stack_settings(
+    seeded: World, capsys, flush_calls, monkeypatch, authorizer_ttl: str, effective_by: str, within: int
+) -> None:
+    # GIVEN a stack whose role cache is 30 s, and a revocation written at 2023-11-14T22:13:20Z
+    stack = stack_with_outputs(
+        RestApiId="a1", StageName="prod", RoleCacheTtl="30", AuthorizerCacheTtl=authorizer_ttl
+    )
+    monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
+    # WHEN revoking
+    code, out, err = run(capsys, "--stack", stack, "revoke", "--sub", "alice", "--iss", ISS)
+    # THEN the cache is flushed, and the answer says when no authorizer answer can still allow
+    assert code == 0 and out["flushed"] is True
+    assert out["effective_by"] == effective_by
+    assert out["bound"].startswith(f"{within} s: role cache 30 s")
+    assert f"refused everywhere by {effective_by} (within {within} s" in err
+
+
+def test_revoke_in_table_output_prints_effective_by(seeded: World, capsys, flush_calls, monkeypatch) -> None:
+    stack = stack_with_outputs(RestApiId="a1", StageName="prod", RoleCacheTtl="30", AuthorizerCacheTtl="300")
+    monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
+    code, text, _ = run(capsys, "--stack", stack, "revoke", "--sub", "alice", "--iss", ISS, output="table")
+    assert code == 0
+    assert "effective_by: 2023-11-14T22:14:01Z" in text.splitlines()
+    assert "flushed:      yes" in text.splitlines()
+
+
+def test_revoke_whose_flush_fails_is_effective_only_when_cached_answers_expire(
+    seeded: World, capsys, flush_calls, monkeypatch
+) -> None:
+    # GIVEN a flush that keeps failing
+    stack = stack_with_outputs(RestApiId="a1", StageName="prod", RoleCacheTtl="30", AuthorizerCacheTtl="300")
+    flush_calls["fail"] = 100
+    monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
+    code, out, err = run(capsys, "--stack", stack, "revoke", "--sub", "alice", "--iss", ISS)
+    # THEN the bound is the role cache plus the whole gateway cache TTL (330 s), and the error says when
+    assert code == 1 and out["flushed"] is False
+    assert out["effective_by"] == "2023-11-14T22:18:50Z"
+    assert "may be replayed until 2023-11-14T22:18:50Z" in err
+
+
+def test_revoke_without_the_stack_settings_assumes_the_longest_allowed(
+    seeded: World, capsys, flush_calls, monkeypatch
+) -> None:
+    # GIVEN no --stack: the role cache and gateway cache TTLs are unknown
+    monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
+    code, out, _ = run(
+        capsys, "revoke", "--sub", "alice", "--iss", ISS, "--rest-api-id", "a1", "--stage", "prod"
+    )
+    # THEN the bound uses the longest role cache the authorizer allows (60 s) and says so
+    assert code == 0
+    assert out["effective_by"] == "2023-11-14T22:14:31Z"
+    assert "role cache 60 s (the longest allowed; the stack's is unknown)" in out["bound"]

@@ -32,6 +32,13 @@ def test_outputs_are_named_by_the_shared_constants(synth: Synth) -> None:
     assert outputs[C.OUTPUT_REST_API_ID]["Value"] == {"Ref": synth.logical_id(synth.stack.api.rest_api)}
 
 
+def test_outputs_carry_the_cache_times_edgeauth_revoke_bounds_with(synth: Synth) -> None:
+    # edgeauth revoke reads them to say when a revocation is effective everywhere
+    outputs = synth.template.to_json()["Outputs"]
+    assert outputs[C.OUTPUT_ROLE_CACHE_TTL]["Value"] == str(synth.config.role_cache_ttl)
+    assert outputs[C.OUTPUT_AUTHORIZER_CACHE_TTL]["Value"] == str(synth.config.authorizer_cache_ttl)
+
+
 def test_loopback_settings_warn_that_the_stage_is_local_only(synth: Synth) -> None:
     assert synth.config.local_only
     # (Read from the construct's metadata: Annotations.from_stack would synthesize again.)

@@ -342,6 +342,50 @@ class TestCli:
         )
         assert code == 0 and "a\\nb?[31m" in out and "\x1b" not in out
 
+    def test_table_output_marks_empty_cells_so_no_row_reads_as_another_subjects(
+        self, fake: FakeLogs, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # GIVEN rows without a subject, with an empty one, and with values that look empty
+        fake.records = [
+            LogRecord(NOW_MS - 5000 + i, json.dumps(fields))
+            for i, fields in enumerate(
+                [
+                    {"sub": "alice", "reason": "r1"},
+                    {"reason": "r2"},
+                    {"sub": "", "reason": "r3"},
+                    {"sub": "-", "reason": "r4"},
+                    {"sub": "  ", "reason": "r5"},
+                ]
+            )
+        ]
+        # WHEN printed as a table
+        code, out, _ = run(
+            [
+                "audit",
+                "query",
+                "--engine",
+                "local",
+                "--query",
+                "fields sub, reason | sort reason asc",
+                "--log-group",
+                "a",
+                "--output",
+                "table",
+            ],
+            capsys,
+        )
+        # THEN a missing or empty cell is '-', and '-' or blanks as values are quoted
+        assert code == 0
+        assert [line.split() for line in out.splitlines()] == [
+            ["sub", "reason"],
+            ["alice", "r1"],
+            ["-", "r2"],
+            ["-", "r3"],
+            ['"-"', "r4"],
+            ['"', '"', "r5"],
+        ]
+        assert out.splitlines()[5].startswith('"  "')
+
     def test_log_group_from_stack_output(
         self, fake: FakeLogs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:

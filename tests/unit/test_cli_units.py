@@ -161,3 +161,10 @@ def test_table_output_aligns_columns() -> None:
     print_table([{"name": "reader", "n": 1}, {"name": "w", "n": None}], ["name", "n"], out=out)
     assert out.getvalue().splitlines() == ["NAME    N", "reader  1", "w       -"]
     assert to_jsonable({"s": {"b", "a"}}) == {"s": ["a", "b"]}
+
+
+def test_table_output_marks_an_empty_string_as_missing() -> None:
+    # an empty description must not leave a blank that reads as the next column's value
+    out = io.StringIO()
+    print_table([{"name": "reader", "description": "", "n": 1}], ["name", "description", "n"], out=out)
+    assert out.getvalue().splitlines()[1].split() == ["reader", "-", "1"]
