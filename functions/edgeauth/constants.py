@@ -88,6 +88,9 @@ CONTEXT_REASON: Final = "reason"
 AUDIT_DECISION_MESSAGE: Final = "authorization decision"
 """``message`` of the authorizer's one JSON audit line per decision."""
 AUDIT_SCHEMA_VERSION: Final = 1
+AUDIT_DECISION_FAULT: Final = "error"
+"""``decision`` of an audit line whose request answered 500 (a dependency fault, a malformed event, an
+internal error). The authorizer's fault alarm counts these lines (infra/constructs/monitoring.py)."""
 
 # --- Other functions' environment ------------------------------------------------------------------
 ENV_AUDIT_LOG_GROUP: Final = "EDGEAUTH_AUDIT_LOG_GROUP"
@@ -118,6 +121,12 @@ IDENTITY_SOURCE_DPOP: Final = "method.request.header.DPoP"
 OUTPUT_API_URL: Final = "ApiUrl"
 OUTPUT_REST_API_ID: Final = "RestApiId"
 OUTPUT_STAGE_NAME: Final = "StageName"
+OUTPUT_STAGE_ARN: Final = "StageArn"
+"""The stage's ARN, what a WAF web ACL is associated with."""
+OUTPUT_CLIENT_CERTIFICATE_ID: Final = "ClientCertificateId"
+"""Only with ``backend_auth`` ``client_certificate``: the certificate the stage presents to the backend."""
+OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+"""Only when the alarms notify a topic (``alarm_topic_arn``, or the one made for ``alarm_emails``)."""
 OUTPUT_ROLE_TABLE: Final = "RoleTableName"
 OUTPUT_DPOP_REPLAY_TABLE: Final = "DpopReplayTableName"
 """Only when an issuer has ``dpop`` on (the table exists only then)."""
