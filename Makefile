@@ -36,8 +36,9 @@ unit: install
 # Lint, type check and every test suite.
 test: lint typecheck unit
 
+# Offline (no credentials, no AWS call); STAGE=NAME synthesizes that stage, as deploy would.
 synth: install
-	$(BIN)/python app.py
+	$(if $(STAGE),CDK_CONTEXT_JSON='{"stage": "$(STAGE)"}' )$(BIN)/python app.py
 
 local: install
 	$(BIN)/python -m edgeauth_local $(ARGS)

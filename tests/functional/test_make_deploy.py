@@ -117,3 +117,14 @@ def test_make_local_and_make_test_are_unchanged(tmp_path: Path) -> None:
         assert expected in result.stdout, result.stdout
         assert "AWS_DEFAULT_REGION" not in result.stdout
         assert calls == []
+
+
+def test_make_synth_of_the_shipped_prod_template_names_the_first_placeholder(tmp_path: Path) -> None:
+    # The real synth (offline, stopped by the settings check before any asset is built).
+    result, calls = run_make(tmp_path, "synth", "STAGE=prod", env={})
+    assert result.returncode != 0
+    assert (
+        "edgeauth: invalid setting in cdk.json: edgeauth.stages.prod.issuers[0].issuer: "
+        "'https://idp.example.com/' is a placeholder"
+    ) in result.stderr
+    assert calls == []
