@@ -201,11 +201,17 @@ class BackendAuth:
     handshake with the backend, which verifies it. ``private``: the integration goes through a VPC
     link to the network load balancer ``nlb_arn`` (a link the stack creates) or through the existing
     link ``vpc_link_id``. ``none``: nothing; the backend is as reachable as its URL.
+
+    Client certificates expire after 365 days. ``generation`` numbers the one the stage presents;
+    with ``prepare_next`` the stack also makes generation + 1 (not presented yet), so the backend
+    can trust it before a deploy with ``generation`` + 1 moves the stage to it.
     """
 
     mode: str
     nlb_arn: str | None = None
     vpc_link_id: str | None = None
+    generation: int = 1
+    prepare_next: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,19 +428,30 @@ def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> Backend
         raw = "none" if stage == ids.DEV_STAGE else "client_certificate"
     if isinstance(raw, str):
         raw = {"mode": raw}
-    _object(where, raw, frozenset({"mode", "nlb_arn", "vpc_link_id"}))
+    _object(where, raw, frozenset({"mode", "nlb_arn", "vpc_link_id", "generation", "prepare_next"}))
     if "mode" not in raw:
         raise ConfigError(f"{where}.mode", f"is required (one of {', '.join(BACKEND_AUTH_MODES)})")
     mode = _choice(f"{where}.mode", raw["mode"], BACKEND_AUTH_MODES)
     extra = sorted(k for k in ("nlb_arn", "vpc_link_id") if k in raw)
     if mode != "private" and extra:
         raise ConfigError(f"{where}.{extra[0]}", f"applies only to mode 'private', not {mode!r}")
+    rotation = sorted(k for k in ("generation", "prepare_next") if k in raw)
+    if mode != "client_certificate" and rotation:
+        raise ConfigError(
+            f"{where}.{rotation[0]}", f"applies only to mode 'client_certificate', not {mode!r}"
+        )
     if mode == "client_certificate" and urlsplit(backend_url).scheme != "https":
         # API Gateway presents its client certificate only in a TLS handshake.
         raise ConfigError(
             f"{where}.mode",
             f"'client_certificate' needs an https backend_url (the certificate is presented in the "
             f"TLS handshake), got {backend_url!r}",
+        )
+    if mode == "client_certificate":
+        return BackendAuth(
+            mode,
+            generation=_int(f"{where}.generation", raw.get("generation", 1), 1, 1000),
+            prepare_next=_bool(f"{where}.prepare_next", raw.get("prepare_next", False)),
         )
     if mode != "private":
         return BackendAuth(mode)

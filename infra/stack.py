@@ -143,6 +143,11 @@ class EdgeAuthStack(Stack):
                 "Client certificate the stage presents to the backend "
                 "(aws apigateway get-client-certificate --client-certificate-id ID)",
             )
+        if self.api.next_client_certificate is not None:
+            outputs[C.OUTPUT_NEXT_CLIENT_CERTIFICATE_ID] = (
+                self.api.next_client_certificate.ref,
+                "The next client certificate (backend_auth prepare_next): trust it before moving to it",
+            )
         if self.monitoring.topic is not None:
             outputs[C.OUTPUT_ALARM_TOPIC_ARN] = (
                 self.monitoring.topic.topic_arn,

@@ -85,8 +85,9 @@ class Api(Construct):
     * :attr:`stage`: throttled as the settings say, X-Ray on, data trace off, error-level execution
       logs in :attr:`execution_log_group` (created before the stage, with ``log_retention_days``),
       JSON access logs in :attr:`access_log_group` with :data:`ACCESS_LOG_FORMAT`;
-    * ``backend_auth``: ``client_certificate`` puts :attr:`client_certificate` on the stage (API
-      Gateway presents it to the backend in every TLS handshake); ``private`` sends every
+    * ``backend_auth``: ``client_certificate`` puts :attr:`client_certificate` (its ``generation``)
+      on the stage (API Gateway presents it to the backend in every TLS handshake), and with
+      ``prepare_next`` makes :attr:`next_client_certificate` too; ``private`` sends every
       integration through :attr:`vpc_link` (``VPC_LINK`` connection) to the network load balancer;
       ``none`` adds nothing. The unused attributes are None;
     * with ``waf_acl_arn``, the web ACL is associated with the stage (:attr:`web_acl_association`);
@@ -105,12 +106,13 @@ class Api(Construct):
         super().__init__(scope, construct_id)
         auth = config.backend_auth
         self.client_certificate: apigw.CfnClientCertificate | None = None
+        self.next_client_certificate: apigw.CfnClientCertificate | None = None
         if auth.mode == "client_certificate":
-            self.client_certificate = apigw.CfnClientCertificate(
-                self,
-                ids.CLIENT_CERTIFICATE,
-                description=f"edgeauth {config.stage}: presented to the backend, which must verify it",
-            )
+            self.client_certificate = self._client_certificate(config.stage, auth.generation, "presented")
+            if auth.prepare_next:
+                self.next_client_certificate = self._client_certificate(
+                    config.stage, auth.generation + 1, "next: not presented yet"
+                )
         self.vpc_link: apigw.IVpcLink | None = None
         if auth.vpc_link_id is not None:
             self.vpc_link = apigw.VpcLink.from_vpc_link_id(self, ids.VPC_LINK, auth.vpc_link_id)
@@ -192,6 +194,16 @@ class Api(Construct):
                 response_headers=headers,
                 templates={"application/json": ERROR_BODY},
             )
+
+    def _client_certificate(self, stage: str, generation: int, state: str) -> apigw.CfnClientCertificate:
+        # One construct id per generation (the first keeps the plain id): a new generation is a new
+        # certificate, and the one no longer named is deleted by the deploy that moves past it.
+        return apigw.CfnClientCertificate(
+            self,
+            ids.CLIENT_CERTIFICATE + (str(generation) if generation > 1 else ""),
+            description=f"edgeauth {stage}: client certificate generation {generation} ({state}); "
+            "the backend must verify it",
+        )
 
     def _add_route(self, route: Route, backend_url: str) -> None:
         root = self.rest_api.root

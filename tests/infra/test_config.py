@@ -255,6 +255,21 @@ def mutate(path: str, value: Any) -> dict[str, Any]:
             {"mode": "none", "tls": True},
             "edgeauth.stages.prod.backend_auth.tls: is not a known setting",
         ),
+        (
+            "backend_auth",
+            {"mode": "client_certificate", "generation": 0},
+            "edgeauth.stages.prod.backend_auth.generation: must be between 1",
+        ),
+        (
+            "backend_auth",
+            {"mode": "client_certificate", "prepare_next": "yes"},
+            "edgeauth.stages.prod.backend_auth.prepare_next: must be true or false",
+        ),
+        (
+            "backend_auth",
+            {"mode": "none", "generation": 2},
+            "edgeauth.stages.prod.backend_auth.generation: applies only to mode 'client_certificate'",
+        ),
         ("waf_acl_arn", "arn:aws:waf::x", "edgeauth.stages.prod.waf_acl_arn: must be a WAFv2 web ACL ARN"),
         (
             "waf_acl_arn",
@@ -389,6 +404,10 @@ def test_backend_auth_modes() -> None:
     nlb = "arn:aws:elasticloadbalancing:eu-west-1:210987654321:loadbalancer/net/backend/0123456789abcdef"
     for raw, expected in (
         ("client_certificate", BackendAuth("client_certificate")),
+        (
+            {"mode": "client_certificate", "generation": 3, "prepare_next": True},
+            BackendAuth("client_certificate", generation=3, prepare_next=True),
+        ),
         ({"mode": "client_certificate"}, BackendAuth("client_certificate")),
         ({"mode": "private", "nlb_arn": nlb}, BackendAuth("private", nlb_arn=nlb)),
         ({"mode": "private", "vpc_link_id": "a1b2c3"}, BackendAuth("private", vpc_link_id="a1b2c3")),

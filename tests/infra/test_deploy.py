@@ -339,3 +339,25 @@ def test_audit_consumer_may_not_use_enhanced_fan_out(template_synth: Synth) -> N
     consumer = {"Ref": s.logical_id(s.stack.audit.consumer)}
     mappings = [m["Properties"] for m in s.resources("AWS::Lambda::EventSourceMapping").values()]
     assert [m["FunctionName"] for m in mappings if m["EventSourceArn"] == stream_arn] == [consumer]
+
+
+def test_client_certificate_rotation_prepares_the_next_then_moves_the_stage_to_it(
+    tmp_path: Path, template_synth: Synth
+) -> None:
+    first = template_synth.logical_id(template_synth.stack.api.client_certificate)  # type: ignore[arg-type]
+    stage = filled(stage_template())
+    # Step 1: the next certificate exists (and is output) while the stage still presents the first.
+    stage["backend_auth"] = {"mode": "client_certificate", "prepare_next": True}
+    s = synth_stage(tmp_path / "prepare", stage, nag=False)
+    certificates = s.resources("AWS::ApiGateway::ClientCertificate")
+    assert s.stack.api.next_client_certificate is not None
+    second = s.logical_id(s.stack.api.next_client_certificate)
+    assert set(certificates) == {first, second}
+    assert s.resource(s.stack.api.stage)["Properties"]["ClientCertificateId"] == {"Ref": first}
+    assert s.template.to_json()["Outputs"][C.OUTPUT_NEXT_CLIENT_CERTIFICATE_ID]["Value"] == {"Ref": second}
+    # Step 2: generation 2 is the same resource, now presented; the first is gone.
+    stage["backend_auth"] = {"mode": "client_certificate", "generation": 2}
+    s = synth_stage(tmp_path / "move", stage, nag=False)
+    assert set(s.resources("AWS::ApiGateway::ClientCertificate")) == {second}
+    assert s.resource(s.stack.api.stage)["Properties"]["ClientCertificateId"] == {"Ref": second}
+    assert C.OUTPUT_NEXT_CLIENT_CERTIFICATE_ID not in s.template.to_json()["Outputs"]
