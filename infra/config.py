@@ -367,7 +367,15 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         )
 
     backend_url = _backend_url(f"{where}.backend_url", raw["backend_url"])
+    deployed = name != ids.DEV_STAGE
+    if deployed:
+        # Before backend_auth's own checks: a loopback or placeholder backend is the first thing to say.
+        _check_deployable_hosts(where, issuers, issuers_raw, backend_url)
     backend_auth = _backend_auth(f"{where}.backend_auth", raw.get("backend_auth"), name, backend_url)
+    if deployed and backend_auth.mode != "private":
+        _not_private(
+            f"{where}.backend_url", backend_url, "a backend in a VPC needs backend_auth mode 'private'"
+        )
     alarms = _alarms(f"{where}.alarms", raw.get("alarms", {}))
     alarms = replace(
         alarms,
@@ -381,8 +389,8 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
     if concurrency is not None:
         # 0 would throttle every invocation: every request would answer 500.
         concurrency = _int(f"{where}.authorizer_reserved_concurrency", concurrency, 1, 100_000)
-    if name != ids.DEV_STAGE:
-        _check_deployable(where, issuers, backend_url, backend_auth, alarms, waf_acl_arn)
+    if deployed:
+        _check_deployable_targets(where, backend_auth, alarms, waf_acl_arn)
 
     return StageConfig(
         stage=name,
@@ -472,7 +480,9 @@ def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> Backend
     )
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ConfigError(f"{where}.{extra[0]}", f"must be {what}, got {value!r}")
-    return BackendAuth(mode, **{extra[0]: value})
+    if extra[0] == "nlb_arn":
+        return BackendAuth(mode, nlb_arn=value)
+    return BackendAuth(mode, vpc_link_id=value)
 
 
 def _topic_arn(where: str, raw: Any) -> str | None:
@@ -516,31 +526,31 @@ def _waf_acl_arn(where: str, raw: Any) -> str:
     return str(raw)
 
 
-def _check_deployable(
-    where: str,
-    issuers: tuple[IssuerSettings, ...],
-    backend_url: str,
-    backend_auth: BackendAuth,
-    alarms: AlarmSettings,
-    waf_acl_arn: str | None,
+def _check_deployable_hosts(
+    where: str, issuers: tuple[IssuerSettings, ...], raw_issuers: list[Any], backend_url: str
 ) -> None:
-    """What a stage other than dev must get right before anything is deployed: no placeholder or
-    loopback issuer or backend, a private address only behind a VPC link, no placeholder account in
-    an ARN, and a notification target for its alarms."""
+    """A stage other than dev names real hosts: no placeholder, loopback, link-local or (for an
+    issuer) private address; the backend's private address is checked with its backend_auth."""
     for n, issuer in enumerate(issuers):
         setting = f"{where}.issuers[{n}]"
-        _deployable_url(f"{setting}.issuer", issuer.issuer, "your identity provider's issuer (its iss)")
-        if issuer.jwks_uri is not None:
-            _deployable_url(f"{setting}.jwks_uri", issuer.jwks_uri, "your identity provider's JWKS URL")
-        for i, audience in enumerate(issuer.audiences):
+        for name, url, what in (
+            ("issuer", issuer.issuer, "your identity provider's issuer (its iss)"),
+            ("jwks_uri", issuer.jwks_uri, "your identity provider's JWKS URL"),
+        ):
+            if url is not None:
+                _deployable_url(f"{setting}.{name}", url, what)
+                _not_private(f"{setting}.{name}", url, "the authorizer runs outside any VPC")
+        # (The raw list, validated by parse_issuers already: its index is the one to name.)
+        for i, audience in enumerate(raw_issuers[n]["audiences"]):
             if urlsplit(audience).hostname:
                 _deployable_url(f"{setting}.audiences[{i}]", audience, "the audience your tokens carry (aud)")
-    _deployable_url(
-        f"{where}.backend_url",
-        backend_url,
-        "your backend's URL",
-        private_ok=backend_auth.mode == "private",
-    )
+    _deployable_url(f"{where}.backend_url", backend_url, "your backend's URL")
+
+
+def _check_deployable_targets(
+    where: str, backend_auth: BackendAuth, alarms: AlarmSettings, waf_acl_arn: str | None
+) -> None:
+    """A stage other than dev names no placeholder account in an ARN and has an alarm target."""
     for setting, arn in (
         (f"{where}.backend_auth.nlb_arn", backend_auth.nlb_arn),
         (f"{where}.alarm_topic_arn", alarms.topic_arn),
@@ -577,12 +587,9 @@ def _placeholder_domain(host: str) -> str | None:
     return f".{tld}" if tld in PLACEHOLDER_TLDS else None
 
 
-def _deployable_url(setting: str, url: str, what: str, *, private_ok: bool = False) -> None:
+def _deployable_url(setting: str, url: str, what: str) -> None:
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
+    address = _ip_address(host)
     if (
         is_loopback_host(host)
         or host.endswith(".localhost")
@@ -598,13 +605,24 @@ def _deployable_url(setting: str, url: str, what: str, *, private_ok: bool = Fal
         raise ConfigError(
             setting, f"{url!r} is a placeholder ({domain} is reserved for examples); set {what}"
         )
-    if address is not None and (address.is_link_local or (address.is_private and not private_ok)):
+    if address is not None and address.is_link_local:
+        raise ConfigError(setting, f"{url!r} is a link-local address, which no deployed stack can use")
+
+
+def _not_private(setting: str, url: str, why: str) -> None:
+    address = _ip_address((urlsplit(url).hostname or "").lower())
+    if address is not None and address.is_private:
         raise ConfigError(
             setting,
-            f"{url!r} is a private address, which neither the authorizer nor API Gateway can reach "
-            "(a backend in a VPC needs backend_auth mode 'private'); set "
-            f"{what}",
+            f"{url!r} is a private address, which neither the authorizer nor API Gateway can reach ({why})",
         )
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def _backend_url(where: str, raw: Any) -> str:

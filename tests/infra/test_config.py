@@ -362,7 +362,18 @@ def test_http_key_url_is_allowed_on_loopback_only() -> None:
         (
             "backend_url",
             "https://169.254.169.254",
-            "backend_url: 'https://169.254.169.254' is a private address",
+            "backend_url: 'https://169.254.169.254' is a link-local address",
+        ),
+        # A plain-http loopback backend: the loopback is what is wrong (not backend_auth's https).
+        (
+            "backend_url",
+            "http://127.0.0.1:8082",
+            "backend_url: 'http://127.0.0.1:8082' is a loopback address",
+        ),
+        (
+            "issuers.0.jwks_uri",
+            "https://192.168.1.20/jwks.json",
+            "issuers[0].jwks_uri: 'https://192.168.1.20/jwks.json' is a private address",
         ),
         ("alarm_emails", ["oncall@example.com"], "alarm_emails[0]: 'oncall@example.com' is a placeholder"),
         ("alarm_emails", ..., "alarm_topic_arn: is required outside the dev stage"),
