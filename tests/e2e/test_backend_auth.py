@@ -110,3 +110,12 @@ def test_the_certificates_are_removed_when_the_stack_stops(tmp_path: Path) -> No
     finally:
         s.stop()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_make_local_prints_how_to_see_the_refusal(stack: LocalStack) -> None:
+    from edgeauth_local.__main__ import usage
+
+    assert stack.tls is not None and stack.urls is not None
+    text = usage(stack)
+    assert f"curl --cacert {stack.tls.ca_cert} {stack.urls.backend}/accounts" in text
+    assert f"--cert {stack.tls.client_cert} --key {stack.tls.client_key}" in text
