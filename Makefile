@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export AWS_DEFAULT_REGION ?= us-east-1
+# No AWS region or profile is set here: `make deploy` and `make bootstrap` use the caller's own
+# (AWS_PROFILE, AWS_REGION, ~/.aws/config), the ones `cdk bootstrap` ran with. Tests, the local
+# stack and the benchmarks set their own region for moto.
+CDK := npx --yes aws-cdk@2
+CDK_PROFILE = $(if $(AWS_PROFILE),--profile $(AWS_PROFILE))
 
-.PHONY: install test lint typecheck unit local bench bench-quick deploy synth clean security load-full fuzz-soak
+.PHONY: install test lint typecheck unit local bench bench-quick bootstrap deploy require-stage synth clean security load-full fuzz-soak
 
 $(STAMP): requirements.txt requirements-dev.txt functions/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,8 +36,9 @@ unit: install
 # Lint, type check and every test suite.
 test: lint typecheck unit
 
+# Offline (no credentials, no AWS call); STAGE=NAME synthesizes that stage, as deploy would.
 synth: install
-	$(BIN)/python app.py
+	$(if $(STAGE),CDK_CONTEXT_JSON='{"stage": "$(STAGE)"}' )$(BIN)/python app.py
 
 local: install
 	$(BIN)/python -m edgeauth_local $(ARGS)
@@ -44,8 +49,20 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m bench --quick
 
-deploy: install
-	npx --yes aws-cdk@2 deploy -c stage=$${STAGE:-dev}
+# Once per account and region (README "Deploying").
+bootstrap: install
+	$(CDK) bootstrap $(CDK_PROFILE)
+
+# STAGE names a stage of cdk.json; there is no default, so that a forgotten STAGE cannot deploy the
+# local stack's dev stage (or anything else) by accident. Checked before anything is installed.
+deploy: require-stage install
+	$(CDK) deploy -c "stage=$(STAGE)" $(CDK_PROFILE)
+
+require-stage:
+	@if [ -z "$(STAGE)" ]; then \
+		echo "make deploy: STAGE is not set: name the stage of cdk.json to deploy, e.g. 'make deploy STAGE=prod' (README 'Deploying')" >&2; \
+		exit 2; \
+	fi
 
 # Security checks that need no network: ruff's bandit rules, then the property tests, fuzzers and
 # fault-injection tests in quick mode (CI's budget, about a minute). `make test` runs them too.

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the stage with its issuer set to dpop: required (DPoP-bound tokens, RFC 9449)",
     )
+    p.add_argument(
+        "--client-certificate",
+        action="store_true",
+        help="run the stage with backend_auth client_certificate: the gateway presents a locally made "
+        "client certificate over TLS and the demo backend refuses connections without it",
+    )
     return p
 
 
@@ -65,7 +71,7 @@ Try it (subjects: carol = reader, bob = teller, alice = admin):
   curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" {u.api}admin/config    # 403
   curl -i {u.api}accounts                                                                  # 401
 
-{_dpop_usage(stack)}
+{_dpop_usage(stack)}{_backend_tls_usage(stack)}
 Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
   export EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={t.stack_name}
   edgeauth roles list
@@ -111,6 +117,22 @@ def with_options(argv: Sequence[str], values: Mapping[str, int]) -> list[str]:
     return out + [part for option, port in values.items() for part in (option, str(port))]
 
 
+def _backend_tls_usage(stack: LocalStack) -> str:
+    u = stack.urls
+    if u is None or stack.tls is None:
+        return (
+            "Backend authentication: run 'python -m edgeauth_local --client-certificate' (make local "
+            "ARGS=--client-certificate) for a TLS backend that accepts only the gateway's certificate.\n"
+        )
+    tls = stack.tls
+    if stack.spec.api.stage.client_certificate_id is None:
+        return f"The demo backend speaks TLS (CA {tls.ca_cert}).\n"
+    return f"""Backend authentication (backend_auth client_certificate): the gateway presents a client certificate
+  curl --cacert {tls.ca_cert} {u.backend}/accounts                # refused: no client certificate
+  curl --cacert {tls.ca_cert} --cert {tls.client_cert} --key {tls.client_key} {u.backend}/accounts
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = StackOptions(
@@ -123,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=not args.no_seed,
         dpop=args.dpop,
         state_dir=STATE_DIR,
+        client_certificate=args.client_certificate,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
     stack = LocalStack(options)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import ssl
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -112,7 +113,11 @@ class _Handler(QuietHandler):
         )
 
 
-def serve(host: str = "127.0.0.1", port: int = 0) -> ServerThread:
-    server = ServerThread("demo backend", _Handler, host, port, option="--backend-port")
+def serve(host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> ServerThread:
+    """Serve on ``host``:``port``; with ``ssl_context`` over TLS only (see :mod:`edgeauth_local.tls`:
+    a context that requires a client certificate refuses every connection without one)."""
+    server = ServerThread(
+        "demo backend", _Handler, host, port, option="--backend-port", ssl_context=ssl_context
+    )
     server.start()
     return server

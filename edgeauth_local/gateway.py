@@ -39,6 +39,7 @@ import http.client
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -223,6 +224,7 @@ class Gateway:
         *,
         access_log: AccessLogSink | None = None,
         integration_origins: Mapping[str, str] | None = None,
+        integration_tls: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
@@ -230,6 +232,9 @@ class Gateway:
         self._invoke_authorizer = invoke_authorizer
         self._access_log = access_log
         self._origins = dict(integration_origins or {})
+        # HTTPS integrations: which backends to trust and, with the stage's client certificate,
+        # the certificate to present (edgeauth_local.tls). None: the system's default context.
+        self._integration_tls = integration_tls
         self.routes = RouteTable(api.resource_paths)
         self.methods: dict[tuple[str, str], MethodSpec] = {
             (m.resource_path, m.http_method): m for m in api.methods
@@ -614,8 +619,12 @@ class Gateway:
             conn = pool.pop((host, port), None) if reuse else None
             fresh = conn is None
             if conn is None:
-                cls = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
-                conn = cls(host, port, timeout=timeout)
+                if target.scheme == "https":
+                    conn = http.client.HTTPSConnection(
+                        host, port, timeout=timeout, context=self._integration_tls
+                    )
+                else:
+                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
             else:
                 conn.timeout = timeout
                 if conn.sock is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Sequence
@@ -18,10 +19,25 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        # The TLS handshake runs here, in the connection's own thread (not in the accepting loop,
+        # which one slow or refused client would block). A refused handshake raises here, before
+        # any handler runs. wrap_socket detaches the accepted socket: this one is closed here.
+        tls = self.ssl_context.wrap_socket(request, server_side=True)
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that went away (the gateway timing out on the backend) is not an error here.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+        # A client that went away (the gateway timing out on the backend) is not an error here,
+        # nor a TLS handshake refused (no or a wrong client certificate).
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
             return
         super().handle_error(request, client_address)
 
@@ -36,8 +52,10 @@ class ServerThread:
         host: str = "127.0.0.1",
         port: int = 0,
         option: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self._handler = handler
@@ -47,7 +65,7 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.port}"
 
     def start(self, **attrs: Any) -> None:
         """Bind and serve; ``attrs`` are set on the server object (handlers read ``self.server``)."""
@@ -63,6 +81,7 @@ class ServerThread:
                     ports_in_use_message(self.host, busy, args), busy=busy, suggestions=free
                 ) from e
             raise LocalStackError(f"{self.name}: cannot bind {self.host}:{self.port}: {e}") from e
+        server.ssl_context = self.ssl_context
         for k, v in attrs.items():
             setattr(server, k, v)
         self._server = server

@@ -7,7 +7,11 @@ Order (each step is undone by :meth:`LocalStack.stop`, also when a later step fa
    streams, the log groups and the subscription filters;
 3. the development identity provider, playing the template's loopback issuer; the demo backend,
    playing the template's loopback integration origin (when a port differs from the template's,
-   the issuer URL in the authorizer's environment and the integration origin are rewritten);
+   the issuer URL in the authorizer's environment and the integration origin are rewritten). An
+   ``https`` origin is served over TLS with certificates made at start (:mod:`edgeauth_local.tls`,
+   under ``.local/tls/``); when the stage has a client certificate (``backend_auth``
+   ``client_certificate``), the backend refuses every connection that does not present the
+   gateway's, and the gateway presents it, as API Gateway does;
 4. the Lambda functions, in-process, with their template environment pointed at moto;
 5. the gateway; the moto server's ``FlushStageAuthorizersCache`` now flushes its cache, and its
    writes to API keys and usage plans make the gateway re-read them (as does a re-read every
@@ -55,6 +59,10 @@ from edgeauth_local.template import (
     synthesize,
 )
 from edgeauth_local.throttle import KEY_REFRESH_SECONDS, plan_from_api
+from edgeauth_local.tls import LocalTls
+
+TLS_DIR = REPO_ROOT / ".local" / "tls"
+"""Where each start with an https backend makes its certificates (one directory per stack)."""
 
 
 @dataclass
@@ -73,6 +81,11 @@ class StackOptions:
     stack_name: str | None = None
     dpop: bool = False
     """Synthesize with the stage's loopback issuer set to ``dpop: required`` (:func:`dpop_context`)."""
+    client_certificate: bool = False
+    """Synthesize with ``backend_auth`` ``client_certificate`` and an https loopback backend
+    (:func:`client_certificate_context`)."""
+    tls_dir: Path | None = None
+    """Parent of the TLS material's directory (default :data:`TLS_DIR`)."""
     seed: bool = True
     pollers: bool = True
     authorizer_timeout: float | None = None
@@ -116,6 +129,28 @@ def dpop_context(stage: str = "dev", mode: str = "required") -> dict[str, Any]:
     return {"edgeauth": edgeauth}
 
 
+def client_certificate_context(stage: str = "dev", base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """CDK context that puts ``backend_auth`` ``client_certificate`` on ``stage``, with its loopback
+    ``backend_url`` made https (API Gateway presents the certificate only over TLS). ``base`` is a
+    context from :func:`dpop_context` to combine with (default: ``cdk.json``'s settings).
+    ``python -m edgeauth_local --client-certificate`` and the e2e tests use it."""
+    import copy
+
+    if base is None:
+        root = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {}).get("edgeauth")
+        base = {"edgeauth": root}
+    edgeauth = copy.deepcopy(base.get("edgeauth"))
+    if not isinstance(edgeauth, dict) or stage not in edgeauth.get("stages", {}):
+        raise TemplateError(f"cdk.json defines no stage {stage!r}")
+    settings = edgeauth["stages"][stage]
+    url = urlsplit(str(settings.get("backend_url")))
+    if not is_loopback_host(url.hostname):
+        raise TemplateError(f"stage {stage!r} has no loopback backend_url for the local stack to serve")
+    settings["backend_url"] = urlunsplit(("https", url.netloc, url.path, url.query, url.fragment))
+    settings["backend_auth"] = {"mode": "client_certificate"}
+    return {"edgeauth": edgeauth}
+
+
 def _with_port(url: str, port: int) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, f"{parts.hostname}:{port}", parts.path, parts.query, parts.fragment))
@@ -137,6 +172,8 @@ class LocalStack:
         self._idp_server: ServerThread | None = None
         self._backend_server: ServerThread | None = None
         self._gateway_server: ServerThread | None = None
+        self.tls: LocalTls | None = None
+        """The backend hop's certificates, when the template's backend is https."""
         self.urls: StackUrls | None = None
         self._clients: dict[str, Any] = {}
         self._stopped = threading.Event()
@@ -204,8 +241,14 @@ class LocalStack:
         elif o.template_path is not None:
             raw, stack = load_template_file(o.template_path), o.stack_name or f"EdgeAuth-{o.stage}"
         else:
-            o.log(f"synthesizing the CDK app (stage {o.stage}{', DPoP required' if o.dpop else ''}) …")
-            stack, raw = synthesize(o.stage, extra_context=dpop_context(o.stage) if o.dpop else None)
+            variant = [
+                v for v, on in (("DPoP required", o.dpop), ("client certificate", o.client_certificate)) if on
+            ]
+            o.log(f"synthesizing the CDK app (stage {o.stage}{''.join(', ' + v for v in variant)}) …")
+            extra = dpop_context(o.stage) if o.dpop else None
+            if o.client_certificate:
+                extra = client_certificate_context(o.stage, extra)
+            stack, raw = synthesize(o.stage, extra_context=extra)
         return read_template(raw, stack)
 
     def _start(self) -> StackUrls:
@@ -267,7 +310,15 @@ class LocalStack:
         self.idp = idp.DevIdentityProvider(self._issuer_settings(issuers_json, issuer_url))
         self._idp_server.configure(idp=self.idp)
 
-        self._backend_server = backend.serve(o.host, backend_port)
+        integration_tls = None
+        backend_tls = None
+        if any(urlsplit(origin).scheme == "https" for origin in origins):
+            # As API Gateway: the stage's client certificate is presented to HTTPS backends only.
+            with_certificate = t.api.stage.client_certificate_id is not None
+            self.tls = LocalTls.create(o.tls_dir or TLS_DIR)
+            backend_tls = self.tls.server_context(require_client_certificate=with_certificate)
+            integration_tls = self.tls.client_context(present_certificate=with_certificate)
+        self._backend_server = backend.serve(o.host, backend_port, ssl_context=backend_tls)
         origin_map = {
             origin: _with_port(origin, self._backend_server.port)
             for origin in origins
@@ -309,7 +360,11 @@ class LocalStack:
                 shipper.put(access_group, access_stream, line)
 
         self.gateway = gateway.Gateway(
-            t.api, self.authorizer.invoke, access_log=access_log, integration_origins=origin_map
+            t.api,
+            self.authorizer.invoke,
+            access_log=access_log,
+            integration_origins=origin_map,
+            integration_tls=integration_tls,
         )
         self.moto.on_flush = self.gateway.flush_authorizer_cache
         self._mirror_api(t)
@@ -575,6 +630,8 @@ class LocalStack:
         for fn in self.functions.values():
             fn.close()
         self.moto.stop()
+        if self.tls is not None:
+            self.tls.remove()
         if self._state_path is not None:
             state.remove_state(self._state_path)
 

@@ -112,6 +112,8 @@ class StageSpec:
     access_log_format: str | None
     access_log_group: str | None
     variables: dict[str, str]
+    client_certificate_id: str | None = None
+    """``ClientCertificateId``: the stage presents a client certificate to HTTPS backends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,6 +579,9 @@ def read_template(raw: Mapping[str, Any], stack_name: str) -> LocalTemplate:
         access_log_format=r.resolve(access.get("Format")) if access else None,
         access_log_group=access_group,
         variables={k: str(r.resolve(v)) for k, v in (sp.get("Variables") or {}).items()},
+        client_certificate_id=str(r.resolve(sp["ClientCertificateId"]))
+        if sp.get("ClientCertificateId")
+        else None,
     )
 
     api_keys: dict[str, ApiKeySpec] = {}

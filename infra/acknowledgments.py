@@ -8,6 +8,7 @@ not acknowledged here.
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_sns as sns
 from constructs import IConstruct
 
 from infra.stack import EdgeAuthStack
@@ -55,12 +56,13 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
         "The API is an HTTP proxy: the backend owns its request schemas. Request validation without "
         "models would validate nothing; the authorizer rejects requests without a token.",
     )
-    _ack(
-        rest_api,
-        "AwsSolutions-APIG3",
-        "A WAF web ACL is an account-level choice (rules, cost); associate one with the stage as the "
-        "README's Deploying section describes. Throttling and usage plans apply regardless.",
-    )
+    if stack.config.waf_acl_arn is None:
+        _ack(
+            rest_api,
+            "AwsSolutions-APIG3",
+            "A WAF web ACL is an account-level choice (rules, cost): the stage setting waf_acl_arn "
+            "associates one (README 'Deploying'). Throttling and usage plans apply regardless.",
+        )
     if stack.config.api_cloudwatch_role:
         _ack(
             rest_api,
@@ -81,6 +83,14 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
             "AwsSolutions-DDB3",
             "The DPoP replay table holds only hashes of proof ids that expire within about an hour "
             "(dpop_max_age_seconds + leeway); a point-in-time restore would bring back nothing of use.",
+        )
+    topic = stack.monitoring.topic
+    if isinstance(topic, sns.Topic):  # created for alarm_emails (an imported topic is not ours)
+        _ack(
+            topic,
+            "AwsSolutions-SNS2",
+            "Alarm notifications carry alarm names, states and metric values, no request data. SSE "
+            "would need a customer-managed key whose policy lets CloudWatch publish (aws/sns does not).",
         )
     for queue in (stack.audit.dead_letters, stack.role_events.dead_letters):
         _ack(

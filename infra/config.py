@@ -18,9 +18,10 @@ README "Configuration" > "Stack settings (cdk.json)" documents each setting.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ from infra import constants as ids
 
 __all__ = [
     "AlarmSettings",
+    "BackendAuth",
     "ConfigError",
     "Quota",
     "Route",
@@ -73,6 +75,27 @@ ALWAYS_CREATED_ROUTES: Final = (("ANY", "/"), ("ANY", "/{proxy+}"))
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
 _TIER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+_NLB_ARN = re.compile(
+    r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/net/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}"
+)
+_VPC_LINK_ID = re.compile(r"[a-z0-9]{1,32}")
+_WAF_ACL_ARN = re.compile(
+    r"arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:(regional|global)/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}"
+)
+_EMAIL = re.compile(r"[^@\s,;<>()\[\]\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+BACKEND_AUTH_MODES: Final = ("none", "client_certificate", "private")
+"""How the backend knows a request came through the gateway (README "Only the gateway reaches the
+backend"): nothing, API Gateway's client certificate on the stage, or a VPC link to a network load
+balancer in front of a backend in a VPC."""
+MAX_ALARM_EMAILS: Final = 20
+
+PLACEHOLDER_DOMAINS: Final = ("example.com", "example.net", "example.org")
+"""Reserved for documentation (RFC 2606): a host under one of them is a value left to fill in."""
+PLACEHOLDER_TLDS: Final = ("example", "invalid", "test", "localhost")
+"""Reserved top-level names (RFC 2606, RFC 6761): never a deployed service."""
+PLACEHOLDER_ACCOUNTS: Final = frozenset({"123456789012", "111122223333", "444455556666", "999999999999"})
+"""Account ids of the AWS documentation's examples."""
 
 _STAGE_KEYS: Final = frozenset(
     {
@@ -90,8 +113,32 @@ _STAGE_KEYS: Final = frozenset(
         "alarms",
         "api_cloudwatch_role",
         "termination_protection",
+        "backend_auth",
+        "alarm_topic_arn",
+        "alarm_emails",
+        "waf_acl_arn",
+        "authorizer_reserved_concurrency",
     }
 )
+_ALARM_KEYS: Final = frozenset(
+    {
+        "period_seconds",
+        "evaluation_periods",
+        "authorizer_faults",
+        "authorizer_p99_ms",
+        "api_5xx",
+        "unauthorized_percent",
+        "forbidden_percent",
+        "rate_min_requests",
+        "throttled",
+        "iterator_age_seconds",
+    }
+)
+_MOVED_ALARM_KEYS: Final = {
+    "authorizer_errors": "renamed 'authorizer_faults': the alarm counts the authorizer's 500 outcomes "
+    "(dependency faults, internal errors), not Lambda's Errors metric, which counts every 401 too",
+    "topic_arn": "moved to the stage setting 'alarm_topic_arn' (or give 'alarm_emails')",
+}
 _REQUIRED_STAGE_KEYS: Final = ("issuers", "backend_url", "usage_tiers", "default_tier")
 
 
@@ -148,12 +195,37 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class BackendAuth:
+    """How the backend tells the gateway's requests from anyone else's (``backend_auth``).
+
+    ``client_certificate``: the stage presents an API Gateway client certificate in every TLS
+    handshake with the backend, which verifies it. ``private``: the integration goes through a VPC
+    link to the network load balancer ``nlb_arn`` (a link the stack creates) or through the existing
+    link ``vpc_link_id``. ``none``: nothing; the backend is as reachable as its URL.
+
+    Client certificates expire after 365 days. ``generation`` numbers the one the stage presents;
+    with ``prepare_next`` the stack also makes generation + 1 (not presented yet), so the backend
+    can trust it before a deploy with ``generation`` + 1 moves the stage to it.
+    """
+
+    mode: str
+    nlb_arn: str | None = None
+    vpc_link_id: str | None = None
+    generation: int = 1
+    prepare_next: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmSettings:
-    """Alarm thresholds; each alarm compares one period's value with its threshold."""
+    """Alarm thresholds and where alarms notify; each alarm compares one period's value with its threshold.
+
+    ``topic_arn`` (stage setting ``alarm_topic_arn``) is an existing SNS topic; ``emails`` (stage
+    setting ``alarm_emails``) are subscribed to a topic the stack creates. At most one is set.
+    """
 
     period_seconds: int = 300
     evaluation_periods: int = 1
-    authorizer_errors: int = 1
+    authorizer_faults: int = 1
     authorizer_p99_ms: int = 1000
     api_5xx: int = 5
     unauthorized_percent: float = 20.0
@@ -162,6 +234,7 @@ class AlarmSettings:
     throttled: int = 100
     iterator_age_seconds: int = 300
     topic_arn: str | None = None
+    emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +260,11 @@ class StageConfig:
     alarms: AlarmSettings
     api_cloudwatch_role: bool
     termination_protection: bool
+    backend_auth: BackendAuth
+    waf_acl_arn: str | None
+    """A REGIONAL WAFv2 web ACL the stack associates with the stage."""
+    authorizer_reserved_concurrency: int | None
+    """Reserved concurrency of the authorizer function (None: it shares the account's pool)."""
 
     @property
     def stack_name(self) -> str:
@@ -237,7 +315,8 @@ def load_config(context: Mapping[str, Any], stage: str | None = None) -> StageCo
     if not isinstance(name, str) or name not in stages:
         raise ConfigError(
             ids.CONTEXT_STAGE,
-            f"unknown stage {name!r}; {root}.stages defines: {', '.join(sorted(stages))}",
+            f"unknown stage {name!r}; {root}.stages defines: {', '.join(sorted(stages))} (to add one, "
+            f"copy infra/stage-template.json into cdk.json as {root}.stages.<name>: README 'Deploying')",
         )
     return _stage(name, stages[name], f"{root}.stages.{name}")
 
@@ -288,11 +367,37 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             f"must name one of usage_tiers ({', '.join(t.name for t in tiers)}), got {default_tier!r}",
         )
 
+    backend_url = _backend_url(f"{where}.backend_url", raw["backend_url"])
+    deployed = name != ids.DEV_STAGE
+    if deployed:
+        # Before backend_auth's own checks: a loopback or placeholder backend is the first thing to say.
+        _check_deployable_hosts(where, issuers, issuers_raw, backend_url)
+    backend_auth = _backend_auth(f"{where}.backend_auth", raw.get("backend_auth"), name, backend_url)
+    if deployed and backend_auth.mode != "private":
+        _not_private(
+            f"{where}.backend_url", backend_url, "a backend in a VPC needs backend_auth mode 'private'"
+        )
+    alarms = _alarms(f"{where}.alarms", raw.get("alarms", {}))
+    alarms = replace(
+        alarms,
+        topic_arn=_topic_arn(f"{where}.alarm_topic_arn", raw.get("alarm_topic_arn")),
+        emails=_emails(f"{where}.alarm_emails", raw.get("alarm_emails")),
+    )
+    waf_acl_arn = raw.get("waf_acl_arn")
+    if waf_acl_arn is not None:
+        waf_acl_arn = _waf_acl_arn(f"{where}.waf_acl_arn", waf_acl_arn)
+    concurrency = raw.get("authorizer_reserved_concurrency")
+    if concurrency is not None:
+        # 0 would throttle every invocation: every request would answer 500.
+        concurrency = _int(f"{where}.authorizer_reserved_concurrency", concurrency, 1, 100_000)
+    if deployed:
+        _check_deployable_targets(where, backend_auth, alarms, waf_acl_arn)
+
     return StageConfig(
         stage=name,
         issuers=issuers,
         issuers_env=issuers_env,
-        backend_url=_backend_url(f"{where}.backend_url", raw["backend_url"]),
+        backend_url=backend_url,
         routes=_routes(f"{where}.routes", raw.get("routes", [])),
         authorizer_cache_ttl=cache_ttl,
         role_cache_ttl=_int(
@@ -314,12 +419,211 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             raw.get("audit_log_retention_days", DEFAULT_AUDIT_LOG_RETENTION_DAYS),
         ),
         log_level=_choice(f"{where}.log_level", raw.get("log_level", "INFO"), LOG_LEVELS),
-        alarms=_alarms(f"{where}.alarms", raw.get("alarms", {})),
+        alarms=alarms,
         api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", raw.get("api_cloudwatch_role", True)),
         termination_protection=_bool(
             f"{where}.termination_protection", raw.get("termination_protection", False)
         ),
+        backend_auth=backend_auth,
+        waf_acl_arn=waf_acl_arn,
+        authorizer_reserved_concurrency=concurrency,
     )
+
+
+def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> BackendAuth:
+    """``"MODE"`` or ``{"mode": MODE, ...}``; absent: ``none`` in the dev stage (the local stack's
+    plain-http loopback backend), ``client_certificate`` in every other stage (secure by default)."""
+    if raw is None:
+        raw = "none" if stage == ids.DEV_STAGE else "client_certificate"
+    if isinstance(raw, str):
+        raw = {"mode": raw}
+    _object(where, raw, frozenset({"mode", "nlb_arn", "vpc_link_id", "generation", "prepare_next"}))
+    if "mode" not in raw:
+        raise ConfigError(f"{where}.mode", f"is required (one of {', '.join(BACKEND_AUTH_MODES)})")
+    mode = _choice(f"{where}.mode", raw["mode"], BACKEND_AUTH_MODES)
+    extra = sorted(k for k in ("nlb_arn", "vpc_link_id") if k in raw)
+    if mode != "private" and extra:
+        raise ConfigError(f"{where}.{extra[0]}", f"applies only to mode 'private', not {mode!r}")
+    rotation = sorted(k for k in ("generation", "prepare_next") if k in raw)
+    if mode != "client_certificate" and rotation:
+        raise ConfigError(
+            f"{where}.{rotation[0]}", f"applies only to mode 'client_certificate', not {mode!r}"
+        )
+    if mode == "client_certificate" and urlsplit(backend_url).scheme != "https":
+        # API Gateway presents its client certificate only in a TLS handshake.
+        raise ConfigError(
+            f"{where}.mode",
+            f"'client_certificate' needs an https backend_url (the certificate is presented in the "
+            f"TLS handshake), got {backend_url!r}",
+        )
+    if mode == "client_certificate":
+        return BackendAuth(
+            mode,
+            generation=_int(f"{where}.generation", raw.get("generation", 1), 1, 1000),
+            prepare_next=_bool(f"{where}.prepare_next", raw.get("prepare_next", False)),
+        )
+    if mode != "private":
+        return BackendAuth(mode)
+    if len(extra) != 1:
+        raise ConfigError(
+            f"{where}.nlb_arn",
+            "mode 'private' needs exactly one of nlb_arn (a network load balancer the stack links to "
+            "with a new VPC link) and vpc_link_id (an existing VPC link)",
+        )
+    value = raw[extra[0]]
+    pattern, what = (
+        (
+            _NLB_ARN,
+            "a network load balancer ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/net/NAME/ID)",
+        )
+        if extra[0] == "nlb_arn"
+        else (_VPC_LINK_ID, "an API Gateway VPC link id (lower-case letters and digits)")
+    )
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigError(f"{where}.{extra[0]}", f"must be {what}, got {value!r}")
+    if extra[0] == "nlb_arn":
+        return BackendAuth(mode, nlb_arn=value)
+    return BackendAuth(mode, vpc_link_id=value)
+
+
+def _topic_arn(where: str, raw: Any) -> str | None:
+    if raw is not None and (not isinstance(raw, str) or not _SNS_ARN.fullmatch(raw)):
+        raise ConfigError(where, f"must be an SNS topic ARN or null, got {raw!r}")
+    return raw
+
+
+def _emails(where: str, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(where, "must be a non-empty list of email addresses, or null")
+    if len(raw) > MAX_ALARM_EMAILS:
+        raise ConfigError(
+            where, f"lists {len(raw)} addresses; at most {MAX_ALARM_EMAILS} (use a mailing list)"
+        )
+    seen: set[str] = set()
+    for i, address in enumerate(raw):
+        if not isinstance(address, str) or not _EMAIL.fullmatch(address):
+            raise ConfigError(f"{where}[{i}]", f"must be an email address, got {address!r}")
+        if address.lower() in seen:
+            raise ConfigError(f"{where}[{i}]", f"duplicate address {address!r}")
+        seen.add(address.lower())
+    return tuple(raw)
+
+
+def _waf_acl_arn(where: str, raw: Any) -> str:
+    m = _WAF_ACL_ARN.fullmatch(raw) if isinstance(raw, str) else None
+    if m is None:
+        raise ConfigError(
+            where,
+            "must be a WAFv2 web ACL ARN (arn:aws:wafv2:REGION:ACCOUNT:regional/webacl/NAME/ID), "
+            f"got {raw!r}",
+        )
+    if m.group(1) != "regional":
+        raise ConfigError(
+            where,
+            "must be a REGIONAL web ACL: a global (CLOUDFRONT) one cannot be associated with an API stage",
+        )
+    return str(raw)
+
+
+def _check_deployable_hosts(
+    where: str, issuers: tuple[IssuerSettings, ...], raw_issuers: list[Any], backend_url: str
+) -> None:
+    """A stage other than dev names real hosts: no placeholder, loopback, link-local or (for an
+    issuer) private address; the backend's private address is checked with its backend_auth."""
+    for n, issuer in enumerate(issuers):
+        setting = f"{where}.issuers[{n}]"
+        for name, url, what in (
+            ("issuer", issuer.issuer, "your identity provider's issuer (its iss)"),
+            ("jwks_uri", issuer.jwks_uri, "your identity provider's JWKS URL"),
+        ):
+            if url is not None:
+                _deployable_url(f"{setting}.{name}", url, what)
+                _not_private(f"{setting}.{name}", url, "the authorizer runs outside any VPC")
+        # (The raw list, validated by parse_issuers already: its index is the one to name.)
+        for i, audience in enumerate(raw_issuers[n]["audiences"]):
+            if urlsplit(audience).hostname:
+                _deployable_url(f"{setting}.audiences[{i}]", audience, "the audience your tokens carry (aud)")
+    _deployable_url(f"{where}.backend_url", backend_url, "your backend's URL")
+
+
+def _check_deployable_targets(
+    where: str, backend_auth: BackendAuth, alarms: AlarmSettings, waf_acl_arn: str | None
+) -> None:
+    """A stage other than dev names no placeholder account in an ARN and has an alarm target."""
+    for setting, arn in (
+        (f"{where}.backend_auth.nlb_arn", backend_auth.nlb_arn),
+        (f"{where}.alarm_topic_arn", alarms.topic_arn),
+        (f"{where}.waf_acl_arn", waf_acl_arn),
+    ):
+        if arn is not None and arn.split(":")[4] in PLACEHOLDER_ACCOUNTS:
+            raise ConfigError(
+                setting, f"{arn!r} names a placeholder account ({arn.split(':')[4]}): set yours"
+            )
+    for i, address in enumerate(alarms.emails):
+        if _placeholder_domain(address.rsplit("@", 1)[1].lower()):
+            raise ConfigError(
+                f"{where}.alarm_emails[{i}]", f"{address!r} is a placeholder: set a real address"
+            )
+    if alarms.topic_arn is None and not alarms.emails:
+        raise ConfigError(
+            f"{where}.alarm_topic_arn",
+            f"is required outside the {ids.DEV_STAGE} stage (alarms must notify someone): an SNS topic "
+            "ARN, or alarm_emails (a list of addresses the stack subscribes to a topic it creates)",
+        )
+    if alarms.topic_arn is not None and alarms.emails:
+        raise ConfigError(
+            f"{where}.alarm_emails",
+            "set alarm_topic_arn or alarm_emails, not both (subscribe the addresses to your topic)",
+        )
+
+
+def _placeholder_domain(host: str) -> str | None:
+    """The reserved name ``host`` is under (``example.com``, ``.test`` ...), or None."""
+    for domain in PLACEHOLDER_DOMAINS:
+        if host == domain or host.endswith("." + domain):
+            return domain
+    tld = host.rsplit(".", 1)[-1]
+    return f".{tld}" if tld in PLACEHOLDER_TLDS else None
+
+
+def _deployable_url(setting: str, url: str, what: str) -> None:
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    address = _ip_address(host)
+    if (
+        is_loopback_host(host)
+        or host.endswith(".localhost")
+        or (address is not None and address.is_unspecified)
+    ):
+        raise ConfigError(
+            setting,
+            f"{url!r} is a loopback address: only the {ids.DEV_STAGE} stage (the local stack) may use "
+            f"one, a deployed stack cannot reach it; set {what}",
+        )
+    domain = _placeholder_domain(host)
+    if domain is not None:
+        raise ConfigError(
+            setting, f"{url!r} is a placeholder ({domain} is reserved for examples); set {what}"
+        )
+    if address is not None and address.is_link_local:
+        raise ConfigError(setting, f"{url!r} is a link-local address, which no deployed stack can use")
+
+
+def _not_private(setting: str, url: str, why: str) -> None:
+    address = _ip_address((urlsplit(url).hostname or "").lower())
+    if address is not None and address.is_private:
+        raise ConfigError(
+            setting,
+            f"{url!r} is a private address, which neither the authorizer nor API Gateway can reach ({why})",
+        )
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def _backend_url(where: str, raw: Any) -> str:
@@ -420,10 +724,11 @@ def _throttle(where: str, raw: Any, *, only_keys: bool) -> Throttle:
 
 def _alarms(where: str, raw: Any) -> AlarmSettings:
     defaults = AlarmSettings()
-    _object(where, raw, frozenset(AlarmSettings.__dataclass_fields__))
-    topic = raw.get("topic_arn")
-    if topic is not None and (not isinstance(topic, str) or not _SNS_ARN.fullmatch(topic)):
-        raise ConfigError(f"{where}.topic_arn", f"must be an SNS topic ARN or null, got {topic!r}")
+    _object(where, raw, None)
+    for key in sorted(raw):
+        if key in _MOVED_ALARM_KEYS:
+            raise ConfigError(f"{where}.{key}", _MOVED_ALARM_KEYS[key])
+    _object(where, raw, _ALARM_KEYS)
     period = _int(f"{where}.period_seconds", raw.get("period_seconds", defaults.period_seconds), 60, 86400)
     if period % 60:
         raise ConfigError(f"{where}.period_seconds", f"must be a multiple of 60, got {period}")
@@ -442,7 +747,7 @@ def _alarms(where: str, raw: Any) -> AlarmSettings:
     return AlarmSettings(
         period_seconds=period,
         evaluation_periods=integer("evaluation_periods", 1, 100),
-        authorizer_errors=integer("authorizer_errors", 1, 1_000_000),
+        authorizer_faults=integer("authorizer_faults", 1, 1_000_000),
         authorizer_p99_ms=integer("authorizer_p99_ms", 1, 30_000),
         api_5xx=integer("api_5xx", 1, 1_000_000),
         unauthorized_percent=percent("unauthorized_percent"),
@@ -450,7 +755,6 @@ def _alarms(where: str, raw: Any) -> AlarmSettings:
         rate_min_requests=integer("rate_min_requests", 1, 1_000_000),
         throttled=integer("throttled", 1, 1_000_000),
         iterator_age_seconds=integer("iterator_age_seconds", 1, 7 * 86400),
-        topic_arn=topic,
     )
 
 

@@ -15,7 +15,10 @@ CONTEXT_ROOT: Final = "edgeauth"
 """The context key holding every edgeauth setting (``{"stages": {...}}``)."""
 CONTEXT_STAGE: Final = "stage"
 """The context key choosing the stage (``cdk deploy -c stage=prod``)."""
-DEFAULT_STAGE: Final = "dev"
+DEV_STAGE: Final = "dev"
+"""The local stack's stage: the only one that may name loopback or placeholder hosts, run without an
+alarm notification target, and leave the backend without authentication unwarned (infra.config)."""
+DEFAULT_STAGE: Final = DEV_STAGE
 
 
 def stack_name(stage: str) -> str:
@@ -52,6 +55,12 @@ AUTHORIZER_SUBSCRIPTION: Final = "AuthorizerLogsToStream"
 ACCESS_SUBSCRIPTION: Final = "AccessLogsToStream"
 ROLE_EVENTS_DLQ: Final = "DeadLetters"
 DASHBOARD: Final = "Dashboard"
+ALARM_TOPIC: Final = "AlarmTopic"
+AUTHORIZER_FAULTS_FILTER: Final = "AuthorizerFaultsFilter"
+CLIENT_CERTIFICATE: Final = "ClientCertificate"
+VPC_LINK: Final = "VpcLink"
+EXECUTION_LOG_GROUP: Final = "ExecutionLogs"
+WEB_ACL_ASSOCIATION: Final = "WebAclAssociation"
 
 
 def usage_plan_id(tier: str) -> str:
@@ -65,7 +74,7 @@ def pascal_case(name: str) -> str:
 
 
 # --- Alarm ids (Monitoring) ------------------------------------------------------------------------
-ALARM_AUTHORIZER_ERRORS: Final = "AuthorizerErrors"
+ALARM_AUTHORIZER_FAULTS: Final = "AuthorizerFaults"
 ALARM_AUTHORIZER_THROTTLES: Final = "AuthorizerThrottles"
 ALARM_AUTHORIZER_LATENCY: Final = "AuthorizerLatencyP99"
 ALARM_API_5XX: Final = "Api5xx"
@@ -83,6 +92,8 @@ ALARM_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
 METRIC_UNAUTHORIZED: Final = "Unauthorized"
 METRIC_FORBIDDEN: Final = "Forbidden"
 METRIC_THROTTLED: Final = "Throttled"
+# ... and the authorizer log group's: its audit lines with decision "error" (the 500 outcomes).
+METRIC_AUTHORIZER_FAULTS: Final = "AuthorizerFaults"
 METRIC_DIMENSION_API_ID: Final = "ApiId"
 
 # Powertools service names of the other two functions (shared with their code).

@@ -51,6 +51,13 @@ class EdgeAuthStack(Stack):
                 f"stage {config.stage!r} has an issuer or backend on a loopback address: it works with the "
                 "local stack only; a deployed authorizer could not reach it",
             )
+        if config.backend_auth.mode == "none" and config.stage != ids.DEV_STAGE:
+            Annotations.of(self).add_warning_v2(
+                "edgeauth:backend-auth-none",
+                f"stage {config.stage!r} has backend_auth 'none': anyone who can reach {config.backend_url} "
+                "can call the backend around the gateway and set the X-Edgeauth-* headers itself; use "
+                "'client_certificate' or 'private' (README 'Only the gateway reaches the backend')",
+            )
 
         if code is None:
             if self.bundling_required:
@@ -107,6 +114,7 @@ class EdgeAuthStack(Stack):
             rest_api_id=self.api.rest_api.rest_api_id,
             access_log_group=self.api.access_log_group,
             authorizer=self.authorizer.function,
+            authorizer_log_group=self.authorizer.log_group,
             audit_consumer=self.audit.consumer,
             role_events=self.role_events.function,
             audit_dead_letters=self.audit.dead_letters,
@@ -119,6 +127,10 @@ class EdgeAuthStack(Stack):
             C.OUTPUT_API_URL: (self.api.rest_api.url, "Invoke URL of the API stage"),
             C.OUTPUT_REST_API_ID: (self.api.rest_api.rest_api_id, "REST API id"),
             C.OUTPUT_STAGE_NAME: (self.api.stage.stage_name, "API stage name"),
+            C.OUTPUT_STAGE_ARN: (
+                self.api.stage.stage_arn,
+                "API stage ARN (what a WAF web ACL is associated with)",
+            ),
             C.OUTPUT_ROLE_TABLE: (self.role_table.table.table_name, "DynamoDB role table"),
             C.OUTPUT_AUDIT_STREAM: (self.audit.stream.stream_name, "Kinesis audit stream"),
             C.OUTPUT_AUDIT_LOG_GROUP: (self.audit.audit_log_group.log_group_name, "Normalised audit events"),
@@ -130,6 +142,22 @@ class EdgeAuthStack(Stack):
                 "API Gateway authorizer cache TTL, seconds",
             ),
         }
+        if self.api.client_certificate is not None:
+            outputs[C.OUTPUT_CLIENT_CERTIFICATE_ID] = (
+                self.api.client_certificate.ref,
+                "Client certificate the stage presents to the backend "
+                "(aws apigateway get-client-certificate --client-certificate-id ID)",
+            )
+        if self.api.next_client_certificate is not None:
+            outputs[C.OUTPUT_NEXT_CLIENT_CERTIFICATE_ID] = (
+                self.api.next_client_certificate.ref,
+                "The next client certificate (backend_auth prepare_next): trust it before moving to it",
+            )
+        if self.monitoring.topic is not None:
+            outputs[C.OUTPUT_ALARM_TOPIC_ARN] = (
+                self.monitoring.topic.topic_arn,
+                "SNS topic every alarm notifies",
+            )
         if self.dpop_replay_table is not None:
             outputs[C.OUTPUT_DPOP_REPLAY_TABLE] = (
                 self.dpop_replay_table.table.table_name,

@@ -7,8 +7,10 @@ from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from edgeauth import constants as C
@@ -22,6 +24,10 @@ ACCESS_LOG_FORMAT: Final = json.dumps(C.ACCESS_LOG_FIELDS)
 ERROR_BODY: Final = '{"message":$context.error.messageString,"requestId":"$context.requestId"}'
 """Body of every gateway response: API Gateway's own message (already a JSON string) and the request
 id to quote to support. Never why a token failed: that is in the audit line only."""
+
+EXECUTION_LOG_GROUP_PREFIX: Final = "API-Gateway-Execution-Logs_"
+"""API Gateway writes a stage's execution logs to ``API-Gateway-Execution-Logs_<api id>/<stage>``,
+creating the group (with no retention) if it does not exist: the stack creates it first."""
 
 WWW_AUTHENTICATE: Final = "'Bearer'"
 """RFC 6750 §3: a 401 names the scheme the client must use (a static value, so single-quoted)."""
@@ -77,7 +83,14 @@ class Api(Construct):
       :func:`identity_sources`, result TTL ``authorizer_cache_ttl``, 0 with DPoP) and
       ``apiKeyRequired``; the API's key source is ``AUTHORIZER`` (the authorizer returns the key);
     * :attr:`stage`: throttled as the settings say, X-Ray on, data trace off, error-level execution
-      logs, JSON access logs in :attr:`access_log_group` with :data:`ACCESS_LOG_FORMAT`;
+      logs in :attr:`execution_log_group` (created before the stage, with ``log_retention_days``),
+      JSON access logs in :attr:`access_log_group` with :data:`ACCESS_LOG_FORMAT`;
+    * ``backend_auth``: ``client_certificate`` puts :attr:`client_certificate` (its ``generation``)
+      on the stage (API Gateway presents it to the backend in every TLS handshake), and with
+      ``prepare_next`` makes :attr:`next_client_certificate` too; ``private`` sends every
+      integration through :attr:`vpc_link` (``VPC_LINK`` connection) to the network load balancer;
+      ``none`` adds nothing. The unused attributes are None;
+    * with ``waf_acl_arn``, the web ACL is associated with the stage (:attr:`web_acl_association`);
     * JSON gateway responses (:data:`GATEWAY_RESPONSES`); a 401 carries ``WWW-Authenticate``
       (:func:`www_authenticate`: ``Bearer``, with DPoP also ``DPoP algs="…"``).
     """
@@ -91,6 +104,29 @@ class Api(Construct):
         authorizer_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
+        auth = config.backend_auth
+        self.client_certificate: apigw.CfnClientCertificate | None = None
+        self.next_client_certificate: apigw.CfnClientCertificate | None = None
+        if auth.mode == "client_certificate":
+            self.client_certificate = self._client_certificate(config.stage, auth.generation, "presented")
+            if auth.prepare_next:
+                self.next_client_certificate = self._client_certificate(
+                    config.stage, auth.generation + 1, "next: not presented yet"
+                )
+        self.vpc_link: apigw.IVpcLink | None = None
+        if auth.vpc_link_id is not None:
+            self.vpc_link = apigw.VpcLink.from_vpc_link_id(self, ids.VPC_LINK, auth.vpc_link_id)
+        elif auth.nlb_arn is not None:
+            nlb = elbv2.NetworkLoadBalancer.from_network_load_balancer_attributes(
+                self, "BackendLoadBalancer", load_balancer_arn=auth.nlb_arn
+            )
+            self.vpc_link = apigw.VpcLink(
+                self,
+                ids.VPC_LINK,
+                vpc_link_name=f"edgeauth-{config.stage}",
+                description=f"edgeauth {config.stage}: API Gateway to the backend's load balancer",
+                targets=[nlb],
+            )
         self.access_log_group = logs.LogGroup(
             self,
             ids.ACCESS_LOG_GROUP,
@@ -113,12 +149,31 @@ class Api(Construct):
                 tracing_enabled=True,
                 data_trace_enabled=False,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
+                client_certificate_id=self.client_certificate.ref if self.client_certificate else None,
                 metrics_enabled=False,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
                 access_log_format=apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
             ),
         )
         self.stage: apigw.Stage = self.rest_api.deployment_stage
+        self.execution_log_group = logs.LogGroup(
+            self,
+            ids.EXECUTION_LOG_GROUP,
+            log_group_name=f"{EXECUTION_LOG_GROUP_PREFIX}{self.rest_api.rest_api_id}/{config.stage}",
+            retention=retention_days(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Before the stage exists, or API Gateway creates the group itself, without retention, and
+        # this one then fails to create.
+        self.stage.node.add_dependency(self.execution_log_group)
+        self.web_acl_association: wafv2.CfnWebACLAssociation | None = None
+        if config.waf_acl_arn is not None:
+            self.web_acl_association = wafv2.CfnWebACLAssociation(
+                self,
+                ids.WEB_ACL_ASSOCIATION,
+                resource_arn=self.stage.stage_arn,
+                web_acl_arn=config.waf_acl_arn,
+            )
         self.authorizer = apigw.RequestAuthorizer(
             self,
             ids.REQUEST_AUTHORIZER,
@@ -140,6 +195,16 @@ class Api(Construct):
                 templates={"application/json": ERROR_BODY},
             )
 
+    def _client_certificate(self, stage: str, generation: int, state: str) -> apigw.CfnClientCertificate:
+        # One construct id per generation (the first keeps the plain id): a new generation is a new
+        # certificate, and the one no longer named is deleted by the deploy that moves past it.
+        return apigw.CfnClientCertificate(
+            self,
+            ids.CLIENT_CERTIFICATE + (str(generation) if generation > 1 else ""),
+            description=f"edgeauth {stage}: client certificate generation {generation} ({state}); "
+            "the backend must verify it",
+        )
+
     def _add_route(self, route: Route, backend_url: str) -> None:
         root = self.rest_api.root
         resource = root if route.path == "/" else root.resource_for_path(route.path)
@@ -149,6 +214,8 @@ class Api(Construct):
             http_method=route.method,
             proxy=True,
             options=apigw.IntegrationOptions(
+                connection_type=apigw.ConnectionType.VPC_LINK if self.vpc_link else None,
+                vpc_link=self.vpc_link,
                 request_parameters={
                     **{
                         f"integration.request.path.{name}": f"method.request.path.{name}"

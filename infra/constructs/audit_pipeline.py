@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, Names, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -34,6 +34,18 @@ MAX_BATCHING_WINDOW: Final = Duration.seconds(1)
 
 CONSUMER_TIMEOUT: Final = Duration.seconds(60)
 CONSUMER_MEMORY_MB: Final = 256
+
+CONSUMER_STREAM_ACTIONS: Final = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+)
+"""What Lambda's polling of the stream (shared-throughput iterators) needs: the stream's read set
+without ``kinesis:SubscribeToShard`` and ``kinesis:DescribeStreamConsumer``, which only an
+enhanced fan-out consumer uses."""
 
 AUTHORIZER_LOG_FILTER: Final = logs.FilterPattern.string_value("$.message", "=", C.AUDIT_DECISION_MESSAGE)
 """Only the authorizer's audit lines go to the stream (not START/END/REPORT or diagnostics)."""
@@ -152,19 +164,22 @@ class AuditPipeline(Construct):
         )
 
         self.dead_letters = encrypted_dead_letter_queue(self, ids.AUDIT_DLQ)
-        self.consumer.add_event_source(
-            sources.KinesisEventSource(
-                self.stream,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=BATCH_SIZE,
-                max_batching_window=MAX_BATCHING_WINDOW,
-                report_batch_item_failures=True,
-                bisect_batch_on_error=True,
-                retry_attempts=RETRY_ATTEMPTS,
-                max_record_age=MAX_RECORD_AGE,
-                on_failure=sources.SqsDlq(self.dead_letters),
-            )
+        # The mapping KinesisEventSource would make, under the same id (no replacement), without
+        # its grant: Stream.grantRead adds the enhanced fan-out actions too (CONSUMER_STREAM_ACTIONS).
+        self.consumer.add_event_source_mapping(
+            f"KinesisEventSource:{Names.node_unique_id(self.stream.node)}",
+            event_source_arn=self.stream.stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=BATCH_SIZE,
+            max_batching_window=MAX_BATCHING_WINDOW,
+            report_batch_item_failures=True,
+            bisect_batch_on_error=True,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_record_age=MAX_RECORD_AGE,
+            on_failure=sources.SqsDlq(self.dead_letters),
         )
+        self.stream.grant(consumer.role, *CONSUMER_STREAM_ACTIONS)
+        self.key.grant_decrypt(consumer.role)
 
         self.query_definitions = tuple(
             logs.CfnQueryDefinition(

@@ -40,6 +40,7 @@ class Authorizer(Construct):
     ``dynamodb:GetItem`` and ``dynamodb:BatchGetItem`` on the role table, and only for items whose
     partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES`; with a ``replay_table`` (DPoP
     on), also ``dynamodb:PutItem`` on that table, whose name it gets in ``EDGEAUTH_DPOP_REPLAY_TABLE``.
+    With ``authorizer_reserved_concurrency``, the function has that reserved concurrency.
     """
 
     def __init__(
@@ -72,6 +73,9 @@ class Authorizer(Construct):
             log_level=config.log_level,
             timeout=TIMEOUT,
             memory_size=MEMORY_MB,
+            # Optional: keeps other functions of the account from starving the authorizer (and caps
+            # it: beyond it, invocations are throttled and clients get 500).
+            reserved_concurrency=config.authorizer_reserved_concurrency,
         )
         fn.role.add_to_policy(
             iam.PolicyStatement(

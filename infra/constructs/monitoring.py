@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -27,6 +28,13 @@ STATUS_METRICS: Final = (
     (ids.METRIC_THROTTLED, "429"),
 )
 
+AUTHORIZER_FAULTS_PATTERN: Final = logs.FilterPattern.all(
+    logs.FilterPattern.string_value("$.message", "=", C.AUDIT_DECISION_MESSAGE),
+    logs.FilterPattern.string_value("$.decision", "=", C.AUDIT_DECISION_FAULT),
+)
+"""The authorizer's audit lines of requests that answered 500: dependency faults (role table, JWKS,
+DPoP replay table), malformed events, internal errors. Not 401s (``unauthorized``) nor 403s."""
+
 DECISIONS_SEARCH: Final = (
     f"SEARCH('{{{C.METRICS_NAMESPACE},decision,reason}} MetricName=\"Decisions\"', 'Sum', 300)"
 )
@@ -36,15 +44,20 @@ DECISIONS_SEARCH: Final = (
 class Monitoring(Construct):
     """Alarms (:attr:`alarms`, keyed by the ids in :mod:`infra.constants`) and a dashboard.
 
-    Alarms, each over ``alarms.period_seconds`` and ``alarms.evaluation_periods``:
+    Alarms, each over ``alarms.period_seconds`` windows and ``alarms.evaluation_periods`` of them
+    (README "Alarms and runbook" says what each means and what to do):
 
-    * authorizer errors and throttles (either means clients get 500s), authorizer p99 duration;
+    * authorizer faults (its own audit lines with decision ``error``: the 500 outcomes; never
+      Lambda's ``Errors``, which counts every 401 as well) and throttles, authorizer p99 duration;
     * API 5xx count; 401 and 403 rates (percent of requests, once there are ``rate_min_requests``);
       429 count;
     * iterator age of the audit consumer and of the role-events function; messages in either
       dead-letter queue.
 
-    With ``alarms.topic_arn`` every alarm notifies that SNS topic. Missing data never alarms.
+    Each alarm states its datapoints-to-alarm and missing-data treatment (:meth:`_alarm`). Every
+    alarm notifies :attr:`topic` (state changes to ALARM and back to OK) when the settings name one:
+    ``topic_arn``, or ``emails`` subscribed to a topic created here (TLS-only); else :attr:`topic`
+    is None (the dev stage).
     """
 
     def __init__(
@@ -58,6 +71,7 @@ class Monitoring(Construct):
         rest_api_id: str,
         access_log_group: logs.ILogGroup,
         authorizer: lambda_.IFunction,
+        authorizer_log_group: logs.ILogGroup,
         audit_consumer: lambda_.IFunction,
         role_events: lambda_.IFunction,
         audit_dead_letters: sqs.IQueue,
@@ -68,6 +82,22 @@ class Monitoring(Construct):
         self._settings = settings
         self._name_prefix = name_prefix
         self.alarms: dict[str, cw.Alarm] = {}
+        self.topic: sns.ITopic | None = None
+        if settings.topic_arn:
+            self.topic = sns.Topic.from_topic_arn(self, ids.ALARM_TOPIC, settings.topic_arn)
+        elif settings.emails:
+            topic = sns.Topic(
+                self,
+                ids.ALARM_TOPIC,
+                display_name=f"{name_prefix} alarms",
+                enforce_ssl=True,
+            )
+            for address in settings.emails:
+                # Each address gets a confirmation email: no notification before it is confirmed.
+                topic.add_subscription(subscriptions.EmailSubscription(address))
+            self.topic = topic
+        # Created before any alarm: _alarm wires every alarm to it.
+        self._actions = [cw_actions.SnsAction(self.topic)] if self.topic is not None else []
 
         status: dict[str, cw.Metric] = {}
         for metric_name, code in STATUS_METRICS:
@@ -90,17 +120,49 @@ class Monitoring(Construct):
             )
         requests = stage.metric_count(statistic=cw.Stats.SUM, period=period)
 
+        # Faults are counted from the authorizer's own audit lines by a metric filter: no work on
+        # the request path (the line is written anyway), one series whatever the reason (the
+        # line's EMF metric Decisions is per (decision, reason), and an alarm cannot sum a
+        # dimension it does not list), and the ApiId dimension keeps two stages in one account
+        # apart (the EMF metrics have no stage dimension). Lambda's Errors metric is useless here:
+        # every 401 is a raised Unauthorized, which Lambda counts as an error.
+        faults_filter = logs.MetricFilter(
+            self,
+            ids.AUTHORIZER_FAULTS_FILTER,
+            log_group=authorizer_log_group,
+            metric_namespace=C.METRICS_NAMESPACE,
+            metric_name=ids.METRIC_AUTHORIZER_FAULTS,
+            filter_pattern=AUTHORIZER_FAULTS_PATTERN,
+            metric_value="1",
+            dimensions={ids.METRIC_DIMENSION_API_ID: "$.api_id"},
+        )
+        faults = faults_filter.metric(
+            statistic=cw.Stats.SUM,
+            period=period,
+            dimensions_map={ids.METRIC_DIMENSION_API_ID: rest_api_id},
+        )
         self._alarm(
-            ids.ALARM_AUTHORIZER_ERRORS,
-            authorizer.metric_errors(statistic=cw.Stats.SUM, period=period),
-            settings.authorizer_errors,
-            "The authorizer failed (clients got 500): check its log group for the fault.",
+            ids.ALARM_AUTHORIZER_FAULTS,
+            faults,
+            settings.authorizer_faults,
+            "The authorizer answered 500 (role table, JWKS endpoint or DPoP replay table failing, or an "
+            "internal error): README 'Alarms and runbook'.",
+            # Every fault is a 500 to a caller: one breaching window alarms, and the alarm stays
+            # until evaluation_periods windows in a row are clean (no flapping during an outage).
+            datapoints_to_alarm=1,
+            # No data point means no fault line in the window (the filter publishes only on a
+            # match): nothing failed.
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         self._alarm(
             ids.ALARM_AUTHORIZER_THROTTLES,
             authorizer.metric_throttles(statistic=cw.Stats.SUM, period=period),
             1,
-            "The authorizer was throttled (clients got 500): raise the account's Lambda concurrency.",
+            "The authorizer was throttled (clients got 500): raise its reserved concurrency or the "
+            "account's Lambda concurrency.",
+            # A throttled invocation is a 500 to a caller, like a fault.
+            datapoints_to_alarm=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no invocation, no throttle
         )
         self._alarm(
             ids.ALARM_AUTHORIZER_LATENCY,
@@ -108,12 +170,20 @@ class Monitoring(Construct):
             settings.authorizer_p99_ms,
             "Authorizer p99 duration is high: JWKS endpoint or role table slow?",
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            # A percentile of one window is noisy (a burst of cold starts): only a sustained rise
+            # alarms, every evaluated window breaching.
+            datapoints_to_alarm=settings.evaluation_periods,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no invocations, no latency
         )
         self._alarm(
             ids.ALARM_API_5XX,
             stage.metric_server_error(statistic=cw.Stats.SUM, period=period),
             settings.api_5xx,
             "The API answered 5xx (authorizer failure, backend error or timeout).",
+            # Each one failed a caller and the threshold already absorbs the odd one: one window.
+            datapoints_to_alarm=1,
+            # API Gateway publishes the metric only while there are requests.
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         for alarm_id, metric_name, percent, what in (
             (ids.ALARM_UNAUTHORIZED_RATE, ids.METRIC_UNAUTHORIZED, settings.unauthorized_percent, "401"),
@@ -132,12 +202,20 @@ class Monitoring(Construct):
                 f"More than {percent:g}% of requests answered {what}: a client misconfigured, a key "
                 "rotated, or someone probing the API. Query the audit log group by reason.",
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                # Callers cause these, in bursts (one client with an expired token): only a rate
+                # that lasts every evaluated window alarms.
+                datapoints_to_alarm=settings.evaluation_periods,
+                # The expression is 0 below rate_min_requests; no data is no traffic at all.
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
         self._alarm(
             ids.ALARM_THROTTLED,
             status[ids.METRIC_THROTTLED],
             settings.throttled,
             "Many requests answered 429 (usage plan or stage throttle, or quota).",
+            # Throttling is the usage plans working; a client's burst is expected: sustained only.
+            datapoints_to_alarm=settings.evaluation_periods,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a 429 only
         )
         iterator_age_ms = settings.iterator_age_seconds * 1000
         for alarm_id, function, what in (
@@ -154,6 +232,10 @@ class Monitoring(Construct):
                 iterator_age_ms,
                 f"{what} is falling behind its stream.",
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                # A burst can age a batch briefly: only a lag lasting every evaluated window.
+                datapoints_to_alarm=settings.evaluation_periods,
+                # Lambda publishes IteratorAge only when it invokes: no records, no age.
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
         for alarm_id, queue, what in (
             (ids.ALARM_AUDIT_DEAD_LETTERS, audit_dead_letters, "audit records"),
@@ -167,6 +249,10 @@ class Monitoring(Construct):
                 1,
                 f"Batches of {what} were dead-lettered: their records were not processed. The messages "
                 "name the shard and sequence numbers to replay.",
+                # One dead letter is lost processing: alarm on the first window that has one.
+                datapoints_to_alarm=1,
+                # SQS stops publishing for an idle, empty queue.
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
 
         self._alarm(
@@ -181,12 +267,10 @@ class Monitoring(Construct):
             1,
             "The role-events function could not flush the authorizer cache: role edits and revocations "
             "take effect only when cached answers expire (the authorizer cache TTL).",
+            # A revocation that is not effective yet: the first failed flush alarms.
+            datapoints_to_alarm=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a failure only
         )
-
-        if settings.topic_arn:
-            topic = sns.Topic.from_topic_arn(self, "AlarmTopic", settings.topic_arn)
-            for alarm in self.alarms.values():
-                alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
         self.dashboard = cw.Dashboard(self, ids.DASHBOARD, default_interval=Duration.hours(3))
         self.dashboard.add_widgets(
@@ -224,10 +308,7 @@ class Monitoring(Construct):
             ),
             _graph(
                 "Authorizer faults",
-                [
-                    authorizer.metric_errors(statistic=cw.Stats.SUM, period=period),
-                    authorizer.metric_throttles(statistic=cw.Stats.SUM, period=period),
-                ],
+                [faults, authorizer.metric_throttles(statistic=cw.Stats.SUM, period=period)],
             ),
         )
         self.dashboard.add_widgets(
@@ -262,9 +343,13 @@ class Monitoring(Construct):
         threshold: float,
         description: str,
         *,
+        datapoints_to_alarm: int,
+        treat_missing_data: cw.TreatMissingData,
         comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ) -> None:
-        self.alarms[alarm_id] = cw.Alarm(
+        """One alarm over ``evaluation_periods`` windows. ``datapoints_to_alarm`` and
+        ``treat_missing_data`` have no default on purpose: each alarm says why it chose them."""
+        alarm = cw.Alarm(
             self,
             alarm_id,
             alarm_name=f"{self._name_prefix}-{alarm_id}",
@@ -272,9 +357,14 @@ class Monitoring(Construct):
             metric=metric,
             threshold=threshold,
             evaluation_periods=self._settings.evaluation_periods,
+            datapoints_to_alarm=min(datapoints_to_alarm, self._settings.evaluation_periods),
             comparison_operator=comparison,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=treat_missing_data,
         )
+        # Back to OK is news too: whoever was paged learns that it recovered.
+        alarm.add_alarm_action(*self._actions)
+        alarm.add_ok_action(*self._actions)
+        self.alarms[alarm_id] = alarm
 
 
 def _graph(title: str, metrics: Sequence[cw.IMetric]) -> cw.GraphWidget:

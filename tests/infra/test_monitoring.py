@@ -6,8 +6,27 @@ from typing import Any
 
 from edgeauth import constants as C
 from infra import constants as ids
-from infra.constructs.monitoring import STATUS_METRICS
+from infra.constructs.monitoring import AUTHORIZER_FAULTS_PATTERN, STATUS_METRICS
 from tests.infra.conftest import Synth
+
+# Alarms whose every data point is a failed caller or lost work: the first breaching window alarms.
+ANY_WINDOW = {
+    ids.ALARM_AUTHORIZER_FAULTS,
+    ids.ALARM_AUTHORIZER_THROTTLES,
+    ids.ALARM_API_5XX,
+    ids.ALARM_AUDIT_DEAD_LETTERS,
+    ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
+    ids.ALARM_CACHE_FLUSH_FAILED,
+}
+# Alarms on levels that callers or bursts move briefly: every evaluated window must breach.
+SUSTAINED = {
+    ids.ALARM_AUTHORIZER_LATENCY,
+    ids.ALARM_UNAUTHORIZED_RATE,
+    ids.ALARM_FORBIDDEN_RATE,
+    ids.ALARM_THROTTLED,
+    ids.ALARM_CONSUMER_ITERATOR_AGE,
+    ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
+}
 
 
 def alarm(synth: Synth, alarm_id: str) -> dict[str, Any]:
@@ -17,7 +36,7 @@ def alarm(synth: Synth, alarm_id: str) -> dict[str, Any]:
 
 def test_every_required_alarm_exists(synth: Synth) -> None:
     expected = {
-        ids.ALARM_AUTHORIZER_ERRORS,
+        ids.ALARM_AUTHORIZER_FAULTS,
         ids.ALARM_AUTHORIZER_THROTTLES,
         ids.ALARM_AUTHORIZER_LATENCY,
         ids.ALARM_API_5XX,
@@ -35,19 +54,46 @@ def test_every_required_alarm_exists(synth: Synth) -> None:
     for alarm_id in expected:
         props = alarm(synth, alarm_id)
         assert props["AlarmName"] == f"{synth.config.stack_name}-{alarm_id}"
+        # Every metric here is published only when there is something to count or measure.
         assert props["TreatMissingData"] == "notBreaching"
         assert props["EvaluationPeriods"] == synth.config.alarms.evaluation_periods
         # No topic in the dev settings: no actions.
         assert "AlarmActions" not in props
+        assert "OKActions" not in props
+
+
+def test_every_alarm_chooses_its_datapoints_to_alarm(synth: Synth) -> None:
+    assert set(synth.stack.monitoring.alarms) == ANY_WINDOW | SUSTAINED
+    periods = synth.config.alarms.evaluation_periods
+    for alarm_id in ANY_WINDOW:
+        assert alarm(synth, alarm_id)["DatapointsToAlarm"] == 1, alarm_id
+    for alarm_id in SUSTAINED:
+        assert alarm(synth, alarm_id)["DatapointsToAlarm"] == periods, alarm_id
 
 
 def test_authorizer_alarms(synth: Synth) -> None:
     settings = synth.config.alarms
-    fn = {"Ref": synth.logical_id(synth.stack.authorizer.function)}
-    errors = alarm(synth, ids.ALARM_AUTHORIZER_ERRORS)
-    assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
-    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": fn}]
-    assert errors["Threshold"] == settings.authorizer_errors
+    api = {"Ref": synth.logical_id(synth.stack.api.rest_api)}
+    faults = alarm(synth, ids.ALARM_AUTHORIZER_FAULTS)
+    # The authorizer's own count of its 500 outcomes, per API; never Lambda's Errors (every 401).
+    assert (faults["Namespace"], faults["MetricName"], faults["Statistic"]) == (
+        C.METRICS_NAMESPACE,
+        ids.METRIC_AUTHORIZER_FAULTS,
+        "Sum",
+    )
+    assert faults["Dimensions"] == [{"Name": ids.METRIC_DIMENSION_API_ID, "Value": api}]
+    assert faults["Threshold"] == settings.authorizer_faults
+    assert faults["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    lambda_errors = [
+        a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "Errors"
+        or any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Errors"
+            for m in a["Properties"].get("Metrics", [])
+        )
+    ]
+    assert lambda_errors == []
     latency = alarm(synth, ids.ALARM_AUTHORIZER_LATENCY)
     assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Duration", "p99")
     assert latency["Threshold"] == settings.authorizer_p99_ms
@@ -77,6 +123,28 @@ def test_401_and_403_alarms_are_rates_over_a_minimum_of_requests(synth: Synth) -
         assert f"requests >= {settings.rate_min_requests}" in expression["Expression"]
         names = {m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m}
         assert names == {"Count", metric_name}
+
+
+def test_the_fault_metric_counts_the_authorizers_error_decisions_per_api(synth: Synth) -> None:
+    # tests/functional/test_authorizer_fault_metric.py runs this pattern on the authorizer's lines.
+    synth.template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "LogGroupName": {"Ref": synth.logical_id(synth.stack.authorizer.log_group)},
+            "FilterPattern": AUTHORIZER_FAULTS_PATTERN.log_pattern_string,
+            "MetricTransformations": [
+                {
+                    "MetricNamespace": C.METRICS_NAMESPACE,
+                    "MetricName": ids.METRIC_AUTHORIZER_FAULTS,
+                    "MetricValue": "1",
+                    "Dimensions": [{"Key": ids.METRIC_DIMENSION_API_ID, "Value": "$.api_id"}],
+                }
+            ],
+        },
+    )
+    pattern = AUTHORIZER_FAULTS_PATTERN.log_pattern_string
+    assert f'$.decision = "{C.AUDIT_DECISION_FAULT}"' in pattern
+    assert f'$.message = "{C.AUDIT_DECISION_MESSAGE}"' in pattern
 
 
 def test_access_log_metric_filters_count_status_codes_per_api(synth: Synth) -> None:

@@ -181,6 +181,20 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
         ),
     ),
     SavedQuery(
+        name="authorizer-faults",
+        title="Authorizer faults (500) by reason",
+        description=(
+            "Decisions that answered 500 (role table, JWKS endpoint or DPoP replay table failing, a"
+            " malformed event, an internal error) per reason in 5-minute bins: what the"
+            " AuthorizerFaults alarm counts."
+        ),
+        query=(
+            'filter kind = "decision" and decision = "error"\n'
+            "| stats count(*) as faults by bin(5m) as window, reason\n"
+            "| sort window asc"
+        ),
+    ),
+    SavedQuery(
         name="malformed-lines",
         title="Malformed audit input",
         description="Lines and records the consumer could not normalise, by error and source.",
