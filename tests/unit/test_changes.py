@@ -143,3 +143,9 @@ def test_the_change_log_is_no_role_subject_group_or_client() -> None:
         for p in (C.ROLE_PK_PREFIX, C.SUBJECT_PK_PREFIX, C.GROUP_PK_PREFIX, C.CLIENT_PK_PREFIX)
     )
     assert not is_change_log(ALICE)
+
+
+def test_a_batch_with_keys_that_cannot_be_named_makes_every_reader_behind_drop_everything() -> None:
+    log = next_log(ChangeLog(5, 4, ((5, ALICE),)), [BOB], new_era=0, unknown=True)
+    assert log == ChangeLog(6, 6, ())
+    assert changed_since(log, 5) is None

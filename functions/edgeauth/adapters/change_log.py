@@ -59,8 +59,9 @@ class ChangeLogWriter:
         self.attempts = max(1, attempts)
         self._clock = clock
 
-    def publish(self, keys: Iterable[Key]) -> ChangeLog:
+    def publish(self, keys: Iterable[Key], *, unknown: bool = False) -> ChangeLog:
         """Record that ``keys`` changed, as one new generation; returns the log as written.
+        ``unknown``: other keys changed too, that cannot be named (every reader drops everything).
 
         Raises :class:`ChangeLogWriteError`."""
         batch = list(keys)
@@ -73,7 +74,7 @@ class ChangeLogWriter:
                 current = None if raw is None else parse_log(item_to_python(raw))
             except ChangeLogFormatError:
                 current = None  # a new era: readers drop everything once
-            log = next_log(current, batch, new_era=int(self._clock() * 1000))
+            log = next_log(current, batch, new_era=int(self._clock() * 1000), unknown=unknown)
             try:
                 self._call("PutItem", self.client.put_item, Item=to_item(log), **_unchanged(raw))
             except _ConditionFailed:
@@ -98,7 +99,10 @@ class _ConditionFailed(Exception):
 def _unchanged(raw: dict[str, Any] | None) -> dict[str, Any]:
     """The condition that the item is still what was read (by its ``generation`` as stored)."""
     if raw is None:
-        return {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": C.TABLE_PARTITION_KEY}}
+        return {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": C.TABLE_PARTITION_KEY},
+        }
     names = {"#pk": C.TABLE_PARTITION_KEY, "#g": C.ATTR_GENERATION}
     if C.ATTR_GENERATION not in raw:
         return {

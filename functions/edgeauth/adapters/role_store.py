@@ -230,8 +230,8 @@ class RoleStore:
                 if changed is None or changed:
                     self._forget(changed)
                 self._generation = log.generation
-            assert self.revocation_check_seconds is not None  # _next_check is inf otherwise
-            self._next_check = started + self.revocation_check_seconds
+            if self.revocation_check_seconds is not None:
+                self._next_check = started + self.revocation_check_seconds
 
     def _read_change_log(self) -> dict[str, Any] | None:
         from botocore.exceptions import BotoCoreError, ClientError

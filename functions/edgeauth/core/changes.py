@@ -133,19 +133,24 @@ def entry_bytes(key: Key) -> int:
     return _ENTRY_OVERHEAD + len(key[0].encode()) + len(key[1].encode())
 
 
-def next_log(current: ChangeLog | None, keys: Iterable[Key], *, new_era: int) -> ChangeLog:
+def next_log(
+    current: ChangeLog | None, keys: Iterable[Key], *, new_era: int, unknown: bool = False
+) -> ChangeLog:
     """The change log after one more batch of edits to ``keys``.
 
     ``current`` ``None``: the item is missing or malformed, so a new era starts at generation
     ``new_era`` (the writer's clock in milliseconds), with nothing listed before it. Entries are
     dropped oldest generation first (a generation is listed whole or not at all) until the rest
-    fit in :data:`MAX_RECENT_BYTES`."""
+    fit in :data:`MAX_RECENT_BYTES`. ``unknown``: the batch also changed keys that cannot be named,
+    so nothing is listed and every reader behind drops everything."""
     if current is None:
         generation = max(1, new_era)
         listed_after, recent = generation - 1, []
     else:
         generation = current.generation + 1
         listed_after, recent = current.listed_after, list(current.recent)
+    if unknown:
+        return ChangeLog(generation, generation, ())
     recent.extend((generation, key) for key in sorted(set(keys)))
     size = sum(entry_bytes(key) for _, key in recent)
     start = 0
