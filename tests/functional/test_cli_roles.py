@@ -304,7 +304,9 @@ def test_the_change_log_item_is_no_problem_and_no_role_file_content(world: World
     # THEN lint finds nothing wrong, an apply with --prune leaves it alone, and export omits it
     code, out, _ = run(capsys, "roles", "lint")
     assert (code, out["problems"]) == (0, [])
-    assert run(capsys, "roles", "apply", write_file(tmp_path, "a.yaml", BASE_FILE), "--prune", "--yes")[0] == 0
+    assert (
+        run(capsys, "roles", "apply", write_file(tmp_path, "a.yaml", BASE_FILE), "--prune", "--yes")[0] == 0
+    )
     assert log_key in world.items()
     code, out, _ = run(capsys, "roles", "export")
     assert code == 0 and C.CHANGES_PK not in str(out)
