@@ -45,7 +45,7 @@ from edgeauth_local.errors import LocalStackError, TemplateError
 from edgeauth_local.lambdas import LOCAL_CREDENTIALS, AuthorizerRuntime, FunctionRuntime, local_environment
 from edgeauth_local.logs import LogShipper
 from edgeauth_local.moto_server import MotoServer
-from edgeauth_local.pollers import StreamPoller, UsagePlanPoller
+from edgeauth_local.pollers import DYNAMODB_POLL_SECONDS, StreamPoller, UsagePlanPoller
 from edgeauth_local.servers import ServerThread, check_ports
 from edgeauth_local.template import (
     ACCOUNT,
@@ -565,13 +565,15 @@ class LocalStack:
             if not es.enabled:
                 continue
             runtime = self.functions[es.function]
+            interval = 0.1
             if es.kind == "kinesis":
                 client, arn = self.client("kinesis"), es.source_arn
             else:
                 table = es.source_arn.split(":table/", 1)[1].split("/", 1)[0]
                 arn = self.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
                 client = self.client("dynamodbstreams")
-            poller = StreamPoller(es, runtime.invoke, client, arn)
+                interval = DYNAMODB_POLL_SECONDS
+            poller = StreamPoller(es, runtime.invoke, client, arn, interval=interval)
             poller.start()
             self.pollers.append(poller)
 
