@@ -29,6 +29,7 @@ import base64
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,6 +85,8 @@ class StreamPoller:
         self.retried = 0
         self.idle = threading.Event()
         """Set when a full pass over the shards found nothing to deliver."""
+        self.invocations: deque[tuple[int, float]] = deque(maxlen=1000)
+        """``(records, seconds)`` of the latest invocations: how long each held its shard."""
 
     # -- stream access -------------------------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class StreamPoller:
         batch = shard.pending[:limit]
         event = {"Records": [self._event_record(shard.shard_id, r) for r in batch]}
         self.batches += 1
+        started = time.monotonic()
         try:
             result = self._invoke(event)
             failed = self._failed_index(batch, result)
@@ -211,6 +215,7 @@ class StreamPoller:
             failed = 0
             if self.spec.bisect_on_error and len(batch) > 1:
                 shard.limit = max(1, len(batch) // 2)
+        self.invocations.append((len(batch), time.monotonic() - started))
         if failed is None:
             shard.pending = shard.pending[len(batch) :]
             shard.retries, shard.limit = 0, 0

@@ -3,8 +3,8 @@
 Order (each step is undone by :meth:`LocalStack.stop`, also when a later step fails):
 
 1. the template: synthesized from the CDK app (cached), or given;
-2. the moto server; in it, from the template: the tables (with their streams), the Kinesis
-   streams, the log groups and the subscription filters;
+2. the moto server (with :mod:`edgeauth_local.moto_fixes`); in it, from the template: the tables
+   (with their streams), the Kinesis streams, the log groups and the subscription filters;
 3. the development identity provider, playing the template's loopback issuer; the demo backend,
    playing the template's loopback integration origin (when a port differs from the template's,
    the issuer URL in the authorizer's environment and the integration origin are rewritten). An
@@ -40,7 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 from edgeauth import constants as C
 from edgeauth.core.errors import ConfigError
 from edgeauth.core.settings import IssuerSettings, is_loopback_host, load_settings
-from edgeauth_local import backend, demo, gateway, idp, state
+from edgeauth_local import backend, demo, gateway, idp, moto_fixes, state
 from edgeauth_local.errors import LocalStackError, TemplateError
 from edgeauth_local.lambdas import LOCAL_CREDENTIALS, AuthorizerRuntime, FunctionRuntime, local_environment
 from edgeauth_local.logs import LogShipper
@@ -295,6 +295,7 @@ class LocalStack:
         )
 
         o.log(f"starting the moto server on {o.host}:{o.moto_port} …")
+        moto_fixes.install()
         self.moto.start()
         self.moto.reset()
         self._create_resources(t)
