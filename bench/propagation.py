@@ -270,7 +270,7 @@ def measure(s: PropagationSettings, log: Callable[[str], None] = lambda _m: None
             path = Path(tmp) / "bulk.json"
             path.write_text(json.dumps({"subjects": {issuer: subjects}}))
             delivered = poller.delivered
-            held = len(poller.invocations)
+            seen = len(poller.invocations)
             started = time.perf_counter()
             with _quiet():
                 code = cli([*cli_base, "roles", "apply", str(path), "--yes"])
@@ -285,7 +285,7 @@ def measure(s: PropagationSettings, log: Callable[[str], None] = lambda _m: None
                 time.sleep(0.05)
             out.bulk_seconds = time.perf_counter() - started
             out.bulk_records = poller.delivered - delivered
-            out.bulk_invocations = list(poller.invocations)[held:]
+            out.bulk_invocations = list(poller.invocations)[seen:]
         return out
     finally:
         stack.stop()

@@ -54,6 +54,6 @@ def install() -> None:
         finally:
             _state.tables = None
 
-    models.copy = _CopyOncePerTable()  # type: ignore[assignment]
+    models.copy = _CopyOncePerTable()  # type: ignore[attr-defined,assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _installed.append(True)

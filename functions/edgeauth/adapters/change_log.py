@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.gateway_cache import error_code
@@ -27,6 +27,9 @@ from edgeauth.core.changes import (
     to_item,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 WRITE_ATTEMPTS = 5
 """Conditional writes tried when other writers keep winning (each after a fresh read)."""
 
@@ -35,21 +38,13 @@ class ChangeLogWriteError(Exception):
     """The change log could not be written; the message names the AWS error code, nothing more."""
 
 
-class TableClient(Protocol):
-    """The two DynamoDB calls needed (a boto3 ``dynamodb`` client)."""
-
-    def get_item(self, **kwargs: Any) -> Any: ...
-
-    def put_item(self, **kwargs: Any) -> Any: ...
-
-
 class ChangeLogWriter:
     """Adds one generation per :meth:`publish` to the change log of ``table_name``."""
 
     def __init__(
         self,
         table_name: str,
-        client: TableClient,
+        client: DynamoDBClient,
         *,
         attempts: int = WRITE_ATTEMPTS,
         clock: Callable[[], float] = time.time,

@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from edgeauth import constants as C
-from edgeauth.core.changes import ChangeLogFormatError, Key, change_log_key, changed_since, parse_log
+from edgeauth.core.changes import ChangeLogFormatError, change_log_key, changed_since, parse_log
 from edgeauth.core.errors import RoleStoreError
 from edgeauth.core.roles import (
     Decision,
@@ -52,6 +52,8 @@ from edgeauth.core.roles import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+Key = tuple[str, str]
 
 #: BatchGetItem takes at most 100 keys; tokens with more group values than this are refused upstream.
 MAX_KEYS_PER_BATCH = 100
