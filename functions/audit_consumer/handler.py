@@ -6,7 +6,9 @@ Thin: Powertools' ``BatchProcessor`` for Kinesis runs :func:`record_handler` per
 that had succeeded are redelivered too and recognised as duplicates by the writer (see
 :mod:`edgeauth.audit.writer`), as are the records of a batch redelivered after a crash.
 
-Environment: :data:`edgeauth.constants.ENV_AUDIT_LOG_GROUP` (required),
+Environment: :data:`edgeauth.constants.ENV_AUDIT_LOG_GROUP`,
+:data:`edgeauth.constants.ENV_AUTHORIZER_LOG_GROUP` and :data:`edgeauth.constants.ENV_ACCESS_LOG_GROUP`
+(required: a line's kind comes from its source group, see :class:`edgeauth.audit.schema.AuditSources`),
 :data:`edgeauth.constants.ENV_ENDPOINT_URL` (local stack only).
 """
 
@@ -23,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edgeauth import constants as C
 from edgeauth.audit.consumer import AuditConsumer, KinesisSource, RecordOutcome, shard_of
+from edgeauth.audit.schema import AuditSources
 from edgeauth.audit.writer import AuditLogWriter
 
 SERVICE = C.AUDIT_CONSUMER_SERVICE
@@ -40,11 +43,23 @@ def get_consumer() -> AuditConsumer:
     """The container's consumer, built on first use from the environment."""
     consumer = _state.get("consumer")
     if consumer is None:
-        group = os.environ.get(C.ENV_AUDIT_LOG_GROUP)
-        if not group:
-            raise RuntimeError(f"{C.ENV_AUDIT_LOG_GROUP} is not set")
-        consumer = _state["consumer"] = AuditConsumer(AuditLogWriter(group, settle_seconds=SETTLE_SECONDS))
+        group, authorizer_group, access_group = (
+            _required(C.ENV_AUDIT_LOG_GROUP),
+            _required(C.ENV_AUTHORIZER_LOG_GROUP),
+            _required(C.ENV_ACCESS_LOG_GROUP),
+        )
+        consumer = _state["consumer"] = AuditConsumer(
+            AuditLogWriter(group, settle_seconds=SETTLE_SECONDS),
+            AuditSources(authorizer_log_group=authorizer_group, access_log_group=access_group),
+        )
     return consumer
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set")
+    return value
 
 
 def set_consumer(consumer: AuditConsumer | None) -> None:

@@ -92,6 +92,10 @@ AUDIT_SCHEMA_VERSION: Final = 1
 # --- Other functions' environment ------------------------------------------------------------------
 ENV_AUDIT_LOG_GROUP: Final = "EDGEAUTH_AUDIT_LOG_GROUP"
 """Audit consumer and role-events handler: the log group that receives normalised audit events."""
+ENV_AUTHORIZER_LOG_GROUP: Final = "EDGEAUTH_AUTHORIZER_LOG_GROUP"
+"""Audit consumer: the authorizer's log group. Its lines may become ``decision`` events, and only its."""
+ENV_ACCESS_LOG_GROUP: Final = "EDGEAUTH_ACCESS_LOG_GROUP"
+"""Audit consumer: the stage's access log group. Its lines become ``access`` (or ``malformed``) events."""
 ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
 """Role-events handler: the REST API whose stage authorizer cache is flushed on a role edit."""
 ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"

@@ -139,7 +139,12 @@ class AuditPipeline(Construct):
             handler=C.HANDLER_AUDIT_CONSUMER,
             description=f"edgeauth {config.stage}: normalises audit lines into the audit log group",
             service=ids.AUDIT_CONSUMER_SERVICE,
-            environment={C.ENV_AUDIT_LOG_GROUP: self.audit_log_group.log_group_name},
+            environment={
+                C.ENV_AUDIT_LOG_GROUP: self.audit_log_group.log_group_name,
+                # A line's kind comes from the group it was logged to, never from its content.
+                C.ENV_AUTHORIZER_LOG_GROUP: authorizer_log_group.log_group_name,
+                C.ENV_ACCESS_LOG_GROUP: access_log_group.log_group_name,
+            },
             log_retention_days=config.log_retention_days,
             log_level=config.log_level,
             timeout=CONSUMER_TIMEOUT,

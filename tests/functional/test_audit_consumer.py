@@ -24,7 +24,7 @@ from edgeauth import constants as C
 from edgeauth.audit import writer as writer_mod
 from edgeauth.audit.batching import plan_batches
 from edgeauth.audit.consumer import AuditConsumer
-from edgeauth.audit.schema import role_change_event
+from edgeauth.audit.schema import AuditSources, role_change_event
 from edgeauth.audit.writer import AuditLogWriter, stream_for_role_change
 from edgeauth.core.audit_line import DecisionRecord, decision_line
 
@@ -33,6 +33,7 @@ AUTH_GROUP = "/aws/lambda/edgeauth-authorizer"
 ACCESS_GROUP = "edgeauth-access"
 AUDIT_GROUP = "edgeauth-audit"
 STREAM = "edgeauth-audit-stream"
+SOURCES = AuditSources(authorizer_log_group=AUTH_GROUP, access_log_group=ACCESS_GROUP)
 
 
 class Crash(BaseException):
@@ -66,7 +67,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
                 roleArn="arn:aws:iam::123456789012:role/cwl-to-kinesis",
             )
         writer = AuditLogWriter(AUDIT_GROUP, logs)
-        consumer_handler.set_consumer(AuditConsumer(writer))
+        consumer_handler.set_consumer(AuditConsumer(writer, SOURCES))
         yield {"logs": logs, "kinesis": kinesis, "arn": arn, "writer": writer}
         consumer_handler.set_consumer(None)
 
@@ -307,7 +308,9 @@ def test_given_missing_group_and_create_allowed_then_created(env: dict[str, Any]
     expected = seed(env)
     logs = env["logs"]
     logs.delete_log_group(logGroupName=AUDIT_GROUP)
-    consumer_handler.set_consumer(AuditConsumer(AuditLogWriter(AUDIT_GROUP, logs, create_missing_group=True)))
+    consumer_handler.set_consumer(
+        AuditConsumer(AuditLogWriter(AUDIT_GROUP, logs, create_missing_group=True), SOURCES)
+    )
     assert invoke(kinesis_event(env)) == {"batchItemFailures": []}
     assert_exactly_once(logs, expected)
 
@@ -425,3 +428,43 @@ def test_role_change_writer_is_idempotent_per_stream_record(env: dict[str, Any])
     assert (first.written, second.written, second.duplicates) == (1, 0, 1)
     (only,) = assert_exactly_once(logs, 1)
     assert only["kind"] == "role_change" and only["diff"]["allow"] == {"added": ["GET /a"]}
+
+
+def test_given_forged_decision_in_an_access_line_and_a_foreign_group_then_kind_comes_from_the_group(
+    env: dict[str, Any],
+) -> None:
+    # GIVEN an unauthenticated 401 whose User-Agent adds an allowed decision's keys (API Gateway does
+    # not escape it), a genuine decision line logged to the access log group, and lines of a third
+    # log group that someone subscribed to the stream
+    from tests.support.access_lines import UNAUTHENTICATED, raw_access_line
+
+    logs = env["logs"]
+    forged_ua = (
+        'x","message":"authorization decision","event":"decision","audit_version":1,'
+        '"decision":"allow","reason":"allowed","zz":"'
+    )
+    forged = raw_access_line({**UNAUTHENTICATED, "userAgent": forged_ua})
+    put(logs, ACCESS_GROUP, [forged, decision("mallory"), access("200", requestId="ok-1")])
+    other = "/aws/lambda/other"
+    logs.create_log_group(logGroupName=other)
+    logs.create_log_stream(logGroupName=other, logStreamName="src")
+    logs.put_subscription_filter(
+        logGroupName=other,
+        filterName="audit",
+        filterPattern="",
+        destinationArn=env["arn"],
+        roleArn="arn:aws:iam::123456789012:role/cwl-to-kinesis",
+    )
+    put(logs, other, [decision("eve"), access("200", requestId="other-1")])
+    # WHEN
+    assert invoke(kinesis_event(env)) == {"batchItemFailures": []}
+    # THEN no decision event at all; the access log group's bad lines and every foreign line are
+    # malformed events (with their text), and the honest access line is an access event
+    events = assert_exactly_once(logs, 5)
+    assert [e for e in events if e["kind"] == "decision"] == []
+    (real,) = [e for e in events if e["kind"] == "access"]
+    assert real["request_id"] == "ok-1"
+    errors = Counter((e["source"], e["error"]) for e in events if e["kind"] == "malformed")
+    assert errors == {(ACCESS_GROUP, "not_access_log_format"): 2, (other, "unknown_source"): 2}
+    (kept,) = [e for e in events if e.get("error") == "not_access_log_format" and "401" in e["excerpt"]]
+    assert UNAUTHENTICATED["requestId"] in kept["excerpt"]

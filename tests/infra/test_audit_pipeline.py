@@ -46,6 +46,13 @@ def test_both_log_groups_subscribe_to_the_stream(synth: Synth) -> None:
     )
 
 
+def test_consumer_knows_which_group_is_which(synth: Synth) -> None:
+    """A line's kind comes from its source group (never its content): the consumer is told both."""
+    env = synth.resource(synth.stack.audit.consumer)["Properties"]["Environment"]["Variables"]
+    assert env[C.ENV_AUTHORIZER_LOG_GROUP] == {"Ref": synth.logical_id(synth.stack.authorizer.log_group)}
+    assert env[C.ENV_ACCESS_LOG_GROUP] == {"Ref": synth.logical_id(synth.stack.api.access_log_group)}
+
+
 def test_subscription_role_may_only_put_records(synth: Synth) -> None:
     role = synth.resource(synth.stack.audit.subscription_role)["Properties"]
     statement = role["AssumeRolePolicyDocument"]["Statement"][0]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from edgeauth.audit.batching import EVENT_OVERHEAD_BYTES, LogLine, plan_batches
 from edgeauth.audit.consumer import AuditConsumer, KinesisSource, normalise_record, shard_of
-from edgeauth.audit.schema import AuditEvent
+from edgeauth.audit.schema import AuditEvent, AuditSources
 from edgeauth.audit.subscription import SubscriptionDecodeError, decode_record_data
 from edgeauth.audit.writer import (
     AuditLogGroupMissingError,
@@ -28,6 +28,7 @@ from edgeauth.audit.writer import (
 from edgeauth.core.audit_line import DecisionRecord, decision_line
 
 T0 = 1_700_000_000_000
+SOURCES = AuditSources(authorizer_log_group="/aws/lambda/authorizer", access_log_group="api-access")
 
 
 @pytest.fixture(autouse=True)
@@ -155,26 +156,26 @@ class FakeSink:
 class TestConsumer:
     def test_given_mixed_lines_then_events_skips_and_malformed_counted(self) -> None:
         sink = FakeSink()
-        out = AuditConsumer(sink).process(source(payload([line(), "START RequestId: 1", "garbage"])))
+        out = AuditConsumer(sink, SOURCES).process(source(payload([line(), "START RequestId: 1", "garbage"])))
         assert (out.events, out.written, out.skipped_lines, out.malformed) == (2, 2, 1, 1)
         (stream,) = sink.streams
         assert stream == "kinesis/audit/shardId-000000000000/100"
 
     def test_given_control_message_then_nothing_written(self) -> None:
         sink = FakeSink()
-        assert AuditConsumer(sink).process(source(payload([], control=True))).control
+        assert AuditConsumer(sink, SOURCES).process(source(payload([], control=True))).control
         assert sink.streams == {}
 
     def test_given_undecodable_record_then_one_malformed_event_with_stable_id(self) -> None:
-        a = normalise_record(source(b"\x00\x01garbage"))
-        b = normalise_record(source(b"\x00\x01garbage"))
+        a = normalise_record(source(b"\x00\x01garbage"), SOURCES)
+        b = normalise_record(source(b"\x00\x01garbage"), SOURCES)
         assert len(a.events) == 1 and a.events[0].kind == "malformed"
         assert a.events[0].id == b.events[0].id
         assert json.loads(a.events[0].to_json())["error"] == "undecodable_record:bad_gzip"
 
     def test_given_same_record_twice_then_written_once(self) -> None:
         sink = FakeSink()
-        consumer = AuditConsumer(sink)
+        consumer = AuditConsumer(sink, SOURCES)
         data = payload([line("a"), line("b")])
         first, second = consumer.process(source(data)), consumer.process(source(data))
         assert (first.written, second.written, second.duplicates) == (2, 0, 2)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from edgeauth import constants as C
 from edgeauth.audit.batching import LogLine, plan_batches
 from edgeauth.audit.consumer import KinesisSource, normalise_record
+from edgeauth.audit.schema import AuditSources
 from edgeauth.audit.subscription import decode_base64_record, decode_record_data
 from edgeauth.core.audit_line import DecisionRecord, decision_line
 
@@ -41,10 +42,16 @@ class BenchResult:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
+SOURCES = AuditSources(authorizer_log_group="/aws/lambda/authorizer", access_log_group="api-access")
+"""The source log groups of :func:`synthetic_records` (a record's kind comes from its group)."""
+
+
 def synthetic_records(
     records: int = 200, lines_per_record: int = 50, seed_ms: int = 1_700_000_000_000
 ) -> list[KinesisSource]:
-    """Kinesis records shaped like CloudWatch Logs subscription payloads: decision and access lines."""
+    """Kinesis records shaped like CloudWatch Logs subscription payloads: even records carry decision
+    lines from the authorizer's log group, odd ones access lines from the access log group (one
+    payload holds the lines of one log group, as CloudWatch Logs sends them)."""
     out: list[KinesisSource] = []
     access = {k: "-" for k in C.ACCESS_LOG_FIELDS}
     access.update(
@@ -59,7 +66,7 @@ def synthetic_records(
     for r in range(records):
         events = []
         for i in range(lines_per_record):
-            if i % 2:
+            if r % 2:
                 msg = json.dumps(access)
             else:
                 msg = decision_line(
@@ -80,7 +87,7 @@ def synthetic_records(
         doc = {
             "messageType": "DATA_MESSAGE",
             "owner": "123456789012",
-            "logGroup": "g",
+            "logGroup": SOURCES.access_log_group if r % 2 else SOURCES.authorizer_log_group,
             "logStream": "s",
             "subscriptionFilters": ["f"],
             "logEvents": events,
@@ -98,7 +105,7 @@ def _baseline(src: KinesisSource) -> int:
 
 
 def _consumer(src: KinesisSource) -> int:
-    norm = normalise_record(src)
+    norm = normalise_record(src, SOURCES)
     lines = [LogLine(e.time_ms, e.to_json(), e.id) for e in norm.events]
     plan_batches(lines)
     return len(lines)

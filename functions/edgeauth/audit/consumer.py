@@ -22,6 +22,7 @@ from typing import Protocol
 from edgeauth.audit.schema import (
     ERR_UNDECODABLE_RECORD,
     AuditEvent,
+    AuditSources,
     event_id,
     malformed_event,
     normalise_log_event,
@@ -73,8 +74,12 @@ def shard_of(event_id_: str) -> str:
     return event_id_.split(":", 1)[0] or "shard"
 
 
-def normalise_record(src: KinesisSource) -> NormalisedRecord:
-    """Decode and normalise one record; never raises for any data."""
+def normalise_record(src: KinesisSource, sources: AuditSources) -> NormalisedRecord:
+    """Decode and normalise one record; never raises for any data.
+
+    Each line's kind comes from the payload's log group (``sources``), never from the line: see
+    :func:`edgeauth.audit.schema.normalise_log_event`. Lines of any other group are ``malformed``.
+    """
     try:
         payload = decode_record_data(decode_base64_record(src.data_b64))
     except SubscriptionDecodeError as e:
@@ -91,8 +96,9 @@ def normalise_record(src: KinesisSource) -> NormalisedRecord:
         return NormalisedRecord(control=True, events=(), skipped_lines=0)
     events: list[AuditEvent] = []
     skipped = 0
+    kind = sources.kind_of(payload.log_group)
     for line in payload.log_events:
-        ev = normalise_log_event(line)
+        ev = normalise_log_event(line, kind)
         if ev is None:
             skipped += 1
         else:
@@ -103,15 +109,16 @@ def normalise_record(src: KinesisSource) -> NormalisedRecord:
 class AuditConsumer:
     """Processes Kinesis records one at a time into the injected sink."""
 
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, sources: AuditSources) -> None:
         self.sink = sink
+        self.sources = sources
 
     def process(self, src: KinesisSource) -> RecordOutcome:
         """Normalise ``src`` and write its events to its own log stream.
 
         Raises only when the write fails (the record must be retried); see the module docstring.
         """
-        norm = normalise_record(src)
+        norm = normalise_record(src, self.sources)
         if norm.control:
             return RecordOutcome(control=True)
         malformed = sum(1 for e in norm.events if e.kind == "malformed")

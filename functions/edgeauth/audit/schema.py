@@ -42,8 +42,12 @@ group and stream), for role changes the DynamoDB stream record's ``eventID``, fo
 records the shard and sequence number. A redelivered source therefore yields the same id, which is
 what the writer deduplicates on.
 
-Safety. Every value a caller controls is placed in the object by ``json.dumps`` (ASCII-escaped): a
-subject containing a newline and JSON stays one string field and cannot add or override keys.
+Safety. An event's kind comes from where its line was logged (:class:`AuditSources`: the authorizer's
+log group gives ``decision`` events, the access log group ``access`` events), never from the line's
+content, and an access line that does not have the access log format's shape is ``malformed``: see
+:func:`normalise_log_event`. Every value a caller controls is placed in the object by ``json.dumps``
+(ASCII-escaped): a subject containing a newline and JSON stays one string field and cannot add or
+override keys.
 Strings longer than their field's limit are cut and end with :data:`TRUNCATION_MARKER`, and the field
 is named in ``truncated``: an oversized line is shortened, never dropped.
 """
@@ -89,6 +93,13 @@ ERR_DUPLICATE_KEYS: Final = "duplicate_keys"
 ERR_BAD_DECISION: Final = "bad_decision_line"
 ERR_UNKNOWN_VERSION: Final = "unknown_audit_version"
 ERR_UNDECODABLE_RECORD: Final = "undecodable_record"
+ERR_NOT_ACCESS_FORMAT: Final = "not_access_log_format"
+"""An access log line with a key outside the stage's access log format, or a value that is not a string."""
+ERR_UNKNOWN_SOURCE: Final = "unknown_source"
+"""A line from a log group that is neither of the stack's source groups."""
+
+ACCESS_LOG_KEYS: Final = frozenset(C.ACCESS_LOG_FIELDS)
+"""The keys of the stage's access log format (:data:`edgeauth.constants.ACCESS_LOG_FIELDS`)."""
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -137,6 +148,29 @@ class AuditEvent:
                     body[key] = self.fields[key]
             text = _encode(body)
         return text
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSources:
+    """The stack's two source log groups. A line's kind comes from the group it was logged to (the
+    subscription payload's ``logGroup``), never from its content: see :func:`normalise_log_event`."""
+
+    authorizer_log_group: str
+    access_log_group: str
+
+    def __post_init__(self) -> None:
+        if not self.authorizer_log_group or not self.access_log_group:
+            raise ValueError("both source log groups are required")
+        if self.authorizer_log_group == self.access_log_group:
+            raise ValueError("the authorizer and access log groups must differ")
+
+    def kind_of(self, log_group: str) -> str | None:
+        """``decision`` for the authorizer's group, ``access`` for the access log group, else ``None``."""
+        if log_group == self.authorizer_log_group:
+            return KIND_DECISION
+        if log_group == self.access_log_group:
+            return KIND_ACCESS
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,51 +369,67 @@ def is_platform_line(message: str) -> bool:
 _MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
-def normalise_log_event(src: SourceLogEvent) -> AuditEvent | None:
+def normalise_log_event(src: SourceLogEvent, source_kind: str | None) -> AuditEvent | None:
     """The audit event for one source log line, or ``None`` for a line that is not audit data.
 
-    ``None`` is returned only for lines that are recognisably something else: Lambda platform lines
-    and JSON objects that are neither a decision line nor an access log line (other application
-    logs in the authorizer's group). Callers count them. Anything that looks like audit data but
-    cannot be read becomes a ``malformed`` event. Never raises for any input text.
+    ``source_kind`` is what the line's log group is (:meth:`AuditSources.kind_of`): it alone decides
+    what the line may become, whatever the line says. API Gateway does not escape ``$context``
+    values in access log lines, so a caller can put any key into one (through ``User-Agent``, for
+    example); the content of a line is evidence of nothing.
+
+    * ``decision`` (the authorizer's group): the authorizer's audit line becomes a ``decision``
+      event; Lambda platform lines and other JSON application lines are ``None`` (callers count
+      them); text that is not JSON, or a line shaped like a decision line but not valid, is
+      ``malformed``. An access-shaped line here is just another application line.
+    * ``access`` (the stage's access log group): every line becomes an ``access`` event or a
+      ``malformed`` one (excerpt kept), never ``None`` and never a decision. It is ``malformed``
+      unless it is a JSON object without repeated keys, whose keys are all keys of the stage's
+      access log format (:data:`ACCESS_LOG_KEYS`) and whose values are all strings, as API Gateway
+      writes them: an injected key is either repeated, outside the format, or leaves a value that
+      is an object (to swallow the real keys that follow), so each is caught.
+    * ``None`` (any other group): ``malformed`` with error :data:`ERR_UNKNOWN_SOURCE`.
+
+    Never raises for any input text.
     """
     eid = event_id("cwl", src.log_group, src.log_stream, src.event_id)
+    if source_kind is None or source_kind not in (KIND_DECISION, KIND_ACCESS):
+        return _malformed(eid, src, ERR_UNKNOWN_SOURCE)
     try:
         body = _loads_strict(src.message)
     except _DuplicateKeyError:
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_DUPLICATE_KEYS,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_DUPLICATE_KEYS)
     except (ValueError, RecursionError):
-        if is_platform_line(src.message):
+        if source_kind == KIND_DECISION and is_platform_line(src.message):
             return None
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_NOT_JSON,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_NOT_JSON)
     if not isinstance(body, dict):
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_NOT_OBJECT,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_NOT_OBJECT)
+    if source_kind == KIND_ACCESS:
+        if not _is_access_line(body):
+            return _malformed(eid, src, ERR_NOT_ACCESS_FORMAT)
+        return _access(eid, src, body)
     if body.get("event") == "decision" or body.get("message") == C.AUDIT_DECISION_MESSAGE:
         return _decision(eid, src, body)
-    if "requestId" in body and "status" in body:
-        return _access(eid, src, body)
     return None
+
+
+def _malformed(eid: str, src: SourceLogEvent, error: str) -> AuditEvent:
+    return malformed_event(
+        id=eid,
+        time_ms=src.timestamp_ms,
+        source=src.log_group,
+        log_stream=src.log_stream,
+        error=error,
+        excerpt=src.message,
+    )
+
+
+def _is_access_line(body: dict[str, Any]) -> bool:
+    """Only keys of the access log format, every value a string (API Gateway quotes each one)."""
+    keys = body.keys()
+    if not keys <= ACCESS_LOG_KEYS or "requestId" not in keys:
+        return False
+    return all(type(v) is str for v in body.values())
 
 
 _DECISION_TEXT_FIELDS: Final = (
@@ -397,23 +447,9 @@ def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent
         and isinstance(body.get("reason"), str)
     )
     if not valid:
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_BAD_DECISION,
-            excerpt=src.message,
-        )
-    if version != C.AUDIT_SCHEMA_VERSION:
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_UNKNOWN_VERSION,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_BAD_DECISION)
+    if type(version) is not int or version != C.AUDIT_SCHEMA_VERSION:
+        return _malformed(eid, src, ERR_UNKNOWN_VERSION)
     f = _Fields()
     f.text("source", src.log_group)
     values = f.values
