@@ -82,6 +82,13 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
             "The DPoP replay table holds only hashes of proof ids that expire within about an hour "
             "(dpop_max_age_seconds + leeway); a point-in-time restore would bring back nothing of use.",
         )
+    _ack(
+        stack.audit.checkpoints,
+        "AwsSolutions-DDB3",
+        "The audit consumer's checkpoints must never go back in time: a point-in-time restore would "
+        "make it write again events it had committed (duplicates). Lost, only a batch in flight at "
+        "that moment can be written twice (README Exactly once).",
+    )
     for queue in (stack.audit.dead_letters, stack.role_events.dead_letters):
         _ack(
             queue,

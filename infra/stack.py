@@ -122,6 +122,11 @@ class EdgeAuthStack(Stack):
             C.OUTPUT_ROLE_TABLE: (self.role_table.table.table_name, "DynamoDB role table"),
             C.OUTPUT_AUDIT_STREAM: (self.audit.stream.stream_name, "Kinesis audit stream"),
             C.OUTPUT_AUDIT_LOG_GROUP: (self.audit.audit_log_group.log_group_name, "Normalised audit events"),
+            C.OUTPUT_AUDIT_CHECKPOINT_TABLE: (
+                self.audit.checkpoints.table_name,
+                "Audit consumer checkpoints",
+            ),
+            C.OUTPUT_AUDIT_DEAD_LETTERS: (self.audit.dead_letters.queue_url, "Audit consumer dead letters"),
             C.OUTPUT_AUTHORIZER_LOG_GROUP: (self.authorizer.log_group.log_group_name, "Authorizer log group"),
             C.OUTPUT_ACCESS_LOG_GROUP: (self.api.access_log_group.log_group_name, "API access log group"),
         }

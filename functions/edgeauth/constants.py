@@ -38,6 +38,9 @@ AUDIT_CONSUMER_SERVICE: Final = "edgeauth-audit-consumer"
 ROLE_EVENTS_SERVICE: Final = "edgeauth-role-events"
 METRIC_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
 """Emitted by the role-events handler (dimension ``service``) when the cache flush kept failing."""
+METRIC_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
+"""Emitted by the audit consumer (dimension ``service``): CloudWatch Logs or DynamoDB calls refused by
+throttling (each retried, or its records delivered again)."""
 
 # --- Role table (see README "The role table") --------------------------------------------------------
 TABLE_PARTITION_KEY: Final = "pk"
@@ -89,6 +92,10 @@ AUDIT_DECISION_MESSAGE: Final = "authorization decision"
 """``message`` of the authorizer's one JSON audit line per decision."""
 AUDIT_SCHEMA_VERSION: Final = 1
 
+# --- Audit consumer checkpoint table (see README "Exactly once") ----------------------------------------
+CHECKPOINT_KEY: Final = "pk"
+"""Partition key (string) of the audit consumer's checkpoint table: ``<kinesis stream>/<shard id>``."""
+
 # --- Other functions' environment ------------------------------------------------------------------
 ENV_AUDIT_LOG_GROUP: Final = "EDGEAUTH_AUDIT_LOG_GROUP"
 """Audit consumer and role-events handler: the log group that receives normalised audit events."""
@@ -96,6 +103,8 @@ ENV_AUTHORIZER_LOG_GROUP: Final = "EDGEAUTH_AUTHORIZER_LOG_GROUP"
 """Audit consumer: the authorizer's log group. Its lines may become ``decision`` events, and only its."""
 ENV_ACCESS_LOG_GROUP: Final = "EDGEAUTH_ACCESS_LOG_GROUP"
 """Audit consumer: the stage's access log group. Its lines become ``access`` (or ``malformed``) events."""
+ENV_AUDIT_CHECKPOINT_TABLE: Final = "EDGEAUTH_AUDIT_CHECKPOINT_TABLE"
+"""Audit consumer: the DynamoDB table of per-shard checkpoints (exactly once, README "Exactly once")."""
 ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
 """Role-events handler: the REST API whose stage authorizer cache is flushed on a role edit."""
 ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
@@ -127,6 +136,9 @@ OUTPUT_DPOP_REPLAY_TABLE: Final = "DpopReplayTableName"
 """Only when an issuer has ``dpop`` on (the table exists only then)."""
 OUTPUT_AUDIT_STREAM: Final = "AuditStreamName"
 OUTPUT_AUDIT_LOG_GROUP: Final = "AuditLogGroupName"
+OUTPUT_AUDIT_CHECKPOINT_TABLE: Final = "AuditCheckpointTableName"
+OUTPUT_AUDIT_DEAD_LETTERS: Final = "AuditDeadLetterQueueUrl"
+"""The audit consumer's dead-letter queue (``edgeauth audit replay`` reads it)."""
 OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP: Final = "AccessLogGroupName"
 OUTPUT_USAGE_PLAN_PREFIX: Final = "UsagePlan"

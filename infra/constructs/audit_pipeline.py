@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -60,7 +61,10 @@ class AuditPipeline(Construct):
       authorizer's) into the stream, through :attr:`subscription_role`, which may only put records;
     * :attr:`consumer`: the audit consumer (:data:`edgeauth.constants.HANDLER_AUDIT_CONSUMER`) on the
       stream with partial batch responses, bisect on error, :data:`RETRY_ATTEMPTS` retries,
-      :data:`MAX_RECORD_AGE`, and :attr:`dead_letters` as on-failure destination;
+      :data:`MAX_RECORD_AGE`, and :attr:`dead_letters` as on-failure destination; one batch at a
+      time per shard (the per-shard checkpoint relies on it);
+    * :attr:`checkpoints`: the consumer's per-shard checkpoint table (exactly once, see
+      :mod:`edgeauth.audit.shard_writer`), which only the consumer reads and writes;
     * :attr:`audit_log_group` (retention ``audit_log_retention_days``, retained on deletion), which the
       consumer writes to and every :data:`edgeauth.audit.queries.SAVED_QUERIES` entry queries.
     """
@@ -132,6 +136,17 @@ class AuditPipeline(Construct):
             )
         )
 
+        # Per-shard checkpoints of the consumer. No point-in-time recovery on purpose: restoring an
+        # older checkpoint would make the consumer write again what it had committed.
+        self.checkpoints = dynamodb.Table(
+            self,
+            ids.AUDIT_CHECKPOINTS,
+            partition_key=dynamodb.Attribute(name=C.CHECKPOINT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
         consumer = EdgeAuthFunction(
             self,
             ids.AUDIT_CONSUMER,
@@ -141,6 +156,7 @@ class AuditPipeline(Construct):
             service=ids.AUDIT_CONSUMER_SERVICE,
             environment={
                 C.ENV_AUDIT_LOG_GROUP: self.audit_log_group.log_group_name,
+                C.ENV_AUDIT_CHECKPOINT_TABLE: self.checkpoints.table_name,
                 # A line's kind comes from the group it was logged to, never from its content.
                 C.ENV_AUTHORIZER_LOG_GROUP: authorizer_log_group.log_group_name,
                 C.ENV_ACCESS_LOG_GROUP: access_log_group.log_group_name,
@@ -152,9 +168,11 @@ class AuditPipeline(Construct):
         )
         self.consumer: lambda_.Function = consumer.function
         self.consumer_log_group: logs.LogGroup = consumer.log_group
+        # GetLogEvents: only to read back the window of a batch whose writer did not finish.
         self.audit_log_group.grant(
             consumer.role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents"
         )
+        self.checkpoints.grant(consumer.role, "dynamodb:GetItem", "dynamodb:PutItem")
 
         self.dead_letters = encrypted_dead_letter_queue(self, ids.AUDIT_DLQ)
         self.consumer.add_event_source(

@@ -121,9 +121,25 @@ def test_consumer_writes_only_to_the_audit_log_group(synth: Synth) -> None:
     readers = [r for s in statements if "logs:GetLogEvents" in actions(s) for r in resources(s)]
     assert [str(r) for r in readers] == [str({"Fn::GetAtt": [audit_id, "Arn"]})]
     granted = {a for s in statements for a in actions(s)}
-    assert not {a for a in granted if a.startswith(("kinesis:Put", "dynamodb:", "apigateway:"))}
+    assert not {a for a in granted if a.startswith(("kinesis:Put", "apigateway:"))}
+    # DynamoDB: its checkpoint table only, read and put
+    checkpoints = {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.checkpoints), "Arn"]}
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert [sorted(actions(s)) for s in dynamo] == [["dynamodb:GetItem", "dynamodb:PutItem"]]
+    assert [str(r) for r in resources(dynamo[0])] == [str(checkpoints)]
     wildcard = {a for s in statements if "*" in resources(s) for a in actions(s)}
     assert wildcard == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_checkpoint_table_is_keyed_by_shard_on_demand_and_without_point_in_time_recovery(synth: Synth) -> None:
+    table = synth.resource(synth.stack.audit.checkpoints)
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": C.CHECKPOINT_KEY, "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert "PointInTimeRecoverySpecification" not in props  # a restored checkpoint would rewrite events
+    env = synth.resource(synth.stack.audit.consumer)["Properties"]["Environment"]["Variables"]
+    assert env[C.ENV_AUDIT_CHECKPOINT_TABLE] == {"Ref": synth.logical_id(synth.stack.audit.checkpoints)}
 
 
 def test_audit_log_group_has_retention_and_is_retained(synth: Synth) -> None:
