@@ -78,6 +78,9 @@ ALARM_ROLE_EVENTS_ITERATOR_AGE: Final = "RoleEventsIteratorAge"
 ALARM_AUDIT_DEAD_LETTERS: Final = "AuditDeadLetters"
 ALARM_ROLE_EVENTS_DEAD_LETTERS: Final = "RoleEventsDeadLetters"
 ALARM_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
+ALARM_AUDIT_DELIVERY_ERRORS: Final = "AuditDeliveryErrors"
+ALARM_AUDIT_DELIVERY_THROTTLING: Final = "AuditDeliveryThrottling"
+ALARM_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
 
 # Metrics the access log group's metric filters publish (namespace edgeauth.constants.METRICS_NAMESPACE,
 # dimension ApiId) and the alarms read.

@@ -13,7 +13,7 @@ from infra import bundling
 from infra import constants as ids
 from infra.config import StageConfig
 from infra.constructs.api import Api
-from infra.constructs.audit_pipeline import AuditPipeline
+from infra.constructs.audit_pipeline import SUBSCRIPTION_FILTER_NAME, AuditPipeline
 from infra.constructs.authorizer import Authorizer
 from infra.constructs.dpop_replay_table import DpopReplayTable
 from infra.constructs.monitoring import Monitoring
@@ -111,6 +111,7 @@ class EdgeAuthStack(Stack):
             role_events=self.role_events.function,
             audit_dead_letters=self.audit.dead_letters,
             role_events_dead_letters=self.role_events.dead_letters,
+            audit_subscriptions=[(group, SUBSCRIPTION_FILTER_NAME) for group in self.audit.source_log_groups],
         )
         self._outputs()
 

@@ -7,6 +7,7 @@ infrastructure and the code: treat it like a schema change.
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 # --- Environment variables read by the authorizer (see README "Configuration") ---------------------
@@ -175,6 +176,45 @@ ACCESS_LOG_FIELDS: Final = {
     "errorMessage": "$context.error.message",
     "errorResponseType": "$context.error.responseType",
 }
+
+ACCESS_LOG_FIELDS_COMPACT: Final = {
+    "requestId": "$context.requestId",
+    "t": "$context.requestTimeEpoch",
+    "apiId": "$context.apiId",
+    "stg": "$context.stage",
+    "m": "$context.httpMethod",
+    "res": "$context.resourcePath",
+    "p": "$context.path",
+    "pr": "$context.protocol",
+    "status": "$context.status",
+    "len": "$context.responseLength",
+    "lat": "$context.responseLatency",
+    "ilat": "$context.integrationLatency",
+    "ist": "$context.integration.status",
+    "ip": "$context.identity.sourceIp",
+    "ua": "$context.identity.userAgent",
+    "key": "$context.identity.apiKeyId",
+    "sub": "$context.authorizer.sub",
+    "iss": "$context.authorizer.iss",
+    "rol": "$context.authorizer.roles",
+    "cid": "$context.authorizer.clientId",
+    "ast": "$context.authorizer.status",
+    "alat": "$context.authorizer.latency",
+    "aerr": "$context.authorizer.error",
+    "err": "$context.error.message",
+    "et": "$context.error.responseType",
+}
+"""The compact access log format: the same ``$context`` values as :data:`ACCESS_LOG_FIELDS` under short
+keys, without ``extendedRequestId`` (unused) and ``principalId`` (the authorizer sets it to ``sub``).
+About 40 % fewer bytes per request ingested (README "Capacity and cost model"). ``requestId``,
+``status`` and ``apiId`` keep their names: the access log metric filters select on them."""
+
+ACCESS_LOG_FORMATS: Final = {
+    "full": json.dumps(ACCESS_LOG_FIELDS),
+    "compact": json.dumps(ACCESS_LOG_FIELDS_COMPACT, separators=(",", ":")),
+}
+"""The stage's access log format text by the ``access_log_format`` setting. The audit consumer reads
+lines of either (a deployment switches formats while lines of the other are still in flight)."""
 
 # Headers the API adds to every request it proxies to the backend, from the authorizer's answer.
 # API Gateway sets them itself (a client-sent header of the same name is overwritten), so the backend

@@ -22,12 +22,10 @@ from infra.config import StageConfig
 from infra.constructs.function import EdgeAuthFunction
 from infra.constructs.retention import retention_days
 
-STREAM_RETENTION: Final = Duration.hours(24)
-"""How long a record stays readable (Kinesis' included retention)."""
 MAX_RECORD_AGE: Final = Duration.hours(6)
-"""Records older than this go to the dead-letter queue instead of blocking the shard. Shorter than
-:data:`STREAM_RETENTION`, so a dead letter's sequence numbers still point at readable records for
-at least 18 hours: enough to replay them."""
+"""Records older than this go to the dead-letter queue instead of blocking the shard. The stream keeps
+records ``audit_stream_retention_hours`` (at least 7 days), so a dead letter's sequence numbers still
+point at readable records for days: ``edgeauth audit replay`` re-drives them."""
 RETRY_ATTEMPTS: Final = 5
 """Bounded: after bisecting down to the failing record and retrying it this often, it is dead-lettered."""
 BATCH_SIZE: Final = 100
@@ -38,6 +36,11 @@ CONSUMER_MEMORY_MB: Final = 256
 
 AUTHORIZER_LOG_FILTER: Final = logs.FilterPattern.string_value("$.message", "=", C.AUDIT_DECISION_MESSAGE)
 """Only the authorizer's audit lines go to the stream (not START/END/REPORT or diagnostics)."""
+SUBSCRIPTION_FILTER_NAME: Final = "edgeauth-audit"
+"""Each source group's one subscription filter (named, so that its CloudWatch Logs metrics can be found)."""
+SUBSCRIPTION_DISTRIBUTION: Final = "Random"
+"""Spread each group's lines over the stream's shards (the default, ``ByLogStream``, sends a log
+stream's lines to one shard: hot shards under load)."""
 
 
 def encrypted_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
@@ -65,8 +68,9 @@ class AuditPipeline(Construct):
       time per shard (the per-shard checkpoint relies on it);
     * :attr:`checkpoints`: the consumer's per-shard checkpoint table (exactly once, see
       :mod:`edgeauth.audit.shard_writer`), which only the consumer reads and writes;
-    * :attr:`audit_log_group` (retention ``audit_log_retention_days``, retained on deletion), which the
-      consumer writes to and every :data:`edgeauth.audit.queries.SAVED_QUERIES` entry queries.
+    * :attr:`audit_log_group` (retention ``audit_log_retention_days``, class ``audit_log_class``,
+      retained on deletion), which the consumer writes to and every
+      :data:`edgeauth.audit.queries.SAVED_QUERIES` entry queries.
     """
 
     def __init__(
@@ -93,12 +97,14 @@ class AuditPipeline(Construct):
             stream_mode=kinesis.StreamMode.ON_DEMAND,
             encryption=kinesis.StreamEncryption.KMS,
             encryption_key=self.key,
-            retention_period=STREAM_RETENTION,
+            retention_period=Duration.hours(config.audit_stream_retention_hours),
         )
+        # The class is fixed at creation: changing it replaces the group (the old one is retained).
         self.audit_log_group = logs.LogGroup(
             self,
             ids.AUDIT_LOG_GROUP,
             retention=retention_days(config.audit_log_retention_days),
+            log_group_class=logs.LogGroupClass(config.audit_log_class),
             removal_policy=RemovalPolicy.RETAIN,
         )
 
@@ -128,6 +134,7 @@ class AuditPipeline(Construct):
         )
         # L1 filters: the L2 destination would grant the role the stream's full write set (with key
         # wildcards) and iam:PassRole on itself; the statements above are all delivery needs.
+        self.source_log_groups = (authorizer_log_group, access_log_group)
         self.subscription_filters = tuple(
             self._subscription(construct_id, log_group, pattern)
             for construct_id, log_group, pattern in (
@@ -206,10 +213,12 @@ class AuditPipeline(Construct):
         subscription = logs.CfnSubscriptionFilter(
             self,
             construct_id,
+            filter_name=SUBSCRIPTION_FILTER_NAME,
             log_group_name=log_group.log_group_name,
             filter_pattern=pattern.log_pattern_string,
             destination_arn=self.stream.stream_arn,
             role_arn=self.subscription_role.role_arn,
+            distribution=SUBSCRIPTION_DISTRIBUTION,
         )
         # CloudWatch Logs test-delivers when the filter is created: the role's policy must exist first.
         subscription.node.add_dependency(self.subscription_role)

@@ -27,6 +27,11 @@ STATUS_METRICS: Final = (
     (ids.METRIC_THROTTLED, "429"),
 )
 
+SUBSCRIPTION_DESTINATION_TYPE: Final = "Kinesis"
+"""The ``DestinationType`` dimension CloudWatch Logs publishes its subscription metrics under for a
+Kinesis Data Streams destination."""
+RUNBOOK: Final = "README.md#runbook"
+
 DECISIONS_SEARCH: Final = (
     f"SEARCH('{{{C.METRICS_NAMESPACE},decision,reason}} MetricName=\"Decisions\"', 'Sum', 300)"
 )
@@ -42,7 +47,11 @@ class Monitoring(Construct):
     * API 5xx count; 401 and 403 rates (percent of requests, once there are ``rate_min_requests``);
       429 count;
     * iterator age of the audit consumer and of the role-events function; messages in either
-      dead-letter queue.
+      dead-letter queue;
+    * the audit subscriptions' delivery errors and throttling (CloudWatch Logs' ``DeliveryErrors``
+      and ``DeliveryThrottling`` of each source group's filter), and the audit consumer's throttled
+      writes (its ``AuditWriteThrottled`` metric). README "Audit trail" > "Runbook" says what each
+      audit alarm means and what to do.
 
     With ``alarms.topic_arn`` every alarm notifies that SNS topic. Missing data never alarms.
     """
@@ -62,6 +71,7 @@ class Monitoring(Construct):
         role_events: lambda_.IFunction,
         audit_dead_letters: sqs.IQueue,
         role_events_dead_letters: sqs.IQueue,
+        audit_subscriptions: Sequence[tuple[logs.ILogGroup, str]] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         period = Duration.seconds(settings.period_seconds)
@@ -183,6 +193,8 @@ class Monitoring(Construct):
             "take effect only when cached answers expire (the authorizer cache TTL).",
         )
 
+        self._audit_alarms(settings, period, audit_subscriptions)
+
         if settings.topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", settings.topic_arn)
             for alarm in self.alarms.values():
@@ -253,6 +265,62 @@ class Monitoring(Construct):
                     ),
                 ],
             ),
+        )
+
+    def _audit_alarms(
+        self, settings: AlarmSettings, period: Duration, subscriptions: Sequence[tuple[logs.ILogGroup, str]]
+    ) -> None:
+        """The audit pipeline's own alarms (the consumer's iterator age and dead letters are above)."""
+        for alarm_id, metric_name, threshold, what in (
+            (
+                ids.ALARM_AUDIT_DELIVERY_ERRORS,
+                "DeliveryErrors",
+                settings.audit_delivery_errors,
+                "CloudWatch Logs failed to deliver audit lines to the audit stream (it retries for up "
+                "to 24 hours, then drops them)",
+            ),
+            (
+                ids.ALARM_AUDIT_DELIVERY_THROTTLING,
+                "DeliveryThrottling",
+                settings.audit_delivery_throttling,
+                "The audit stream throttled CloudWatch Logs' deliveries (delayed, retried)",
+            ),
+        ):
+            metrics = {
+                f"m{i}": cw.Metric(
+                    namespace="AWS/Logs",
+                    metric_name=metric_name,
+                    dimensions_map={
+                        "LogGroupName": group.log_group_name,
+                        "DestinationType": SUBSCRIPTION_DESTINATION_TYPE,
+                        "FilterName": filter_name,
+                    },
+                    statistic=cw.Stats.SUM,
+                    period=period,
+                )
+                for i, (group, filter_name) in enumerate(subscriptions)
+            }
+            if not metrics:
+                continue
+            total = cw.MathExpression(
+                expression=" + ".join(f"FILL({name}, 0)" for name in metrics),
+                using_metrics=dict(metrics),
+                period=period,
+                label=f"{metric_name} (audit subscriptions)",
+            )
+            self._alarm(alarm_id, total, threshold, f"{what}. Runbook: {RUNBOOK} ({alarm_id}).")
+        self._alarm(
+            ids.ALARM_AUDIT_WRITE_THROTTLED,
+            cw.Metric(
+                namespace=C.METRICS_NAMESPACE,
+                metric_name=C.METRIC_AUDIT_WRITE_THROTTLED,
+                dimensions_map={"service": C.AUDIT_CONSUMER_SERVICE},
+                statistic=cw.Stats.SUM,
+                period=period,
+            ),
+            settings.audit_write_throttles,
+            "CloudWatch Logs or DynamoDB throttled the audit consumer's writes (retried, or the records "
+            f"delivered again: the audit log group falls behind). Runbook: {RUNBOOK} ({ids.ALARM_AUDIT_WRITE_THROTTLED}).",
         )
 
     def _alarm(

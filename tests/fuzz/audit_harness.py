@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edgeauth.audit import schema as S
 from edgeauth.audit.consumer import KinesisSource, normalise_record
-from tests.support.access_lines import TYPICAL, UNAUTHENTICATED, raw_access_line
+from tests.support.access_lines import COMPACT_FORMAT, TYPICAL, UNAUTHENTICATED, raw_access_line
 
 CORPUS = Path(__file__).parent / "corpus" / "access_line"
 AUTHORIZER_GROUP = "/aws/lambda/EdgeAuth-prod-Authorizer"
@@ -114,6 +114,16 @@ def seeds() -> dict[str, str]:
         "seed-empty-object.json": "{}",
         "seed-array.json": "[1,2]",
         "seed-platform-line.txt": "REPORT RequestId: 1\tDuration: 2.0 ms",
+        "seed-compact-typical.json": raw_access_line(TYPICAL, COMPACT_FORMAT),
+        "seed-compact-forged-decision.json": raw_access_line(
+            {**UNAUTHENTICATED, "userAgent": forged_decision}, COMPACT_FORMAT
+        ),
+        "seed-compact-swallowed-keys.json": raw_access_line(
+            {**TYPICAL, "userAgent": 'x","key":{"a":"', "roles": 'r"},"sub":"root","zz":"'}, COMPACT_FORMAT
+        ),
+        "seed-mixed-formats.json": raw_access_line(
+            {**TYPICAL, "userAgent": 'x","httpMethod":"DELETE'}, COMPACT_FORMAT
+        ),
     }
 
 

@@ -22,6 +22,27 @@ def test_stream_is_on_demand_and_encrypted_with_a_rotated_key(synth: Synth) -> N
     synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
+def test_subscriptions_are_named_and_spread_over_the_shards(synth: Synth) -> None:
+    filters = synth.resources("AWS::Logs::SubscriptionFilter").values()
+    assert [f["Properties"]["Distribution"] for f in filters] == ["Random", "Random"]
+    assert {f["Properties"]["FilterName"] for f in filters} == {audit_pipeline.SUBSCRIPTION_FILTER_NAME}
+
+
+def test_audit_log_group_class_is_the_setting(synth: Synth) -> None:
+    props = synth.resource(synth.stack.audit.audit_log_group)["Properties"]
+    assert props["LogGroupClass"] == synth.config.audit_log_class == "INFREQUENT_ACCESS"
+
+
+def test_no_saved_query_needs_a_command_infrequent_access_lacks() -> None:
+    """Logs Insights on the Infrequent Access class runs every command but these four."""
+    import re
+
+    for query in SAVED_QUERIES:
+        commands = {m.group(1).lower() for m in re.finditer(r"(?:^|\|)\s*([A-Za-z]+)", query.query)}
+        assert not commands & {"pattern", "diff", "filterindex", "unmask"}, query.name
+        assert "unmask(" not in query.query.lower()
+
+
 def test_both_log_groups_subscribe_to_the_stream(synth: Synth) -> None:
     stream = {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.stream), "Arn"]}
     role = {"Fn::GetAtt": [synth.logical_id(synth.stack.audit.subscription_role), "Arn"]}
@@ -86,7 +107,11 @@ def test_consumer_never_blocks_its_shard(synth: Synth) -> None:
         },
     )
     assert 0 < audit_pipeline.RETRY_ATTEMPTS <= 10
-    assert audit_pipeline.MAX_RECORD_AGE.to_seconds() < audit_pipeline.STREAM_RETENTION.to_seconds()
+    (stream,) = synth.resources("AWS::Kinesis::Stream").values()
+    retention_hours = stream["Properties"]["RetentionPeriodHours"]
+    assert retention_hours == synth.config.audit_stream_retention_hours >= 7 * 24
+    # a dead letter's records stay readable for days after they were dead-lettered: replayable
+    assert audit_pipeline.MAX_RECORD_AGE.to_seconds() <= retention_hours * 3600 - 6 * 86400
 
 
 def test_dead_letter_queue_is_encrypted_and_tls_only(synth: Synth) -> None:
@@ -131,7 +156,9 @@ def test_consumer_writes_only_to_the_audit_log_group(synth: Synth) -> None:
     assert wildcard == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
-def test_checkpoint_table_is_keyed_by_shard_on_demand_and_without_point_in_time_recovery(synth: Synth) -> None:
+def test_checkpoint_table_is_keyed_by_shard_on_demand_and_without_point_in_time_recovery(
+    synth: Synth,
+) -> None:
     table = synth.resource(synth.stack.audit.checkpoints)
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": C.CHECKPOINT_KEY, "KeyType": "HASH"}]

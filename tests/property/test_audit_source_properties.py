@@ -29,7 +29,7 @@ from edgeauth import constants as C
 from edgeauth.audit import schema as S
 from edgeauth.audit.consumer import KinesisSource, normalise_record
 from edgeauth.core.audit_line import DecisionRecord, decision_line
-from tests.support.access_lines import TYPICAL, UNAUTHENTICATED, escaped_access_line, raw_access_line
+from tests.support.access_lines import FORMATS, TYPICAL, UNAUTHENTICATED, escaped_access_line, raw_access_line
 from tests.support.budget import budget
 
 AUTHORIZER_GROUP = "/aws/lambda/EdgeAuth-prod-Authorizer"
@@ -87,12 +87,12 @@ def decoded_alone(raw: str) -> str | None:
 
 
 @budget(150)
-@given(base=bases, over=overrides)
+@given(base=bases, over=overrides, fmt=st.sampled_from(sorted(FORMATS)))
 def test_an_access_line_with_caller_controlled_values_is_its_own_access_event_or_malformed(
-    base: dict[str, str], over: dict[str, str]
+    base: dict[str, str], over: dict[str, str], fmt: str
 ) -> None:
     values = {**base, **over}
-    line = raw_access_line(values)
+    line = raw_access_line(values, FORMATS[fmt][0])
     ev = S.normalise_log_event(source_event(line), SOURCES.kind_of(ACCESS_GROUP))
     assert ev is not None, "an access log line is never dropped"
     assert ev.kind in (S.KIND_ACCESS, S.KIND_MALFORMED)
@@ -103,11 +103,14 @@ def test_an_access_line_with_caller_controlled_values_is_its_own_access_event_or
         kept = excerpt.removesuffix(S.TRUNCATION_MARKER) if doc.get("truncated") else excerpt
         assert line.startswith(kept) and kept
         return
-    # An access event: every boundary is where the format put it.
-    honest_values = {key: decoded_alone(raw if raw else "-") for key, raw in values.items()}
+    # An access event: every boundary is where the format put it (the fields the format logs).
+    logged = {k for k, var in C.ACCESS_LOG_FIELDS.items() if var in FORMATS[fmt][0]}
+    honest_values = {key: decoded_alone(raw if raw else "-") for key, raw in values.items() if key in logged}
     assert None not in honest_values.values(), f"an access event from a line whose values moved: {line}"
     honest = S.normalise_log_event(
-        source_event(escaped_access_line({k: v or "-" for k, v in honest_values.items() if v is not None})),
+        source_event(
+            escaped_access_line({k: v or "-" for k, v in honest_values.items() if v is not None}, fmt)
+        ),
         S.KIND_ACCESS,
     )
     assert honest is not None and honest.to_json() == ev.to_json()

@@ -11,8 +11,13 @@ from collections.abc import Mapping
 
 from edgeauth import constants as C
 
-ACCESS_LOG_FORMAT = json.dumps(C.ACCESS_LOG_FIELDS)
-"""The stage's access log format, as ``infra/constructs/api.py`` sets it."""
+ACCESS_LOG_FORMAT = C.ACCESS_LOG_FORMATS["full"]
+"""The full access log format, as ``infra/constructs/api.py`` sets it (``access_log_format: full``)."""
+COMPACT_FORMAT = C.ACCESS_LOG_FORMATS["compact"]
+FORMATS = {
+    "full": (ACCESS_LOG_FORMAT, C.ACCESS_LOG_FIELDS),
+    "compact": (COMPACT_FORMAT, C.ACCESS_LOG_FIELDS_COMPACT),
+}
 
 _VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
 _KEY_OF = {variable.removeprefix("$context."): key for key, variable in C.ACCESS_LOG_FIELDS.items()}
@@ -67,6 +72,10 @@ UNAUTHENTICATED: dict[str, str] = {
 }
 """A request API Gateway refused with 401 before the authorizer ran (no token)."""
 
+Values = Mapping[str, str]
+"""Values keyed like :data:`edgeauth.constants.ACCESS_LOG_FIELDS` (the full format's keys), whatever the
+format they are written in."""
+
 
 def raw_access_line(values: Mapping[str, str], fmt: str = ACCESS_LOG_FORMAT) -> str:
     """``fmt`` with every ``$context`` variable replaced by ``values[<its key>]`` (``-`` when absent
@@ -80,6 +89,12 @@ def raw_access_line(values: Mapping[str, str], fmt: str = ACCESS_LOG_FORMAT) -> 
     return _VARIABLE.sub(value, fmt)
 
 
-def escaped_access_line(values: Mapping[str, str]) -> str:
-    """The line an escaping writer would produce for the same values: the honest reading of them."""
-    return json.dumps({key: values.get(key, "") or "-" for key in C.ACCESS_LOG_FIELDS})
+def escaped_access_line(values: Mapping[str, str], fmt: str = "full") -> str:
+    """The line an escaping writer would produce for the same values in format ``fmt`` (``full`` or
+    ``compact``): the honest reading of them."""
+    fields = FORMATS[fmt][1]
+    out = {}
+    for key, variable in fields.items():
+        full_key = _KEY_OF[variable.removeprefix("$context.")]
+        out[key] = values.get(full_key, "") or "-"
+    return json.dumps(out)

@@ -53,21 +53,14 @@ def synthetic_records(
     lines from the authorizer's log group, odd ones access lines from the access log group (one
     payload holds the lines of one log group, as CloudWatch Logs sends them)."""
     out: list[KinesisSource] = []
-    access = {k: "-" for k in C.ACCESS_LOG_FIELDS}
-    access.update(
-        requestId="r",
-        httpMethod="GET",
-        resourcePath="/accounts/{id}",
-        path="/accounts/1",
-        status="200",
-        responseLatency="12",
-        apiKeyId="k",
-    )
+    access = {k: "-" for k in C.ACCESS_LOG_FIELDS_COMPACT}  # the stack's default format
+    access.update({"requestId": "r", "m": "GET", "res": "/accounts/{id}", "p": "/accounts/1"})
+    access.update({"status": "200", "lat": "12", "key": "k"})
     for r in range(records):
         events = []
         for i in range(lines_per_record):
             if r % 2:
-                msg = json.dumps(access)
+                msg = json.dumps(access, separators=(",", ":"))
             else:
                 msg = decision_line(
                     DecisionRecord(

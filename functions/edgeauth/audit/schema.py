@@ -98,8 +98,6 @@ ERR_NOT_ACCESS_FORMAT: Final = "not_access_log_format"
 ERR_UNKNOWN_SOURCE: Final = "unknown_source"
 """A line from a log group that is neither of the stack's source groups."""
 
-ACCESS_LOG_KEYS: Final = frozenset(C.ACCESS_LOG_FIELDS)
-"""The keys of the stage's access log format (:data:`edgeauth.constants.ACCESS_LOG_FIELDS`)."""
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -383,8 +381,8 @@ def normalise_log_event(src: SourceLogEvent, source_kind: str | None) -> AuditEv
       ``malformed``. An access-shaped line here is just another application line.
     * ``access`` (the stage's access log group): every line becomes an ``access`` event or a
       ``malformed`` one (excerpt kept), never ``None`` and never a decision. It is ``malformed``
-      unless it is a JSON object without repeated keys, whose keys are all keys of the stage's
-      access log format (:data:`ACCESS_LOG_KEYS`) and whose values are all strings, as API Gateway
+      unless it is a JSON object without repeated keys, whose keys are all keys of one access log
+      format (:data:`ACCESS_FORMATS`: the compact or the full one) and whose values are all strings, as API Gateway
       writes them: an injected key is either repeated, outside the format, or leaves a value that
       is an object (to swallow the real keys that follow), so each is caught.
     * ``None`` (any other group): ``malformed`` with error :data:`ERR_UNKNOWN_SOURCE`.
@@ -405,9 +403,10 @@ def normalise_log_event(src: SourceLogEvent, source_kind: str | None) -> AuditEv
     if not isinstance(body, dict):
         return _malformed(eid, src, ERR_NOT_OBJECT)
     if source_kind == KIND_ACCESS:
-        if not _is_access_line(body):
+        fmt = _access_format(body)
+        if fmt is None:
             return _malformed(eid, src, ERR_NOT_ACCESS_FORMAT)
-        return _access(eid, src, body)
+        return _access(eid, src, body, fmt)
     if body.get("event") == "decision" or body.get("message") == C.AUDIT_DECISION_MESSAGE:
         return _decision(eid, src, body)
     return None
@@ -424,12 +423,16 @@ def _malformed(eid: str, src: SourceLogEvent, error: str) -> AuditEvent:
     )
 
 
-def _is_access_line(body: dict[str, Any]) -> bool:
-    """Only keys of the access log format, every value a string (API Gateway quotes each one)."""
+def _access_format(body: dict[str, Any]) -> _AccessFormat | None:
+    """The access log format the line has: only keys of that format (the compact or the full one),
+    every value a string (API Gateway quotes each one). ``None`` when it has neither's shape."""
     keys = body.keys()
-    if not keys <= ACCESS_LOG_KEYS or "requestId" not in keys:
-        return False
-    return all(type(v) is str for v in body.values())
+    if "requestId" not in keys:
+        return None
+    for fmt in (ACCESS_FORMATS["compact"], ACCESS_FORMATS["full"]):
+        if keys <= fmt.keys:
+            return fmt if all(type(v) is str for v in body.values()) else None
+    return None
 
 
 _DECISION_TEXT_FIELDS: Final = (
@@ -488,49 +491,76 @@ _GATEWAY_REASONS: Final = {
 }
 
 
-# The access line's fields in output order: (event key, access log key, is a number). ``roles``
-# is read apart (a JSON list in a string is flattened).
-_ACCESS_FIELDS: Final = (
-    ("request_id", "requestId", False),
-    ("method", "httpMethod", False),
-    ("resource", "resourcePath", False),
-    ("path", "path", False),
-    ("status", "status", True),
-    ("latency_ms", "responseLatency", True),
-    ("integration_latency_ms", "integrationLatency", True),
-    ("integration_status", "integrationStatus", True),
-    ("authorizer_status", "authorizerStatus", True),
-    ("authorizer_latency_ms", "authorizerLatency", True),
-    ("authorizer_error", "authorizerError", False),
-    ("api_key_id", "apiKeyId", False),
-    ("principal", "principalId", False),
-    ("iss", "iss", False),
-    ("sub", "sub", False),
-    ("client_id", "clientId", False),
-    ("roles", "roles", False),
-    ("source_ip", "sourceIp", False),
-    ("user_agent", "userAgent", False),
-    ("api_id", "apiId", False),
-    ("stage", "stage", False),
-    ("protocol", "protocol", False),
-    ("response_length", "responseLength", True),
-    ("error_message", "errorMessage", False),
-    ("error_type", "errorResponseType", False),
+# The access line's fields in output order: (event key, key in the full format, key in the compact
+# format or None when it does not log it, is a number). ``roles`` is read apart (a JSON list in a
+# string is flattened); the request's time (``requestTimeEpoch`` / ``t``) becomes the event's time.
+_ACCESS_MAP: Final = (
+    ("request_id", "requestId", "requestId", False),
+    ("method", "httpMethod", "m", False),
+    ("resource", "resourcePath", "res", False),
+    ("path", "path", "p", False),
+    ("status", "status", "status", True),
+    ("latency_ms", "responseLatency", "lat", True),
+    ("integration_latency_ms", "integrationLatency", "ilat", True),
+    ("integration_status", "integrationStatus", "ist", True),
+    ("authorizer_status", "authorizerStatus", "ast", True),
+    ("authorizer_latency_ms", "authorizerLatency", "alat", True),
+    ("authorizer_error", "authorizerError", "aerr", False),
+    ("api_key_id", "apiKeyId", "key", False),
+    ("principal", "principalId", None, False),
+    ("iss", "iss", "iss", False),
+    ("sub", "sub", "sub", False),
+    ("client_id", "clientId", "cid", False),
+    ("roles", "roles", "rol", False),
+    ("source_ip", "sourceIp", "ip", False),
+    ("user_agent", "userAgent", "ua", False),
+    ("api_id", "apiId", "apiId", False),
+    ("stage", "stage", "stg", False),
+    ("protocol", "protocol", "pr", False),
+    ("response_length", "responseLength", "len", True),
+    ("error_message", "errorMessage", "err", False),
+    ("error_type", "errorResponseType", "et", False),
 )
 
 
-def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
+@dataclass(frozen=True, slots=True)
+class _AccessFormat:
+    keys: frozenset[str]
+    fields: tuple[tuple[str, str, bool], ...]  # (event key, line key, is a number)
+    roles: str
+    time: str
+
+
+ACCESS_FORMATS: Final = {
+    "full": _AccessFormat(
+        frozenset(C.ACCESS_LOG_FIELDS),
+        tuple((event, full, number) for event, full, _, number in _ACCESS_MAP),
+        "roles",
+        "requestTimeEpoch",
+    ),
+    "compact": _AccessFormat(
+        frozenset(C.ACCESS_LOG_FIELDS_COMPACT),
+        tuple((event, compact, number) for event, _, compact, number in _ACCESS_MAP if compact is not None),
+        "rol",
+        "t",
+    ),
+}
+"""How each access log format of :data:`edgeauth.constants.ACCESS_LOG_FORMATS` is read."""
+
+
+def _access(eid: str, src: SourceLogEvent, body: dict[str, Any], fmt: _AccessFormat) -> AuditEvent:
     f = _Fields()
     f.text("source", src.log_group)
     values = f.values
     limit = MAX_FIELD_CHARS
-    for key, name, is_number in _ACCESS_FIELDS:
+    roles_key = fmt.roles
+    for key, name, is_number in fmt.fields:
         value = body.get(name)
         if is_number:
             parsed = _number(value)
             if parsed is not None:
                 values[key] = parsed
-        elif name == "roles":
+        elif name == roles_key:
             if isinstance(value, str) and value.startswith("["):
                 # RecursionError: "[[[[…" thousands deep; the text is then kept as it is.
                 with contextlib.suppress(ValueError, RecursionError):
@@ -550,7 +580,7 @@ def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
     )
     f.raw("refused_by", refused_by)
     f.raw("reason", reason)
-    time_ms = _number(body.get("requestTimeEpoch"))
+    time_ms = _number(body.get(fmt.time))
     # A time outside what an ISO-8601 timestamp can show (year 9999) would overflow when rendered:
     # such a line keeps its CloudWatch Logs timestamp instead.
     when = src.timestamp_ms
