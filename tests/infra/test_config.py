@@ -196,7 +196,11 @@ def mutate(path: str, value: Any) -> dict[str, Any]:
             "edgeauth.stages.prod.audit_stream_retention_hours: must be between 168 and 8760",
         ),
         ("access_log_format", "clf", "edgeauth.stages.prod.access_log_format: must be one of"),
-        ("alarms", {"audit_write_throttles": 0}, "edgeauth.stages.prod.alarms.audit_write_throttles: must be"),
+        (
+            "alarms",
+            {"audit_write_throttles": 0},
+            "edgeauth.stages.prod.alarms.audit_write_throttles: must be",
+        ),
     ],
 )
 def test_invalid_setting_fails_with_its_name(path: str, value: Any, message: str) -> None:

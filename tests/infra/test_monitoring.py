@@ -157,7 +157,9 @@ def test_audit_subscription_delivery_alarms_sum_both_source_groups_filters(synth
         (ids.ALARM_AUDIT_DELIVERY_THROTTLING, "DeliveryThrottling", settings.audit_delivery_throttling),
     ):
         props = alarm(synth, alarm_id)
-        assert props["Threshold"] == threshold and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert (
+            props["Threshold"] == threshold and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        )
         stats = [m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m]
         assert {(s["Metric"]["Namespace"], s["Metric"]["MetricName"], s["Stat"]) for s in stats} == {
             ("AWS/Logs", metric_name, "Sum")
