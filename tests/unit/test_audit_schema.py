@@ -98,13 +98,15 @@ class TestDecision:
         # THEN
         assert ev is not None and ev.kind == "decision"
         doc = written(ev)
-        assert doc["audit_version"] == C.AUDIT_SCHEMA_VERSION
+        assert doc["audit_version"] == C.AUDIT_EVENT_VERSION
         assert doc["decision"] == "deny" and doc["reason"] == "no_matching_permission"
         assert doc["sub"] == "bob" and doc["roles"] == "reader,auditor"
         assert doc["method"] == "DELETE" and doc["resource"] == "/accounts/{id}"
         assert doc["latency_ms"] == 1.234 and doc["role_cache_hit"] == 1
         assert doc["time"] == "2023-11-14T22:13:20.000Z"
         assert "_aws" not in doc and "Decisions" not in doc and "rule" not in doc  # null fields omitted
+        # version 2: what every event of the group would repeat is left out
+        assert doc["audit_version"] == 2 and not {"source", "api_id", "stage", "service"} & set(doc)
 
     def test_given_same_source_when_normalised_twice_then_same_id(self) -> None:
         line = decision_line(DecisionRecord(decision="allow", reason="allowed"))
@@ -202,7 +204,11 @@ class TestAccess:
         assert ev is not None and ev.kind == "access"
         doc = written(ev)
         assert doc["status"] == 200 and doc["latency_ms"] == 12 and doc["api_key_id"] == "key-123"
-        assert doc["principal"] == "alice" and doc["resource"] == "/accounts/{id}"
+        assert doc["sub"] == "alice" and doc["resource"] == "/accounts/{id}"
+        # version 2: what every event of the group would repeat is left out
+        assert doc["audit_version"] == 2 and not {"source", "principal", "api_id", "stage", "protocol"} & set(
+            doc
+        )
         assert "refused_by" not in doc and "reason" not in doc and "user_agent" not in doc  # "-" → absent
         assert ev.time_ms == T0 - 5  # the request's time
 
@@ -445,19 +451,21 @@ class TestAccessLogFormats:
             if compact is not None:
                 assert C.ACCESS_LOG_FIELDS[full] == C.ACCESS_LOG_FIELDS_COMPACT[compact], event_key
         read = {full for _, full, _, _ in S._ACCESS_MAP}
-        assert set(C.ACCESS_LOG_FIELDS) - read == {"requestTimeEpoch", "extendedRequestId"}
-        assert set(C.ACCESS_LOG_FIELDS_COMPACT) - {c for _, _, c, _ in S._ACCESS_MAP} == {"t"}
+        # Left out of version 2 events (the same on every event, or another field says it) or read
+        # apart (the time):
+        not_read = {"extendedRequestId", "principalId", "apiId", "stage", "protocol"}
+        assert set(C.ACCESS_LOG_FIELDS) - read == {"requestTimeEpoch", *not_read}
+        assert set(C.ACCESS_LOG_FIELDS_COMPACT) - {c for _, _, c, _ in S._ACCESS_MAP} == {"t", "apiId"}
         # Unchanged names, because the access log metric filters select on them.
         assert {"requestId", "status", "apiId"} <= set(C.ACCESS_LOG_FIELDS_COMPACT)
 
-    def test_a_compact_line_is_the_same_access_event_as_a_full_one_but_principal(self) -> None:
+    def test_a_compact_line_is_the_same_access_event_as_a_full_one(self) -> None:
         from tests.support.access_lines import TYPICAL, escaped_access_line
 
         full = normalise(src(escaped_access_line(TYPICAL, "full"), group="api-access"))
         compact = normalise(src(escaped_access_line(TYPICAL, "compact"), group="api-access"))
         assert full is not None and compact is not None and compact.kind == S.KIND_ACCESS
-        expected = {k: v for k, v in full.fields.items() if k != "principal"}
-        assert dict(compact.fields) == expected and compact.time_ms == full.time_ms
+        assert dict(compact.fields) == dict(full.fields) and compact.time_ms == full.time_ms
         from tests.support.access_lines import COMPACT_FORMAT, raw_access_line
 
         # What the stage writes, as it writes it: the compact line is about 40 % shorter.

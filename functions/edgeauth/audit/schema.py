@@ -129,7 +129,7 @@ class AuditEvent:
     def to_json(self) -> str:
         """The event as one JSON line (ASCII, no newline), at most :data:`MAX_EVENT_BYTES` bytes."""
         body: dict[str, Any] = {
-            "audit_version": C.AUDIT_SCHEMA_VERSION,
+            "audit_version": C.AUDIT_EVENT_VERSION,
             "kind": self.kind,
             "id": self.id,
             "time": iso_time(self.time_ms),
@@ -435,9 +435,11 @@ def _access_format(body: dict[str, Any]) -> _AccessFormat | None:
     return None
 
 
+# Not kept (version 2 leaves out what every event of the group would repeat): the line's ``api_id``,
+# ``stage`` and ``service``, and the source log group (the kind says it).
 _DECISION_TEXT_FIELDS: Final = (
     *("decision", "reason", "rule", "iss", "sub", "kid", "jti", "client_id", "roles"),
-    *("method", "resource", "path", "source_ip", "request_id", "api_id", "stage"),
+    *("method", "resource", "path", "source_ip", "request_id"),
 )
 
 
@@ -454,7 +456,6 @@ def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent
     if type(version) is not int or version != C.AUDIT_SCHEMA_VERSION:
         return _malformed(eid, src, ERR_UNKNOWN_VERSION)
     f = _Fields()
-    f.text("source", src.log_group)
     values = f.values
     for key in _DECISION_TEXT_FIELDS:
         value = body.get(key)
@@ -465,7 +466,6 @@ def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent
     f.number("latency_ms", body.get("latency_ms"))
     f.number("role_cache_hit", body.get("RoleCacheHit"))
     f.text("xray_trace_id", body.get("xray_trace_id"))
-    f.text("service", body.get("service"))
     return AuditEvent(id=eid, kind=KIND_DECISION, time_ms=src.timestamp_ms, fields=f.done())
 
 
@@ -492,8 +492,10 @@ _GATEWAY_REASONS: Final = {
 
 
 # The access line's fields in output order: (event key, key in the full format, key in the compact
-# format or None when it does not log it, is a number). ``roles`` is read apart (a JSON list in a
-# string is flattened); the request's time (``requestTimeEpoch`` / ``t``) becomes the event's time.
+# format, is a number). ``roles`` is read apart (a JSON list in a string is flattened); the request's
+# time (``requestTimeEpoch`` / ``t``) becomes the event's time. Not read (version 2 leaves out what
+# every event would repeat, or another field says): ``extendedRequestId``, ``principalId`` (= ``sub``),
+# ``apiId``, ``stage``, ``protocol``.
 _ACCESS_MAP: Final = (
     ("request_id", "requestId", "requestId", False),
     ("method", "httpMethod", "m", False),
@@ -507,16 +509,12 @@ _ACCESS_MAP: Final = (
     ("authorizer_latency_ms", "authorizerLatency", "alat", True),
     ("authorizer_error", "authorizerError", "aerr", False),
     ("api_key_id", "apiKeyId", "key", False),
-    ("principal", "principalId", None, False),
     ("iss", "iss", "iss", False),
     ("sub", "sub", "sub", False),
     ("client_id", "clientId", "cid", False),
     ("roles", "roles", "rol", False),
     ("source_ip", "sourceIp", "ip", False),
     ("user_agent", "userAgent", "ua", False),
-    ("api_id", "apiId", "apiId", False),
-    ("stage", "stage", "stg", False),
-    ("protocol", "protocol", "pr", False),
     ("response_length", "responseLength", "len", True),
     ("error_message", "errorMessage", "err", False),
     ("error_type", "errorResponseType", "et", False),
@@ -540,7 +538,7 @@ ACCESS_FORMATS: Final = {
     ),
     "compact": _AccessFormat(
         frozenset(C.ACCESS_LOG_FIELDS_COMPACT),
-        tuple((event, compact, number) for event, _, compact, number in _ACCESS_MAP if compact is not None),
+        tuple((event, compact, number) for event, _, compact, number in _ACCESS_MAP),
         "rol",
         "t",
     ),
@@ -550,7 +548,6 @@ ACCESS_FORMATS: Final = {
 
 def _access(eid: str, src: SourceLogEvent, body: dict[str, Any], fmt: _AccessFormat) -> AuditEvent:
     f = _Fields()
-    f.text("source", src.log_group)
     values = f.values
     limit = MAX_FIELD_CHARS
     roles_key = fmt.roles
