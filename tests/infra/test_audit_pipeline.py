@@ -203,7 +203,12 @@ def test_the_capacity_models_defaults_are_the_stacks(synth: Synth) -> None:
     assert mapping["MaximumBatchingWindowInSeconds"] == inputs.consumer_batching_window_s
     assert mapping.get("ParallelizationFactor", 1) == 1  # one batch at a time per shard
     assert synth.resource(synth.stack.audit.consumer)["Properties"]["MemorySize"] == inputs.consumer_memory_mb
+    assert synth.resource(synth.stack.audit.consumer)["Properties"]["Timeout"] == inputs.consumer_timeout_s
     assert synth.resource(synth.stack.authorizer.function)["Properties"]["MemorySize"] == inputs.memory_mb
     (stream,) = synth.resources("AWS::Kinesis::Stream").values()
     assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
     assert limits.kinesis_shards is None  # the model's on-demand stream
+    assert stream["Properties"]["RetentionPeriodHours"] == inputs.kinesis_retention_hours
+    audit_group = synth.resource(synth.stack.audit.audit_log_group)["Properties"]
+    assert audit_group["LogGroupClass"] == inputs.audit_log_class
+    assert synth.config.access_log_format == "compact"  # the model's access line size is the compact one

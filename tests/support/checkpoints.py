@@ -23,9 +23,12 @@ def create_checkpoint_table(client: Any, name: str) -> None:
     )
 
 
-def client_error(code: str, op: str, status: int = 400, **extra: Any) -> ClientError:
+def client_error(
+    code: str, op: str, status: int = 400, extra: Mapping[str, Any] | None = None
+) -> ClientError:
+    """A botocore ``ClientError`` as the service answers it (``extra``: more keys of the response)."""
     response: Any = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
-    response.update(extra)
+    response.update(extra or {})
     return ClientError(response, op)
 
 
@@ -62,11 +65,8 @@ class DictCheckpointTable:
             expected = kw["ExpressionAttributeValues"][":v"]
             ok = old is not None and old.get("version") == expected
         if not ok:
-            extra = (
-                {"Item": dict(old)}
-                if old is not None and kw.get("ReturnValuesOnConditionCheckFailure")
-                else {}
-            )
-            raise client_error("ConditionalCheckFailedException", "PutItem", **extra)
+            found = old is not None and kw.get("ReturnValuesOnConditionCheckFailure")
+            extra = {"Item": dict(old)} if found and old is not None else None
+            raise client_error("ConditionalCheckFailedException", "PutItem", extra=extra)
         self.items[key] = dict(Item)
         return {}
