@@ -82,6 +82,10 @@ def register(subparsers: Any) -> None:
     )
     q.set_defaults(func=cmd_query)
 
+    from edgeauth_cli.commands import audit_replay
+
+    audit_replay.register(sub)
+
 
 # --- presets ---------------------------------------------------------------------------------------------
 

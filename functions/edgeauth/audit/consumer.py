@@ -158,7 +158,7 @@ class AuditConsumer:
             out.events += len(norm.events)
             out.skipped_lines += norm.skipped_lines
             out.malformed += sum(1 for e in norm.events if e.kind == KIND_MALFORMED)
-            record = RecordEvents(sequence_number(src.sequence_number), norm.events)
+            record = RecordEvents(sequence_number(src.sequence_number), norm.events, src.arrival_ms)
             shards.setdefault((src.stream_arn, src.shard_id), []).append((src, record))
         for (stream_arn, shard_id), items in shards.items():
             items.sort(key=lambda item: item[1].sequence)

@@ -81,6 +81,7 @@ from edgeauth.audit.checkpoint import (
 )
 from edgeauth.audit.schema import AuditEvent
 from edgeauth.audit.writer import (
+    MAX_PAST_MS,
     PUT_CONNECT_TIMEOUT,
     PUT_READ_TIMEOUT,
     AuditLogWriter,
@@ -112,6 +113,8 @@ class RecordEvents:
 
     sequence: int
     events: tuple[AuditEvent, ...]
+    arrival_ms: int = 0
+    """When Kinesis received the record (epoch ms; 0 when unknown)."""
 
 
 @dataclass(slots=True)
@@ -262,13 +265,9 @@ class ShardWriter:
                 out.lease_waited_ms += pause
                 cp = self.checkpoints.read(cp_key)
                 continue
-            if leftover is None and cp.version == 0 and assume_written:
-                lines_now = [ln for r in pending for ln in self.logs.lines(r.events)]
-                if lines_now:
-                    lows = min(ln.timestamp for ln in lines_now)
-                    highs = max(ln.timestamp for ln in lines_now)
-                    leftover = Intent(None, 0, pending[0].sequence, pending[-1].sequence, lows, highs, "")
             per_record = [(r.sequence, self.logs.lines(r.events)) for r in pending]
+            if leftover is None and cp.version == 0 and assume_written:
+                leftover = self._assumed_window(pending, per_record)
             owner = secrets.token_hex(8)
             intent = self._intent(owner, now, deadline, per_record, leftover)
             try:
@@ -433,6 +432,23 @@ class ShardWriter:
             return cp
         renewed = replace(intent, lease_until_ms=min(now + self.lease_ms, deadline), min_ms=low, max_ms=high)
         return self._checkpoint(out, cp, committed=cp.committed, intent=renewed)
+
+    def _assumed_window(
+        self, pending: list[RecordEvents], per_record: list[tuple[int, list[LogLine]]]
+    ) -> Intent | None:
+        """Where an earlier attempt may have written these records' events (for a replay, which knows
+        nothing of it): their log timestamps, and, for events older than CloudWatch Logs accepts
+        (their timestamp clamped to the writer's clock), as far back as a clamp at their arrival."""
+        lines = [ln for _, lns in per_record for ln in lns]
+        if not lines:
+            return None
+        low = min(ln.timestamp for ln in lines)
+        high = max(ln.timestamp for ln in lines)
+        clamped = min(ev.time_ms for r in pending for ev in r.events) < low  # some event stamped later
+        arrivals = [r.arrival_ms for r in pending if r.arrival_ms > 0]
+        if clamped and arrivals:
+            low = min(low, min(arrivals) - MAX_PAST_MS)
+        return Intent(None, 0, pending[0].sequence, pending[-1].sequence, low, high, "")
 
     def _release(self, out: ShardOutcome, cp: Checkpoint) -> None:
         """Give the shard up at once (the next writer need not wait for the lease), keeping the window."""
