@@ -139,7 +139,7 @@ class Inputs:
     decision_event_bytes: int = 570  # a decision line's normalised audit event (version 2)
     gzip_ratio: float = 0.15
     lines_per_record: float = 50.0
-    consumer_ms_per_record: float = 1.8  # measured CPU per 50-line Kinesis record (bench row 7)
+    consumer_ms_per_record: float = 1.7  # measured CPU per 50-line Kinesis record (bench row 7)
     consumer_put_ms: float = 40.0  # wall clock of one PutLogEvents call of up to 1 MB (an estimate)
     consumer_checkpoint_ms: float = 10.0  # wall clock of one checkpoint PutItem (an estimate)
     consumer_read_page_ms: float = 60.0  # wall clock of one GetLogEvents page (recovery only)

@@ -1,4 +1,4 @@
-"""The audit event schema (version :data:`edgeauth.constants.AUDIT_SCHEMA_VERSION`) and its builders.
+"""The audit event schema (version :data:`edgeauth.constants.AUDIT_EVENT_VERSION`) and its builders.
 
 One audit event is one flat JSON object, written as one log event in the audit log group, so that
 CloudWatch Logs Insights discovers every key as a field. Every event has:
@@ -6,36 +6,42 @@ CloudWatch Logs Insights discovers every key as a field. Every event has:
 =============  ==========================================================================
 key            meaning
 =============  ==========================================================================
-audit_version  schema version (``1``); a reader that sees a newer version must not guess
+audit_version  schema version (``2``; version 1 events carried the fields noted below);
+               a reader that sees a newer version must not guess
 kind           ``decision`` | ``access`` | ``role_change`` | ``malformed``
 id             32 hex characters, a hash of the event's source coordinates (see below)
 time           ISO-8601 UTC with milliseconds (``2024-05-01T12:00:00.123Z``); the log event's
-               timestamp is the same instant
-source         where it came from: the source log group, or ``dynamodb`` / ``kinesis``
+               timestamp is the same instant (unless outside what CloudWatch Logs accepts)
 truncated      comma-separated names of fields that were cut (absent when none was)
 =============  ==========================================================================
 
 Kinds and their fields (absent when unknown; never ``null`` in the written JSON):
 
-* ``decision`` (the authorizer's line, :mod:`edgeauth.core.audit_line`): ``decision``, ``reason``,
-  ``rule``, ``iss``, ``sub``, ``kid``, ``jti``, ``client_id``, ``roles`` (comma-separated),
-  ``method``, ``resource``, ``path``, ``source_ip``, ``request_id``, ``api_id``, ``stage``,
-  ``latency_ms``, ``role_cache_hit`` (0/1), ``xray_trace_id``, ``service``.
-* ``access`` (API Gateway's access log, :data:`edgeauth.constants.ACCESS_LOG_FIELDS`): ``request_id``,
-  ``method``, ``resource``, ``path``, ``status``, ``latency_ms``, ``integration_latency_ms``,
-  ``integration_status``, ``authorizer_status``, ``authorizer_latency_ms``, ``authorizer_error``,
-  ``api_key_id``, ``principal``, ``iss``, ``sub``, ``client_id``, ``roles``, ``source_ip``,
-  ``user_agent``, ``api_id``, ``stage``, ``protocol``, ``response_length``, ``error_message``,
-  ``error_type``, and two derived fields: ``refused_by`` (``gateway`` when API Gateway refused before
-  the authorizer ran: missing token 401, unknown route 403, 429; ``authorizer``; ``backend``; absent
-  for a success) and ``reason`` (a stable code such as ``missing_token``, ``unknown_route``,
-  ``throttled``, ``quota_exceeded``, ``access_denied``; absent for a success).
-* ``role_change`` (:func:`role_change_event`): ``actor``, ``action`` (``insert``/``modify``/``remove``),
-  ``entity`` (``role``/``subject``/``group``/``client``/``other``), ``pk``, ``sk``, ``role``, ``iss``,
-  ``sub``, ``group``, ``client_id``, ``changed`` (comma-separated attribute names), ``version``
-  and ``diff`` (nested: ``diff.<attr>.old``/``.new`` for scalars, ``.added``/``.removed`` for lists).
-* ``malformed``: a source line or record that could not be normalised: ``error`` (a stable code),
-  ``excerpt`` (the start of the raw text, JSON-escaped like every other value).
+* ``decision`` (the authorizer's line, :mod:`edgeauth.core.audit_line`, from the authorizer's log
+  group only): ``decision``, ``reason``, ``rule``, ``iss``, ``sub``, ``kid``, ``jti``, ``client_id``,
+  ``roles`` (comma-separated), ``method``, ``resource``, ``path``, ``source_ip``, ``request_id``,
+  ``latency_ms``, ``role_cache_hit`` (0/1), ``xray_trace_id``.
+* ``access`` (API Gateway's access log, either format of :data:`edgeauth.constants.ACCESS_LOG_FORMATS`,
+  from the access log group only): ``request_id``, ``method``, ``resource``, ``path``, ``status``,
+  ``latency_ms``, ``integration_latency_ms``, ``integration_status``, ``authorizer_status``,
+  ``authorizer_latency_ms``, ``authorizer_error``, ``api_key_id``, ``iss``, ``sub``, ``client_id``,
+  ``roles``, ``source_ip``, ``user_agent``, ``response_length``, ``error_message``, ``error_type``,
+  and two derived fields: ``refused_by`` (``gateway`` when API Gateway refused before the authorizer
+  ran: missing token 401, unknown route 403, 429; ``authorizer``; ``backend``; absent for a success)
+  and ``reason`` (a stable code such as ``missing_token``, ``unknown_route``, ``throttled``,
+  ``quota_exceeded``, ``access_denied``; absent for a success).
+* ``role_change`` (:func:`role_change_event`): ``source`` (``dynamodb``), ``actor``, ``action``
+  (``insert``/``modify``/``remove``), ``entity`` (``role``/``subject``/``group``/``client``/``other``),
+  ``pk``, ``sk``, ``role``, ``iss``, ``sub``, ``group``, ``client_id``, ``changed`` (comma-separated
+  attribute names), ``version`` and ``diff`` (nested: ``diff.<attr>.old``/``.new`` for scalars,
+  ``.added``/``.removed`` for lists).
+* ``malformed``: a source line or record that could not be normalised, or a line of a log group that
+  is not a source: ``source`` (the log group, or ``kinesis``), ``source_stream``, ``error`` (a
+  stable code), ``excerpt`` (the start of the raw text, JSON-escaped like every other value).
+
+Version 2 leaves out what every decision and access event of one audit log group would repeat:
+``source`` (the kind says which group), ``api_id``, ``stage`` and ``service``, and the access log's
+``principal`` (the authorizer sets it to ``sub``) and ``protocol``. Version 1 events had them.
 
 Ids. ``id`` is deterministic from the source: for log lines the CloudWatch Logs event id (with the
 group and stream), for role changes the DynamoDB stream record's ``eventID``, for undecodable Kinesis
