@@ -582,3 +582,23 @@ def test_property_plan_calls_whole_records_and_a_true_through(
         after = [lines for sequence, lines in records if done is None or sequence > done]
         if after:
             assert after[0] and not all(where[ln.id] < k for ln in after[0])
+
+
+def test_events_rejected_even_stamped_now_stop_the_call_and_leave_a_released_window() -> None:
+    # GIVEN CloudWatch Logs rejecting the first line of every call, whatever its time
+    logs, table = FakeLogs(), DictCheckpointTable()
+    logs.create_log_stream(logGroupName="audit", logStreamName=STREAM)
+    logs.reject.extend([{"tooOldLogEventEndIndex": 1}] * 2)
+    records = batch(1, 2)
+    clock = FakeClock(T0 / 1000 + 3600)  # an hour after the events
+    w = shard_writer(logs, table, clock)
+    # WHEN
+    out = w.write(ARN, SHARD, records)
+    # THEN the batch is delivered again, and the intent stays released over a window that reaches
+    # the lines stamped now (so the redelivery reads back what did land)
+    assert out.failed_from == 1 and "rejected even stamped now" in (out.error or "")
+    item = table.items[checkpoint_key(ARN, SHARD)]
+    assert "owner" not in item and int(item["max_ms"]["N"]) >= int(clock.time() * 1000)
+    again = w.write(ARN, SHARD, records)
+    assert again.failed_from is None and again.readbacks == 1
+    assert_once(logs, records)

@@ -333,10 +333,13 @@ class ShardWriter:
             windows.append((leftover.min_ms, leftover.max_ms, leftover.last))
         after = None
         if windows and cp.intent is not None:
+            high = max(w[1] for w in windows)
+            if out.rejected:  # lines written again stamped now: the renewals widened the intent to them
+                high = max(high, cp.intent.max_ms)
             after = replace(
                 cp.intent,
                 min_ms=min(w[0] for w in windows),
-                max_ms=max(w[1] for w in windows),
+                max_ms=high,
                 last=max(w[2] for w in windows),
             ).released(self._now())
         try:
@@ -386,6 +389,7 @@ class ShardWriter:
         """Write one call, retrying refusals (``held`` follows the lease renewals)."""
         lines = list(call.lines)
         attempt = 0
+        restamped = False
         while lines:
             held.cp = self._hold(out, held.cp, deadline, lines)
             attempt += 1
@@ -412,6 +416,9 @@ class ShardWriter:
             # Rejected for their timestamp (older than the group's retention, ...): write them again
             # stamped now, which CloudWatch Logs accepts; the window of the intent grows to cover them.
             out.rejected += len(rejected)
+            if restamped:  # rejected even stamped now: give up on this call (the rest of it is written)
+                raise _Stop(f"{len(rejected)} events rejected even stamped now", uncertain=True)
+            restamped = True
             now = self._now()
             lines = [LogLine(now, lines[i].message, lines[i].id) for i in rejected]
             attempt = 0
