@@ -25,7 +25,7 @@ from edgeauth.audit.writer import (
     AuditWriteRejectedError,
     AuditWriteThrottledError,
     id_of,
-    stream_for_kinesis_record,
+    stream_for_shard,
 )
 from edgeauth.core.audit_line import DecisionRecord, decision_line
 from tests.support.checkpoints import DictCheckpointTable
@@ -211,7 +211,7 @@ class TestConsumer:
 
     def test_shard_of_event_id(self) -> None:
         assert shard_of("shardId-000000000001:4954") == "shardId-000000000001"
-        assert stream_for_kinesis_record("audit", "s:1", "2*") == "kinesis/audit/s_1/2_"
+        assert stream_for_shard("arn:aws:kinesis:us-east-1:1:stream/audit", "s:1*") == "kinesis/audit/s_1_"
 
 
 # --- writer with a scripted fake client ---------------------------------------------------------------------

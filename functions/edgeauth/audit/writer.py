@@ -15,9 +15,8 @@ Idempotent per log stream (:meth:`write`)
 ``PutLogEvents`` is not idempotent (sequence tokens, and with them ``DataAlreadyAcceptedException``,
 are gone), so :meth:`write` makes the *log stream* the unit of idempotence:
 
-1. Every source unit gets a deterministic log stream name: one per Kinesis record
-   (:func:`stream_for_kinesis_record`, kept for tests and tools) and one per DynamoDB stream
-   record for role changes (:func:`stream_for_role_change`). A redelivered record
+1. Every source unit gets a deterministic log stream name: one per DynamoDB stream record for role
+   changes (:func:`stream_for_role_change`). A redelivered record
    maps to the same log stream, whatever the batch around it looks like (partial-failure retries,
    bisected batches, a crash, a different container).
 2. :meth:`AuditLogWriter.write` first calls ``CreateLogStream``. If that succeeds the stream is new,
@@ -27,8 +26,8 @@ are gone), so :meth:`write` makes the *log stream* the unit of idempotence:
 3. Events are put in chronological batches within the service limits; after a crash between two
    batches the readback finds the first batch and the retry writes only the rest.
 
-So a retry never duplicates an event and a crash never loses one (the Kinesis record is redelivered
-until the consumer reports it done). What it relies on: a ``PutLogEvents`` call that returned is
+So a retry never duplicates an event and a crash never loses one (the stream record is redelivered
+until the function reports it done). What it relies on: a ``PutLogEvents`` call that returned is
 visible to ``GetLogEvents`` by the time the record is redelivered. On AWS that is near-immediate but
 not documented as strongly consistent, so the writer waits ``settle_seconds`` before a readback (only
 on the redelivery path). Cost: one ``CreateLogStream`` per source unit (account quota 50 TPS,
@@ -98,12 +97,6 @@ def stream_name(*parts: str) -> str:
     """A valid log stream name (no ``:`` or ``*``, at most 512 characters) from parts joined by ``/``."""
     name = "/".join(_BAD_STREAM_CHARS.sub("_", p) for p in parts)
     return name[:512]
-
-
-def stream_for_kinesis_record(stream_arn_or_name: str, shard_id: str, sequence_number: str) -> str:
-    """The deterministic log stream of one Kinesis record (``kinesis/<stream>/<shard>/<sequence>``)."""
-    kinesis_stream = stream_arn_or_name.rsplit("/", 1)[-1] or "stream"
-    return stream_name("kinesis", kinesis_stream, shard_id, sequence_number)
 
 
 def stream_for_shard(stream_arn_or_name: str, shard_id: str) -> str:
