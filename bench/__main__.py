@@ -178,8 +178,9 @@ def audit_rows(s: Settings) -> list[Row]:
             ratio_to="decompress+parse",
             target=TARGET_AUDIT,
             unit=ms,
-            note="measured with edgeauth.audit.bench (normalise_record + rendering + PutLogEvents batch "
-            "planning, against base64 + gunzip + JSON parse of the same records; CPU time).",
+            note="measured with edgeauth.audit.bench (normalise_record + each event as a log line + the "
+            "record planned into PutLogEvents calls, against base64 + gunzip + JSON parse of the same "
+            "records; CPU time). bench.capacity's --consumer-ms-per-record is this median.",
         ),
         timing_row(
             "7b",
@@ -189,6 +190,7 @@ def audit_rows(s: Settings) -> list[Row]:
             ratio_to="decompress+parse",
             unit=ms,
         ),
+        audit.recovery_row(min(s.rounds, 3 if s.quick else 9)),
     ]
 
 

@@ -176,6 +176,8 @@ class LocalStack:
         """The backend hop's certificates, when the template's backend is https."""
         self.urls: StackUrls | None = None
         self._clients: dict[str, Any] = {}
+        self.queue_urls: dict[str, str] = {}
+        """SQS queues of the template (dead-letter queues): URL by ARN."""
         self._stopped = threading.Event()
         self._state_path: Path | None = None
 
@@ -443,6 +445,9 @@ class LocalStack:
         kinesis = self.client("kinesis")
         for stream in t.streams:
             kinesis.create_stream(StreamName=stream.name, ShardCount=stream.shards)
+        sqs = self.client("sqs")
+        for queue in t.queues:
+            self.queue_urls[queue.arn] = sqs.create_queue(QueueName=queue.name)["QueueUrl"]
         logs = self.client("logs")
         groups = {g.name for g in t.log_groups} | {f.log_group for f in t.functions.values()}
         if t.api.stage.access_log_group:
@@ -571,9 +576,23 @@ class LocalStack:
                 table = es.source_arn.split(":table/", 1)[1].split("/", 1)[0]
                 arn = self.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
                 client = self.client("dynamodbstreams")
-            poller = StreamPoller(es, runtime.invoke, client, arn)
+            url = self.queue_urls.get(es.on_failure or "")
+            on_failure = self._sender(url) if url is not None else None
+            function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{runtime.spec.name}"
+            poller = StreamPoller(
+                es, runtime.invoke, client, arn, on_failure=on_failure, function_arn=function_arn
+            )
             poller.start()
             self.pollers.append(poller)
+
+    def _sender(self, queue_url: str) -> Callable[[str], None]:
+        """Sends a message to ``queue_url`` in moto (an event source mapping's on-failure destination)."""
+        sqs = self.client("sqs")
+
+        def send(body: str) -> None:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+        return send
 
     def _register_outputs(self, t: LocalTemplate) -> None:
         """The template's outputs (local values), answered to ``DescribeStacks`` for ``--stack``."""
@@ -581,6 +600,9 @@ class LocalStack:
             return
         outputs = dict(t.outputs)
         outputs[C.OUTPUT_API_URL] = self.urls.api
+        # On AWS, Ref of a queue is its URL (the template reader resolves it to the name).
+        by_name = {q.name: self.queue_urls[q.arn] for q in t.queues if q.arn in self.queue_urls}
+        outputs = {key: by_name.get(value, value) for key, value in outputs.items()}
         self.moto.stack_outputs[t.stack_name] = outputs
 
     # -- waiting (tests, demo) -------------------------------------------------------------------------------

@@ -62,6 +62,15 @@ LOG_RETENTION_DAYS: Final = frozenset(
 DEFAULT_LOG_RETENTION_DAYS: Final = 30
 DEFAULT_AUDIT_LOG_RETENTION_DAYS: Final = 365
 
+AUDIT_LOG_CLASSES: Final = ("INFREQUENT_ACCESS", "STANDARD")
+"""CloudWatch Logs classes for the audit log group (README "Capacity and cost model" weighs them)."""
+DEFAULT_AUDIT_LOG_CLASS: Final = "INFREQUENT_ACCESS"
+MIN_AUDIT_STREAM_RETENTION_HOURS: Final = 168
+"""Seven days: dead-lettered records stay readable long enough to be re-driven (``edgeauth audit replay``)."""
+MAX_AUDIT_STREAM_RETENTION_HOURS: Final = 8760
+ACCESS_LOG_FORMATS: Final = ("compact", "full")
+DEFAULT_ACCESS_LOG_FORMAT: Final = "compact"
+
 QUOTA_PERIODS: Final = ("DAY", "WEEK", "MONTH")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -109,6 +118,9 @@ _STAGE_KEYS: Final = frozenset(
         "throttling",
         "log_retention_days",
         "audit_log_retention_days",
+        "audit_log_class",
+        "audit_stream_retention_hours",
+        "access_log_format",
         "log_level",
         "alarms",
         "api_cloudwatch_role",
@@ -233,6 +245,9 @@ class AlarmSettings:
     rate_min_requests: int = 100
     throttled: int = 100
     iterator_age_seconds: int = 300
+    audit_delivery_errors: int = 1
+    audit_delivery_throttling: int = 1
+    audit_write_throttles: int = 20
     topic_arn: str | None = None
     emails: tuple[str, ...] = ()
 
@@ -256,6 +271,12 @@ class StageConfig:
     throttling: Throttle
     log_retention_days: int
     audit_log_retention_days: int
+    audit_log_class: str
+    """``INFREQUENT_ACCESS`` (half the ingestion price; Logs Insights without ``pattern``/``diff``/
+    ``filterIndex``/``unmask``) or ``STANDARD``. Fixed once the group exists."""
+    audit_stream_retention_hours: int
+    access_log_format: str
+    """``compact`` (short keys) or ``full`` (:data:`edgeauth.constants.ACCESS_LOG_FORMATS`)."""
     log_level: str
     alarms: AlarmSettings
     api_cloudwatch_role: bool
@@ -417,6 +438,20 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         audit_log_retention_days=_retention(
             f"{where}.audit_log_retention_days",
             raw.get("audit_log_retention_days", DEFAULT_AUDIT_LOG_RETENTION_DAYS),
+        ),
+        audit_log_class=_choice(
+            f"{where}.audit_log_class", raw.get("audit_log_class", DEFAULT_AUDIT_LOG_CLASS), AUDIT_LOG_CLASSES
+        ),
+        audit_stream_retention_hours=_int(
+            f"{where}.audit_stream_retention_hours",
+            raw.get("audit_stream_retention_hours", MIN_AUDIT_STREAM_RETENTION_HOURS),
+            MIN_AUDIT_STREAM_RETENTION_HOURS,
+            MAX_AUDIT_STREAM_RETENTION_HOURS,
+        ),
+        access_log_format=_choice(
+            f"{where}.access_log_format",
+            raw.get("access_log_format", DEFAULT_ACCESS_LOG_FORMAT),
+            ACCESS_LOG_FORMATS,
         ),
         log_level=_choice(f"{where}.log_level", raw.get("log_level", "INFO"), LOG_LEVELS),
         alarms=alarms,
@@ -755,6 +790,9 @@ def _alarms(where: str, raw: Any) -> AlarmSettings:
         rate_min_requests=integer("rate_min_requests", 1, 1_000_000),
         throttled=integer("throttled", 1, 1_000_000),
         iterator_age_seconds=integer("iterator_age_seconds", 1, 7 * 86400),
+        audit_delivery_errors=integer("audit_delivery_errors", 1, 1_000_000_000),
+        audit_delivery_throttling=integer("audit_delivery_throttling", 1, 1_000_000_000),
+        audit_write_throttles=integer("audit_write_throttles", 1, 1_000_000_000),
     )
 
 
