@@ -144,6 +144,9 @@ _ALARM_KEYS: Final = frozenset(
         "rate_min_requests",
         "throttled",
         "iterator_age_seconds",
+        "audit_delivery_errors",
+        "audit_delivery_throttling",
+        "audit_write_throttles",
     }
 )
 _MOVED_ALARM_KEYS: Final = {

@@ -17,6 +17,7 @@ ANY_WINDOW = {
     ids.ALARM_AUDIT_DEAD_LETTERS,
     ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
     ids.ALARM_CACHE_FLUSH_FAILED,
+    ids.ALARM_AUDIT_DELIVERY_ERRORS,
 }
 # Alarms on levels that callers or bursts move briefly: every evaluated window must breach.
 SUSTAINED = {
@@ -26,6 +27,8 @@ SUSTAINED = {
     ids.ALARM_THROTTLED,
     ids.ALARM_CONSUMER_ITERATOR_AGE,
     ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
+    ids.ALARM_AUDIT_DELIVERY_THROTTLING,
+    ids.ALARM_AUDIT_WRITE_THROTTLED,
 }
 
 
