@@ -39,7 +39,12 @@ if answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
     sys.exit(3)
 """
 
+# The reference runs as in Lambda's Python runtime, whose boto3 comes without awscrt: botocore
+# imports ``awscrt.auth`` whenever it can (and then signs with it), which would add awscrt's load
+# time and memory to the reference from this virtualenv, where the authorizer's awscrt is installed.
 REFERENCE = """
+import sys
+sys.modules["awscrt"] = None  # not importable: botocore's own signer, as in Lambda's runtime
 import os
 import boto3
 client = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["BENCH_ENDPOINT"])
