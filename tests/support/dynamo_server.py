@@ -63,13 +63,9 @@ def boto3_client(url: str, **config: Any) -> Any:
 
 
 def authorizer_client(boto3_dynamodb: Any, **options: Any) -> DynamoDBClient:
-    """The authorizer's client for the server ``boto3_dynamodb`` talks to."""
-    return DynamoDBClient(
-        REGION,
-        endpoint_url=boto3_dynamodb.meta.endpoint_url,
-        credentials=StaticCredentials(TEST_CREDENTIALS),
-        **options,
-    )
+    """The authorizer's client for the server ``boto3_dynamodb`` talks to (or ``endpoint_url``)."""
+    options.setdefault("endpoint_url", boto3_dynamodb.meta.endpoint_url)
+    return DynamoDBClient(REGION, credentials=StaticCredentials(TEST_CREDENTIALS), **options)
 
 
 def error_document(status: int, code: str, message: str = "injected", **extra: Any) -> Fault:

@@ -638,7 +638,7 @@ class DynamoDBClient:
                 error: DynamoDBError = (
                     TransportError("CRC32CheckFailed", "the answer's x-amz-crc32 does not match its body")
                     if 200 <= answer.status < 300
-                    else _service_error(answer, attempt)
+                    else _service_error(operation, answer, attempt)
                 )
             except TransportError as e:
                 if not e.retryable:
@@ -773,11 +773,11 @@ def _metadata(answer: crt_http.Response, attempt: int) -> dict[str, Any]:
     return metadata
 
 
-def _service_error(answer: crt_http.Response, attempt: int) -> ServiceError:
+def _service_error(operation: str, answer: crt_http.Response, attempt: int) -> ServiceError:
     """The error DynamoDB answered, parsed as botocore's JSON protocol parser does: the code is
     ``__type`` after its last ``#`` (the HTTP status when there is none), the message is
-    ``message`` or ``Message``; the error's other members (``Item`` of a failed condition) are
-    kept at the top of ``response``."""
+    ``message`` or ``Message``; for an error the operation's model names, the document's members
+    (``message``, the ``Item`` of a failed condition) are also kept at the top of ``response``."""
     try:
         body = json.loads(answer.body) if answer.body else {}
     except ValueError:
@@ -791,8 +791,10 @@ def _service_error(answer: crt_http.Response, attempt: int) -> ServiceError:
         code = code.rsplit("#", 1)[1]
     message = body.get("message", body.get("Message", ""))
     message = message if isinstance(message, str) else ""
-    response: dict[str, Any] = {k: v for k, v in body.items() if k != "__type"}
-    _decode_blobs(response)
+    response: dict[str, Any] = {}
+    if code in MODELED_ERRORS.get(operation, ()):
+        response.update((k, v) for k, v in body.items() if k != "__type")
+        _decode_blobs(response)
     response["Error"] = {"Message": message, "Code": code}
     response["ResponseMetadata"] = _metadata(answer, attempt)
     return ServiceError(code, message, answer.status, response)
