@@ -2,9 +2,10 @@
 
 Ours: a new interpreter imports ``authorizer.handler`` (init, as Lambda does) and answers its first
 request: the JWKS comes from a loopback HTTP server started here, the roles from a moto server on
-127.0.0.1 (``EDGEAUTH_ENDPOINT_URL``), the audit line goes to ``/dev/null``. The reference process
-only imports boto3 and creates a DynamoDB client, the least any Python authorizer reading a table
-does. Both run with the same interpreter, flags and environment, alternately, several times; the
+127.0.0.1 (``EDGEAUTH_ENDPOINT_URL``, read by the authorizer's own client: no boto3), the audit
+line goes to ``/dev/null``. The reference process only imports boto3 and creates a DynamoDB client,
+the least any Python authorizer reading a table with boto3 does; awscrt is hidden from it, as it
+is from boto3 in Lambda's Python runtime. Both run with the same interpreter, flags and environment, alternately, several times; the
 time is the wall clock from spawn to exit seen by this process, and the memory is the child's peak
 RSS (``ru_maxrss`` from ``wait4``).
 """

@@ -35,7 +35,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
 
 #: awscrt's error name for an answer its HTTP/1.1 parser refuses.
@@ -77,14 +76,17 @@ class ConnectionLost(HttpError):
     """The connection failed during the exchange (closed by the server, reset)."""
 
 
-@dataclass(slots=True)
 class Response:
-    """An answer: ``headers`` with lower-case names (repeated ones joined with ``", "``)."""
+    """An answer: ``headers`` with lower-case names (repeated ones joined with ``", "``);
+    ``framed`` is false for a body awscrt did not read (see the module's docstring)."""
 
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    framed: bool = True
+    __slots__ = ("body", "framed", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, framed: bool = True) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.framed = framed
 
 
 class _Runtime:

@@ -45,17 +45,14 @@ several threads; a Lambda container, one at a time, keeps exactly one).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
-import random
 import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from edgeauth.adapters import crt_http
@@ -138,16 +135,17 @@ THROTTLING_RETRY_COST = 5
 NO_RETRY_INCREMENT = 1
 
 # botocore/data/partitions.json: each partition's region names and DNS suffix; others are "aws".
+# (Patterns, not compiled ones: compiled on the first endpoint resolution, not at import.)
 _PARTITIONS = (
-    (re.compile(r"^cn\-\w+\-\d+$"), "amazonaws.com.cn"),
-    (re.compile(r"^eusc\-(de)\-\w+\-\d+$"), "amazonaws.eu"),
-    (re.compile(r"^us\-iso\-\w+\-\d+$"), "c2s.ic.gov"),
-    (re.compile(r"^us\-isob\-\w+\-\d+$"), "sc2s.sgov.gov"),
-    (re.compile(r"^eu\-isoe\-\w+\-\d+$"), "cloud.adc-e.uk"),
-    (re.compile(r"^us\-isof\-\w+\-\d+$"), "csp.hci.ic.gov"),
+    (r"^cn\-\w+\-\d+$", "amazonaws.com.cn"),
+    (r"^eusc\-(de)\-\w+\-\d+$", "amazonaws.eu"),
+    (r"^us\-iso\-\w+\-\d+$", "c2s.ic.gov"),
+    (r"^us\-isob\-\w+\-\d+$", "sc2s.sgov.gov"),
+    (r"^eu\-isoe\-\w+\-\d+$", "cloud.adc-e.uk"),
+    (r"^us\-isof\-\w+\-\d+$", "csp.hci.ic.gov"),
 )
 _DEFAULT_DNS_SUFFIX = "amazonaws.com"
-_REGION = re.compile(r"^[a-z0-9-]{1,63}$")
+_REGION = r"^[a-z0-9-]{1,63}$"
 
 # --- errors -------------------------------------------------------------------------------------
 
@@ -216,14 +214,17 @@ def failure_code(error: BaseException) -> str:
 # --- credentials ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """What requests are signed with. ``expires_at``: epoch seconds, ``None`` for never."""
+class Credentials(NamedTuple):
+    """What requests are signed with. ``expires_at``: epoch seconds, ``None`` for never. Its
+    ``repr`` shows the key id only."""
 
     access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
+    secret_access_key: str
+    session_token: str | None = None
     expires_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(access_key_id={self.access_key_id!r}, expires_at={self.expires_at!r})"
 
 
 class CredentialSource(Protocol):
@@ -238,11 +239,13 @@ class CredentialSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
 class StaticCredentials:
     """Fixed credentials (tests, tools)."""
 
-    credentials: Credentials
+    __slots__ = ("credentials",)
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
 
     def get(self) -> Credentials:
         return self.credentials
@@ -419,9 +422,9 @@ def fetch_container_credentials(uri: str, token: str | None, timeout: float) -> 
 def regional_endpoint(region: str) -> str:
     """DynamoDB's endpoint in ``region``, as botocore's endpoint rules resolve it (no FIPS, no
     dual-stack): ``https://dynamodb.<region>.<DNS suffix of the region's partition>``."""
-    if not _REGION.match(region):
+    if not re.match(_REGION, region):
         raise ValueError(f"not a region name: {region!r}")
-    suffix = next((s for pattern, s in _PARTITIONS if pattern.match(region)), _DEFAULT_DNS_SUFFIX)
+    suffix = next((s for pattern, s in _PARTITIONS if re.match(pattern, region)), _DEFAULT_DNS_SUFFIX)
     return f"https://dynamodb.{region}.{suffix}"
 
 
@@ -485,7 +488,7 @@ class SigV4Signer:
 def _encode_blob(value: object) -> str:
     """``json.dumps`` hook: binary attribute values go out base64-encoded, as boto3 sends them."""
     if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
+        return binascii.b2a_base64(value, newline=False).decode("ascii")
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -494,9 +497,9 @@ def _decode_value(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     if "B" in value:
-        return {**value, "B": base64.b64decode(value["B"])}
+        return {**value, "B": binascii.a2b_base64(value["B"])}
     if "BS" in value:
-        return {**value, "BS": [base64.b64decode(v) for v in value["BS"]]}
+        return {**value, "BS": [binascii.a2b_base64(v) for v in value["BS"]]}
     if "M" in value:
         return {**value, "M": {k: _decode_value(v) for k, v in value["M"].items()}}
     if "L" in value:
@@ -567,7 +570,7 @@ class DynamoDBClient:
         max_attempts: int = MAX_ATTEMPTS,
         time_left: Callable[[], float | None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
+        jitter: Callable[[], float] | None = None,
     ) -> None:
         url = endpoint_url or regional_endpoint(region)
         parts = urlsplit(url)
@@ -670,6 +673,10 @@ class DynamoDBClient:
         if not retryable:
             return None
         scale = THROTTLING_BACKOFF_SCALE if throttling else BACKOFF_SCALE
+        if self._jitter is None:
+            import random  # on the first retry only: nothing of it is needed to answer
+
+            self._jitter = random.random
         delay = self._jitter() * min(scale * 2.0 ** (attempt - 1), MAX_BACKOFF)
         retry_after = _retry_after(answer)
         if retry_after is not None:
