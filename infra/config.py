@@ -89,6 +89,7 @@ _STAGE_KEYS: Final = frozenset(
         "alarms",
         "api_cloudwatch_role",
         "termination_protection",
+        "snapstart",
     }
 )
 _REQUIRED_STAGE_KEYS: Final = ("issuers", "backend_url", "usage_tiers", "default_tier")
@@ -186,6 +187,9 @@ class StageConfig:
     alarms: AlarmSettings
     api_cloudwatch_role: bool
     termination_protection: bool
+    snapstart: bool = False
+    """Lambda SnapStart for the authorizer: published versions, API Gateway calls the ``live``
+    alias (README "Cold start", SnapStart). Off by default: it costs a cache and a restore charge."""
 
     @property
     def stack_name(self) -> str:
@@ -318,6 +322,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         termination_protection=_bool(
             f"{where}.termination_protection", raw.get("termination_protection", False)
         ),
+        snapstart=_bool(f"{where}.snapstart", raw.get("snapstart", False)),
     )
 
 

@@ -25,7 +25,8 @@ class EdgeAuthFunction(Construct):
     * :attr:`log_group` is the function's own log group (retention as given, retained on deletion);
     * :attr:`role` starts with no permission but writing to that log group (and X-Ray, which Lambda's
       tracing adds): every other permission is granted by the caller, explicitly;
-    * Powertools' service name, metrics namespace and log level are set in the environment.
+    * Powertools' service name, metrics namespace and log level are set in the environment;
+    * ``snap_start`` as given (SnapStart applies to published versions only).
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class EdgeAuthFunction(Construct):
         log_level: str,
         timeout: Duration,
         memory_size: int,
+        snap_start: lambda_.SnapStartConf | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -77,6 +79,7 @@ class EdgeAuthFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             timeout=timeout,
             memory_size=memory_size,
+            snap_start=snap_start,
             environment={
                 C.ENV_POWERTOOLS_SERVICE_NAME: service,
                 C.ENV_POWERTOOLS_METRICS_NAMESPACE: C.METRICS_NAMESPACE,
