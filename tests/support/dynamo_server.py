@@ -116,6 +116,9 @@ class DynamoProxy:
 
             def setup(self) -> None:
                 super().setup()
+                # Head and body are written separately: without this, Nagle's algorithm holds the
+                # body back until the client's delayed ACK (40 ms per answer on a kept connection).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 outer.connections += 1
                 outer._sockets.append(self.connection)
 

@@ -25,7 +25,8 @@ What a caller may rely on:
   or the override (``EDGEAUTH_ENDPOINT_URL``, the local stack's moto server).
 * **Connection**: one persistent HTTPS connection (:mod:`edgeauth.adapters.crt_http`, awscrt's
   HTTP client: the signer loads it anyway), reused across invocations; one that the server closed
-  while the container was frozen is seen closed before it is used, and replaced. Connecting (TCP
+  while the container was frozen is seen closed before it is used and replaced (or, if the close
+  arrives with the request, the request fails and is retried, as with botocore). Connecting (TCP
   and TLS) and each answer are bounded by the ``timeout`` given (``EDGEAUTH_DYNAMODB_TIMEOUT``).
 * **Retries** as botocore's standard mode: at most 3 attempts, for throttling error codes,
   transient ones, HTTP 5xx, 429 and connection failures, and a bad ``x-amz-crc32``; delays of
@@ -819,10 +820,12 @@ def client_factory(
     A missing region raises :class:`TransportError` at the first call (a 500, as before)."""
 
     def build() -> DynamoDBClient:
+        import gc
+
         if not region:
             raise TransportError("NoRegionError", "AWS_REGION is not set")
         try:
-            return DynamoDBClient(
+            client = DynamoDBClient(
                 region,
                 credentials=credentials_from_environment(env),
                 endpoint_url=endpoint_url,
@@ -831,5 +834,9 @@ def client_factory(
             )
         except ValueError as e:
             raise TransportError("InvalidRegionError", str(e)) from None
+        # What init and the client loaded stays for the container's life: out of the collector's
+        # reach, no later full collection walks it again (as before, with botocore's models).
+        gc.freeze()
+        return client
 
     return build
