@@ -333,6 +333,25 @@ def test_the_retry_quota_stops_retries_during_a_long_outage(dynamodb: Any, proxy
     assert calls == 19
 
 
+@pytest.mark.parametrize(
+    ("code", "status", "cost"), [("ThrottlingException", 400, 5), ("InternalServerError", 500, 14)]
+)
+def test_a_success_after_a_retry_gives_back_what_the_retry_took(
+    dynamodb: Any, proxy: DynamoProxy, code: str, status: int, cost: int
+) -> None:
+    # GIVEN a client whose quota is below its capacity (so that what is given back shows)
+    client = authorizer_client(dynamodb, endpoint_url=proxy.url, jitter=lambda: 0.0)
+    assert client._quota.acquire(100)
+    # WHEN a call is retried once and then answered
+    proxy.fault = lambda seen: error_document(status, code) if len(proxy.requests) == 1 else None
+    call(client, "GetItem")
+    # THEN the retry's cost came back (botocore: the last amount taken), not one unit
+    assert client._quota.available == 400
+    # AND a call answered at once gives back one unit
+    call(client, "GetItem")
+    assert client._quota.available == 401
+
+
 def test_retry_after_raises_the_delay_within_five_seconds_of_the_backoff(
     dynamodb: Any, proxy: DynamoProxy
 ) -> None:

@@ -648,15 +648,17 @@ class DynamoDBClient:
                 if not e.retryable:
                     raise
                 error = e
-            delay = self._retry_delay(operation, error, answer, attempt)
-            if delay is None:
+            retry = self._retry(operation, error, answer, attempt)
+            if retry is None:
                 raise error
+            delay, retry_cost = retry
             self._sleep(delay)
 
-    def _retry_delay(
+    def _retry(
         self, operation: str, error: DynamoDBError, answer: crt_http.Response | None, attempt: int
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or ``None``: no retry (botocore standard)."""
+    ) -> tuple[float, int] | None:
+        """``(seconds to wait, quota taken)`` before the next attempt, or ``None``: no retry
+        (botocore's standard mode)."""
         if attempt >= self.max_attempts:
             return None
         code = error.code
@@ -686,9 +688,10 @@ class DynamoDBClient:
             left = self._time_left()
             if left is not None and left < delay + self.timeout + RESERVE_SECONDS:
                 return None
-        if not self._quota.acquire(THROTTLING_RETRY_COST if throttling else RETRY_COST):
+        cost = THROTTLING_RETRY_COST if throttling else RETRY_COST
+        if not self._quota.acquire(cost):
             return None
-        return delay
+        return delay, cost
 
     def _exchange(self, target: str, body: bytes) -> crt_http.Response:
         request = crt_http.new_request(
