@@ -641,3 +641,13 @@ def test_failure_codes_of_both_clients() -> None:
     assert failure_code(ClientError({}, "GetItem")) == "ClientError"
     assert failure_code(ReadTimeoutError(endpoint_url="https://x")) == "ReadTimeoutError"
     assert ClientError in client_failures() and ddb.DynamoDBError in client_failures()
+
+
+def test_tls_is_version_1_2_at_least() -> None:
+    # awscrt's default policy would still offer TLS 1.0 (the untrusted-certificate case is
+    # tests/functional/test_jwks_fetcher.py::test_an_untrusted_certificate_is_a_failed_fetch_and_no_request_is_sent).
+    from awscrt.io import TlsVersion
+
+    from edgeauth.adapters import crt_http
+
+    assert crt_http._runtime.tls()._min_tls_ver == TlsVersion.TLSv1_2

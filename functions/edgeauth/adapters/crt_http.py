@@ -11,8 +11,8 @@ What a caller may rely on:
 
 * **One event-loop thread** per process, with its host resolver, created on first use and never
   at import (nothing of it is in a SnapStart snapshot, see :mod:`edgeauth.adapters.snapstart`).
-* **TLS** for ``https``: the peer's certificate is verified against the system's trust store and
-  the host name, which is also sent as SNI. Never disabled. A refused negotiation (an untrusted
+* **TLS** for ``https``: 1.2 at least; the peer's certificate is verified against the system's
+  trust store and the host name, which is also sent as SNI. Never disabled. A refused negotiation (an untrusted
   certificate) is reported only when the connection is shut down, which s2n delays by several
   seconds (its "blinding" against timing attacks): the caller sees the connect timeout.
 * **Timeouts**: opening a connection (TCP and TLS) is bounded by its ``timeout``; an exchange by its
@@ -115,6 +115,9 @@ class _Runtime:
 
                     options = io.TlsContextOptions()
                     options.verify_peer = True
+                    # awscrt's default security policy still offers TLS 1.0; Python's ssl (what
+                    # the JWKS fetch used before) and DynamoDB both require 1.2 at least.
+                    options.min_tls_ver = io.TlsVersion.TLSv1_2
                     self._tls = io.ClientTlsContext(options)
         return self._tls
 
