@@ -33,19 +33,29 @@ from tests.support.dynamo_server import DynamoProxy
 ROOT = Path(__file__).resolve().parents[2]
 
 FAKE_HOOKS = """
-import json, os
 registered = []
+calls = []
 def register_before_snapshot(func, *args, **kwargs):
     registered.append(("before_snapshot", func.__module__ + "." + func.__name__))
+    calls.append((func, args, kwargs))
 def register_after_restore(func, *args, **kwargs):
     registered.append(("after_restore", func.__module__ + "." + func.__name__))
 """
 
+# Imports the handler (init), then, as Lambda does before taking the snapshot, runs the
+# before-snapshot hooks; reports what was registered and what the snapshot would hold.
 CHILD = """
 import json, sys
 import authorizer.handler
 hooks = sys.modules.get("snapshot_restore_py")
-print(json.dumps(None if hooks is None else hooks.registered))
+for func, args, kwargs in (hooks.calls if hooks else []):
+    func(*args, **kwargs)
+print(json.dumps({
+    "registered": None if hooks is None else hooks.registered,
+    "awscrt": "_awscrt" in sys.modules,
+    "cryptography": "cryptography.hazmat.primitives.asymmetric.padding" in sys.modules,
+    "client": authorizer.handler._authorizer.store.built_client is not None,
+}))
 """
 
 
@@ -62,16 +72,20 @@ def import_handler(tmp_path: Path, **extra: str) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_a_snapstart_init_registers_the_hooks(tmp_path: Path) -> None:
-    registered = import_handler(tmp_path, AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")
-    assert registered == [
+def test_a_snapstart_init_registers_the_hooks_and_the_snapshot_holds_no_random_state(tmp_path: Path) -> None:
+    result = import_handler(tmp_path, AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")
+    assert result["registered"] == [
         ["before_snapshot", "edgeauth.adapters.snapstart.prepare"],
         ["after_restore", "edgeauth.adapters.snapstart.renew"],
     ]
+    # The signature checks are ready in the snapshot; awscrt (whose TLS library seeds a random
+    # generator when it loads) and the DynamoDB client are not: each restored copy makes its own.
+    assert result["cryptography"] is True
+    assert result["awscrt"] is False and result["client"] is False
 
 
 def test_an_ordinary_init_registers_nothing(tmp_path: Path) -> None:
-    assert import_handler(tmp_path, AWS_LAMBDA_INITIALIZATION_TYPE="on-demand") is None
+    assert import_handler(tmp_path, AWS_LAMBDA_INITIALIZATION_TYPE="on-demand")["registered"] is None
 
 
 @pytest.fixture
@@ -83,7 +97,7 @@ def proxy(dynamodb_server: Any) -> Iterator[DynamoProxy]:
         p.close()
 
 
-def test_prepare_builds_the_client_and_the_signature_checks_without_a_network_call_or_credentials(
+def test_prepare_builds_the_signature_checks_and_no_client_without_a_network_call_or_credentials(
     proxy: DynamoProxy,
 ) -> None:
     # GIVEN a SnapStart function's environment at snapshot time: no credentials at all
@@ -93,10 +107,16 @@ def test_prepare_builds_the_client_and_the_signature_checks_without_a_network_ca
     jose.verifier.cache_clear()
     # WHEN the before-snapshot hook runs
     snapstart.prepare(authorizer)
-    # THEN the client exists, the configured algorithms' checks are built, and nothing went out
-    assert isinstance(authorizer.store.client, DynamoDBClient)
+    # THEN the configured algorithms' checks are built, no client exists, and nothing went out
     assert jose.verifier.cache_info().currsize >= 2
+    assert authorizer.store.built_client is None
     assert proxy.connections == 0 and proxy.requests == []
+
+
+def test_renew_without_a_client_builds_none(proxy: DynamoProxy) -> None:
+    authorizer = build_authorizer({**issuer_env(), C.ENV_ENDPOINT_URL: proxy.url}, emit=lambda line: None)
+    snapstart.renew(authorizer)
+    assert authorizer.store.built_client is None
 
 
 def test_renew_reseeds_random_and_renews_the_clients_connections_and_credentials(

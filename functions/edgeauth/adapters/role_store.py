@@ -146,6 +146,12 @@ class RoleStore:
             self._client = self._client_factory()
         return self._client
 
+    @property
+    def built_client(self) -> TableClient | None:
+        """The client if it exists already (given, or built by a read or :meth:`warm`); unlike
+        :attr:`client`, never builds one (the SnapStart restore hook resets it only if it exists)."""
+        return self._client
+
     def warm(self) -> None:
         """Create the lazily built client now (no network call); a failure surfaces on first read."""
         if self._client is None and self._client_factory is not None:

@@ -3,16 +3,17 @@
 With SnapStart, Lambda runs the function's init once, when a version is published, snapshots the
 execution environment and starts new environments by restoring copies of that snapshot. So:
 
-* before the snapshot (:func:`prepare`): load what the first request would otherwise load (the
-  DynamoDB client and its signer, ``cryptography``'s verification modules for the configured
-  algorithms). Nothing that holds randomness, a connection, credentials or data is made: no TLS
-  context, no socket, no JWKS fetch, no table read. Every cache is empty in the snapshot.
+* before the snapshot (:func:`prepare`): build the signature checks of the configured algorithms
+  (``cryptography``'s modules loaded, no key, no randomness used). Nothing that holds randomness, a
+  connection, credentials or data is made: not the DynamoDB client (loading awscrt seeds its TLS
+  library's random generator, which every restored copy would then share), no TLS context, no
+  socket, no JWKS fetch, no table read. Every cache is empty in the snapshot.
 * after each restore (:func:`renew`): what a copy must not share with the others is made anew:
-  ``random``'s state (the retry jitter, seeded at import and so identical in every copy) and the
-  DynamoDB client's connections and credentials (a SnapStart function has no key variables: the
-  client fetches its credentials from the container credentials endpoint, after the restore).
-  ``secrets`` and ``os.urandom`` (the replay store's write owner) read the kernel's generator,
-  which Lambda reseeds on restore.
+  ``random``'s state (the retry jitter, seeded at import and so identical in every copy) and, if
+  one exists, the DynamoDB client's connections and credentials (a SnapStart function has no key
+  variables: the client fetches its credentials from the container credentials endpoint, after the
+  restore). ``secrets`` and ``os.urandom`` (the replay store's write owner) read the kernel's
+  generator, which Lambda reseeds on restore.
 
 The hooks are registered only when Lambda says the init is a SnapStart one
 (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``); ``snapshot_restore_py`` is part of Lambda's
@@ -26,7 +27,6 @@ from typing import Any
 
 from edgeauth.adapters.dynamodb import DynamoDBClient
 from edgeauth.authorizer import Authorizer
-from edgeauth.core.errors import DependencyError
 
 
 def register_runtime_hooks(authorizer: Authorizer, hooks: Any = None) -> None:
@@ -41,11 +41,10 @@ def register_runtime_hooks(authorizer: Authorizer, hooks: Any = None) -> None:
 
 
 def prepare(authorizer: Authorizer) -> None:
-    """Before the snapshot: build the DynamoDB client (no network call, no credentials) and the
-    signature checks of every configured algorithm (imports ``cryptography``'s modules)."""
+    """Before the snapshot: build the signature checks of every configured algorithm (imports
+    ``cryptography``'s modules). The DynamoDB client is left for the first request (see above)."""
     from edgeauth.core.jose import verifier
 
-    authorizer.store.warm()
     for issuer in authorizer.settings.issuers:
         for alg in sorted(issuer.algorithms | (issuer.dpop_algorithms if issuer.dpop != "off" else set())):
             verifier(alg)
@@ -54,9 +53,6 @@ def prepare(authorizer: Authorizer) -> None:
 def renew(authorizer: Authorizer) -> None:
     """After a restore: reseed ``random``; drop the DynamoDB client's connections and credentials."""
     random.seed()
-    try:
-        client = authorizer.store.client  # built by prepare(), before the snapshot
-    except DependencyError:
-        return  # no client could be built: the first request fails as it would have anyway
-    if isinstance(client, DynamoDBClient):
+    client = authorizer.store.built_client
+    if isinstance(client, DynamoDBClient):  # none before the first request, unless injected
         client.reset()
