@@ -316,6 +316,11 @@ class Resolver:
             if p.get(prop):
                 return str(self.resolve(p[prop]))
             return self.generated_name(logical_id, limit)
+        if rtype == "AWS::Lambda::Alias":  # Ref is the alias's ARN: …:function:NAME:ALIAS (SnapStart)
+            function = str(self.resolve(p.get("FunctionName")))
+            if not function.startswith("arn:"):
+                function = f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{function}"
+            return f"{function}:{self.resolve(p.get('Name'))}"
         if rtype == "AWS::ApiGateway::Stage":
             return str(self.resolve(p.get("StageName", logical_id)))
         if rtype == "AWS::ApiGateway::RestApi":

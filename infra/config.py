@@ -130,6 +130,7 @@ _STAGE_KEYS: Final = frozenset(
         "alarm_emails",
         "waf_acl_arn",
         "authorizer_reserved_concurrency",
+        "snapstart",
     }
 )
 _ALARM_KEYS: Final = frozenset(
@@ -289,6 +290,9 @@ class StageConfig:
     """A REGIONAL WAFv2 web ACL the stack associates with the stage."""
     authorizer_reserved_concurrency: int | None
     """Reserved concurrency of the authorizer function (None: it shares the account's pool)."""
+    snapstart: bool = False
+    """Lambda SnapStart for the authorizer: published versions, API Gateway calls the ``live``
+    alias (README "Cold start", SnapStart). Off by default: it costs a cache and a restore charge."""
 
     @property
     def stack_name(self) -> str:
@@ -465,6 +469,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         backend_auth=backend_auth,
         waf_acl_arn=waf_acl_arn,
         authorizer_reserved_concurrency=concurrency,
+        snapstart=_bool(f"{where}.snapstart", raw.get("snapstart", False)),
     )
 
 

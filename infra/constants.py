@@ -38,6 +38,7 @@ MONITORING: Final = "Monitoring"
 
 # --- Ids inside the constructs ---------------------------------------------------------------------
 FUNCTION: Final = "Function"
+AUTHORIZER_ALIAS: Final = "LiveAlias"
 FUNCTION_LOG_GROUP: Final = "LogGroup"
 FUNCTION_ROLE: Final = "Role"
 TABLE: Final = "Table"

@@ -78,7 +78,7 @@ class EdgeAuthStack(Stack):
             default_usage_key=default_key,
             replay_table=self.dpop_replay_table.table if self.dpop_replay_table else None,
         )
-        self.api = Api(self, ids.API, config=config, authorizer_function=self.authorizer.function)
+        self.api = Api(self, ids.API, config=config, authorizer_function=self.authorizer.handler)
         self.usage_plans = UsagePlans(
             self,
             ids.USAGE_PLANS,

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from edgeauth.adapters import jwks_fetcher
-from edgeauth.adapters.role_store import RoleStore, dynamodb_client_factory
+from edgeauth.adapters.dynamodb import client_factory
+from edgeauth.adapters.role_store import RoleStore
 from edgeauth.authorizer import Authorizer
 from edgeauth.core.jwks import Fetch, JwksCache
 from edgeauth.core.settings import Settings, load_settings
@@ -61,11 +62,17 @@ def build_authorizer(
     fetch: Fetch = jwks_fetcher.fetch,
     dynamodb_client: Any = None,
     on_jwks_fetch: Callable[[str, bool], None] | None = record_jwks_fetch,
+    time_left: Callable[[], float | None] | None = None,
 ) -> Authorizer:
     """Validate ``env`` (raises ConfigError) and assemble an :class:`Authorizer`.
 
     ``emit`` is called with each audit line, without a newline (the handler's is
-    :func:`edgeauth.adapters.stdout.line_writer`)."""
+    :func:`edgeauth.adapters.stdout.line_writer`). Without ``dynamodb_client`` (boto3's or
+    :class:`~edgeauth.adapters.dynamodb.DynamoDBClient`), the role and replay tables are read
+    through a :class:`~edgeauth.adapters.dynamodb.DynamoDBClient` built on first use from ``env``
+    (credentials, ``AWS_REGION``, ``EDGEAUTH_ENDPOINT_URL``, ``EDGEAUTH_DYNAMODB_TIMEOUT``);
+    ``time_left`` tells it how long the invocation has left (the handler's
+    :class:`~edgeauth.adapters.invocation.CurrentInvocation`)."""
     settings: Settings = load_settings(env)
     key_sets = {i.issuer: JwksCache(i, fetch, on_fetch=on_jwks_fetch) for i in settings.issuers}
     verifier = TokenVerifier(settings.issuer_by_name, key_sets, cache_size=settings.token_cache_size)
@@ -73,10 +80,12 @@ def build_authorizer(
         settings.role_table,
         dynamodb_client,
         cache_ttl=settings.role_cache_ttl,
-        client_factory=dynamodb_client_factory(
+        client_factory=client_factory(
+            env,
             env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             settings.endpoint_url,
             settings.dynamodb_timeout,
+            time_left,
         ),
     )
 
