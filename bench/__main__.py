@@ -31,7 +31,7 @@ from bench.common import (
     render_table,
     timing_row,
 )
-from bench.world import World, aws_test_credentials, build_world, event_for
+from bench.world import World, aws_test_credentials, build_world, event_for, role_table_server
 
 GROUPS = ("request", "rbac", "audit", "cold", "gateway")
 LATEST = Path(__file__).resolve().parent / "latest.md"
@@ -46,15 +46,18 @@ TARGET_RBAC = 1.2
 TARGET_AUDIT = 3.0
 
 
-def per_request(world: World, s: Settings) -> list[Row]:
+def per_request(world: World, s: Settings, endpoint: str) -> list[Row]:
     """Scenarios 1–4, interleaved in one loop so their ratios are paired by round.
 
     Ours is the handler Lambda calls, in this process set up as the runtime sets one up
     (:func:`bench.ours.lambda_process`): its init fetches the JWKS from a loopback server (once,
-    before timing) and its role store reads the moto table."""
+    before timing) and its role store reads the seeded table on the moto server at ``endpoint``
+    (once, before timing: the roles are cached after)."""
     with (
         cold_start.jwks_server(world.jwks_body) as jwks,
-        ours.lambda_process(ours.function_environment(jwks_uri=jwks.url), world.sink.stream) as handler,
+        ours.lambda_process(
+            ours.function_environment(jwks_uri=jwks.url, endpoint_url=endpoint), world.sink.stream
+        ) as handler,
     ):
         ours.warm(handler, world)
         x = _interleaved_requests(world, s, handler, jwks.served)
@@ -317,12 +320,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     machine = Machine.here()
     rows: list[Row] = []
-    with mock_aws():
+    with role_table_server() as endpoint, mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         world = build_world(client, new_tokens=s.batch + s.rounds * s.batch + 8)
         try:
             if "request" in only:
-                rows += per_request(world, s)
+                rows += per_request(world, s, endpoint)
             if "rbac" in only:
                 rows += rbac_rows(world, s)
             if "audit" in only:

@@ -83,6 +83,10 @@ def _role_table(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
     return [] if ctx.stack or ctx.table_override else [ROLE_TABLE_SETTING]
 
 
+def _stack(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
+    return [] if ctx.stack else [STACK_SETTING]
+
+
 def _issuer(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
     return [] if getattr(args, "iss", None) or os.environ.get(ENV_ISSUER) else [ISSUER_SETTING]
 
@@ -91,6 +95,8 @@ AWS: Need = _aws
 """A region and credentials (none needed on a loopback ``--endpoint-url``: the local stack)."""
 ROLE_TABLE: Need = _role_table
 """``--stack`` or ``--table`` (or their environment variables)."""
+STACK: Need = _stack
+"""``--stack`` (or ``EDGEAUTH_STACK``): the command reads several of the stack's outputs."""
 ISSUER: Need = _issuer
 """``--iss`` or ``EDGEAUTH_ISSUER``."""
 

@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
 
     from edgeauth_cli.commands import audit_replay
 
-    audit_replay.register(sub)
+    audit_replay.add_parser(sub)
 
 
 # --- presets ---------------------------------------------------------------------------------------------

@@ -19,24 +19,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeauth import constants as C
-from edgeauth_cli.context import CliContext, CliError
+from edgeauth_cli.context import AWS, STACK, CliContext, CliError
 
 RECEIVE_BATCH = 10
 VISIBILITY_SECONDS = 300
 """A received message stays invisible this long: enough to replay one range of up to 10,000 records."""
 
 
-def register(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
+    """``edgeauth audit replay``, under ``edgeauth audit`` (not a top-level command: it has no
+    ``register``, which :mod:`edgeauth_cli.main` would call)."""
     p = sub.add_parser(
         "replay",
         help="re-drive dead-lettered audit records (exactly once)",
         description=__doc__,
         epilog=(
             "examples:\n"
-            "  edgeauth --stack EdgeAuth-prod audit replay --dry-run\n"
-            "  edgeauth --stack EdgeAuth-prod audit replay\n"
-            "  edgeauth --stack EdgeAuth-prod audit replay --shard shardId-000000000002 \\\n"
-            "      --from 49651... --to 49652..."
+            "  edgeauth --stack EdgeAuth-dev audit replay --dry-run\n"
+            "  edgeauth --stack EdgeAuth-dev audit replay\n"
+            "one range without the queue (the shard id and sequence numbers a dead letter names):\n"
+            "  --shard SHARD_ID --from FIRST_SEQUENCE_NUMBER --to LAST_SEQUENCE_NUMBER"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,7 +53,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="read and report; write and delete nothing")
     p.add_argument("--output", dest="audit_output", choices=("table", "json"), default=None)
-    p.set_defaults(func=cmd_replay)
+    p.set_defaults(func=cmd_replay, needs=(AWS, STACK))
 
 
 @dataclass

@@ -25,6 +25,7 @@ EDGEAUTH = str(Path(sys.executable).with_name("edgeauth"))
 ARGS: dict[str, list[str]] = {
     "audit presets": [],
     "audit query": ["denied-by-subject"],
+    "audit replay": [],
     "clients add": ["mobile-app", "--tier", "standard"],
     "clients list": [],
     "clients remove": ["mobile-app", "--yes"],
