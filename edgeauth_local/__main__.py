@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from edgeauth_local.errors import LocalStackError
-from edgeauth_local.stack import STATE_FILE, LocalStack, StackOptions
+from edgeauth_local.stack import LOCAL_PRESETS, STATE_FILE, LocalStack, StackOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the stage with its issuer set to dpop: required (DPoP-bound tokens, RFC 9449)",
     )
+    p.add_argument(
+        "--provider",
+        choices=sorted(LOCAL_PRESETS),
+        default=None,
+        help="run the stage's issuer as this provider's preset: the development identity provider "
+        "issues tokens shaped like that provider's (cognito: access tokens, cognito-id: ID tokens)",
+    )
     return p
 
 
@@ -65,7 +72,7 @@ Try it (subjects: carol = reader, bob = teller, alice = admin):
   curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" {u.api}admin/config    # 403
   curl -i {u.api}accounts                                                                  # 401
 
-{_dpop_usage(stack)}
+{_dpop_usage(stack)}{_provider_usage(stack)}
 Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
   edgeauth {moto} roles list
   edgeauth {moto} explain --iss {u.issuer} --sub carol GET /admin/config
@@ -73,6 +80,31 @@ Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
   edgeauth {moto} audit query PRESET --since 15m
 
 Ctrl-C stops everything.
+"""
+
+
+def _provider_usage(stack: LocalStack) -> str:
+    """How to call the API with the provider-shaped tokens of ``--provider`` (when given)."""
+    if stack.idp is None or stack.urls is None:
+        return ""
+    settings = stack.idp.settings
+    if settings.provider == "generic":
+        return "Provider-shaped tokens: run 'python -m edgeauth_local --provider cognito' (or entra, okta, ...).\n"
+    moto = f"--endpoint-url {stack.urls.moto} --stack {stack.spec.stack_name}"
+    examples = {
+        "github-actions": (
+            "repo:octo-org/octo-repo:ref:refs/heads/main",
+            f"  edgeauth {moto} groups map repository=octo-org/octo-repo teller --issuer-name {settings.name}\n",
+        ),
+        "kubernetes": (
+            "system:serviceaccount:payments:ledger",
+            f"  edgeauth {moto} subjects grant system:serviceaccount:payments:ledger reader "
+            f"--issuer-name {settings.name}\n",
+        ),
+    }
+    sub, grant = examples.get(settings.provider, ("bob", ""))
+    return f"""Tokens shaped like {settings.provider}'s (issuer {settings.name}: its settings expanded in the startup log)
+{grant}  curl -i -H "Authorization: Bearer $(edgeauth token --sub '{sub}')" {stack.urls.api}accounts/42
 """
 
 
@@ -105,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         template_path=args.template,
         seed=not args.no_seed,
         dpop=args.dpop,
+        provider=args.provider,
         state_file=STATE_FILE,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )

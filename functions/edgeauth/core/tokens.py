@@ -28,6 +28,7 @@ as a bearer token that its issuer meant to be usable only with a key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import json.scanner
@@ -418,7 +419,7 @@ def claim_report(
         run(f"typ header is {issuer.token_type}", lambda: check_token_type(issuer, header))
     for c in issuer.claim_checks:
         allowed = "present" if c.allowed is None else "one of " + ", ".join(sorted(c.allowed))
-        run(f"{c.path.text} {allowed} ({c.origin})", lambda c=c: check_claim_value(c, claims))
+        run(f"{c.path.text} {allowed} ({c.origin})", functools.partial(check_claim_value, c, claims))
     if issuer.audiences:
         run("aud is an accepted audience", lambda: check_audience(issuer, claims))
     if issuer.client_claim:
