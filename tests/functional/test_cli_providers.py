@@ -249,3 +249,27 @@ def test_explain_table_output_lists_the_checks(seeded: World, capsys) -> None:
     )
     assert code == 0
     assert "provider cognito" in out and "check:      failed  token_use one of access" in out
+
+
+def test_role_file_round_trips_subjects_and_claim_mappings_with_colons_slashes_and_hashes(
+    seeded: World, capsys, tmp_path
+) -> None:
+    # GIVEN a role file naming provider subjects and a claim mapping (quoted YAML keys)
+    subjects = (
+        f'subjects:\n  "{P.GITHUB_ISS}":\n    "{GITHUB_SUB}": [reader]\n'
+        f'  "{P.K8S_ISS}":\n    "{K8S_SUB}": [reader]\n    "tenant#7|user/1": [writer]\n'
+    )
+    mapping = f'  "{P.GITHUB_ISS}":\n    "repository=octo-org/octo-repo": [writer]\n'
+    text = BASE_FILE.replace("subjects:\n", subjects) + mapping  # groups is the file's last section
+    code, _, err = run(capsys, "roles", "apply", write_file(tmp_path, "p.yaml", text), "--yes")
+    assert code == 0, err
+    items = seeded.items()
+    assert items[(f"SUBJECT#{P.GITHUB_ISS}", GITHUB_SUB)]["roles"] == ["reader"]
+    assert items[(f"SUBJECT#{P.K8S_ISS}", "tenant#7|user/1")]["roles"] == ["writer"]
+    assert items[(f"GROUP#{P.GITHUB_ISS}", "repository=octo-org/octo-repo")]["roles"] == ["writer"]
+    # WHEN exported and applied again THEN nothing changes (the keys survived YAML both ways)
+    code, exported, _ = run(capsys, "roles", "export", "--format", "yaml", output="table")
+    assert code == 0
+    code, _, err = run(capsys, "roles", "apply", write_file(tmp_path, "e.yaml", exported), "--yes", "--prune")
+    assert code == 0, err
+    assert seeded.items().keys() == items.keys()

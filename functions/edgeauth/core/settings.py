@@ -606,7 +606,12 @@ def describe_issuer(issuer: IssuerSettings) -> dict[str, Any]:
         "issuer": issuer.issuer,
         **key_source,
         "algorithms": sorted(issuer.algorithms),
-        "audiences": sorted(issuer.audiences) or "not checked (client_ids is the recipient check)",
+        "audiences": sorted(issuer.audiences),
+        "recipient_check": (
+            "aud in audiences"
+            if issuer.audiences
+            else f"{issuer.client_claim} in client_ids (aud not checked)"
+        ),
         "required_claims": list(issuer.required_claims),
         "token_type": issuer.token_type,
         "client_claim": issuer.client_claim,
