@@ -27,12 +27,13 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore
+from edgeauth.core.claim_report import claim_report
 from edgeauth.core.errors import AuthenticationError
 from edgeauth.core.policy import MethodArn, authorizer_answer
 from edgeauth.core.roles import decide
 from edgeauth.core.routes import METHODS, RouteTable, TemplateError
 from edgeauth.core.settings import IssuerSettings, describe_issuer
-from edgeauth.core.tokens import claim_report, client_of, group_keys
+from edgeauth.core.tokens import client_of, group_keys
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import ENV_ISSUER
 from edgeauth_cli.context import CliContext, CliError

@@ -65,8 +65,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from edgeauth.core.claims import ClaimCheck, parse_claim_path
 from edgeauth.core.errors import ConfigError
@@ -101,8 +100,7 @@ _GITHUB_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,1
 _K8S_NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(NamedTuple):
     """What a preset contributes: generic settings (raw, validated by ``parse_issuer`` like explicit
     ones) and its own checks."""
 
@@ -110,15 +108,14 @@ class Expansion:
     checks: tuple[ClaimCheck, ...] = ()
 
 
-@dataclass(frozen=True)
-class Preset:
+class Preset(NamedTuple):
     """One provider: the keys of its own values, and how they expand."""
 
     name: str
     keys: frozenset[str]
     expand: Callable[[Mapping[str, Any], str], Expansion]
     summary: str
-    required: tuple[str, ...] = field(default=())
+    required: tuple[str, ...] = ()
 
 
 # -- value checks (each error names the preset's own setting) ------------------------------------------

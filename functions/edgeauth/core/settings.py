@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from edgeauth import constants as C
 from edgeauth.core.claims import ClaimCheck, ClaimPath, ClaimPathError, parse_claim_path
 from edgeauth.core.errors import ConfigError
-from edgeauth.core.providers import PRESET_KEYS, PRESETS, PROVIDERS, preset_owning
 
 #: Asymmetric JWS algorithms the authorizer can verify. ``none`` and the HMAC family are never
 #: accepted: an API gateway must not hold a secret that can also mint tokens (RFC 8725 §3.1, §3.2).
@@ -247,6 +246,12 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
     """
     if not isinstance(raw, dict):
         raise ConfigError(where, "must be an object")
+    # The presets are imported only for an issuer that names one, or a setting generic does not
+    # know (whose error may name its preset): a generic issuer's cold start does not load them.
+    if "provider" not in raw and _ISSUER_KEYS.issuperset(raw):
+        return _parse_expanded(dict(raw), where, "generic", ())
+    from edgeauth.core.providers import PRESET_KEYS, PRESETS, PROVIDERS, preset_owning
+
     provider = raw.get("provider", "generic")
     if provider not in PROVIDERS:
         raise ConfigError(

@@ -28,7 +28,6 @@ as a bearer token that its issuer meant to be usable only with a key.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import json.scanner
@@ -377,64 +376,6 @@ def check_scopes(issuer: IssuerSettings, claims: Mapping[str, Any]) -> None:
     """Every required scope is in ``scope`` or ``scp`` (a space-separated string, or an array)."""
     if not issuer.required_scopes <= _scopes(claims):
         raise TokenClaimError("missing_scope", "scope", "the required scopes", "fewer")
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOutcome:
-    """One check of :func:`claim_report`: ``passed`` False carries the refusal's reason and detail."""
-
-    check: str
-    passed: bool
-    detail: str = ""
-
-
-def claim_report(
-    issuer: IssuerSettings, header: Mapping[str, Any], claims: dict[str, Any], now: float
-) -> tuple[list[CheckOutcome], AuthenticationError | None]:
-    """What ``edgeauth explain --token`` shows: each of the issuer's own checks (the ones a preset or
-    the issuer's settings add to generic's) evaluated on its own, and the verdict, the first refusal
-    of all claim checks in the verifier's order (``None``: accepted). The signature is NOT checked.
-
-    Every check is the verifier's own function (:func:`check_claims` calls the same ones), so this
-    report cannot drift from what the authorizer does.
-    """
-    outcomes: list[CheckOutcome] = []
-
-    def run(name: str, check: Callable[[], object]) -> None:
-        try:
-            check()
-        except AuthenticationError as e:
-            outcomes.append(CheckOutcome(name, False, f"{e.reason}: {e.detail}"))
-        else:
-            outcomes.append(CheckOutcome(name, True))
-
-    def alg() -> None:
-        if header.get("alg") not in issuer.algorithms:
-            raise TokenSignatureError(
-                "alg_not_allowed", f"alg: expected one of {', '.join(sorted(issuer.algorithms))}"
-            )
-
-    run("alg", alg)
-    if issuer.token_type is not None:
-        run(f"typ header is {issuer.token_type}", lambda: check_token_type(issuer, header))
-    for c in issuer.claim_checks:
-        allowed = "present" if c.allowed is None else "one of " + ", ".join(sorted(c.allowed))
-        run(f"{c.path.text} {allowed} ({c.origin})", functools.partial(check_claim_value, c, claims))
-    if issuer.audiences:
-        run("aud is an accepted audience", lambda: check_audience(issuer, claims))
-    if issuer.client_claim:
-        within = " in client_ids" if issuer.client_ids else ""
-        run(f"client ({issuer.client_claim}){within}", lambda: client_of(issuer, claims))
-    if issuer.required_scopes:
-        run("required scopes", lambda: check_scopes(issuer, claims))
-    if issuer.groups_claims or issuer.mapped_claims:
-        run("groups and mapped claims", lambda: group_keys(issuer, claims))
-    verdict: AuthenticationError | None = None
-    try:
-        check_claims(issuer, claims, now, header.get("kid"), cast(KeyEntry, None))
-    except AuthenticationError as e:
-        verdict = e
-    return outcomes, verdict
 
 
 def check_token_type(issuer: IssuerSettings, header: Mapping[str, Any]) -> None:
