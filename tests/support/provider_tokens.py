@@ -4,7 +4,8 @@ Each function returns ``(header, claims)``; :func:`mint` signs them. The shapes,
 each follows (the sample tokens of the providers' own documentation):
 
 * Cognito, "Understanding the access token" / "the identity (ID) token": header ``kid`` and
-  ``alg`` only (no ``typ``; the ``kid`` is base64 with padding, ``"1234example="``); access:
+  ``alg`` only (no ``typ``; the ``kid`` is standard base64, ``+``, ``/`` and ``=`` padding
+  included); access:
   ``sub``, ``cognito:groups``, ``iss``, ``version: 2``, ``client_id``, ``origin_jti``,
   ``event_id``, ``token_use: access``, ``scope``, ``auth_time``, ``exp``, ``iat``, ``jti``,
   ``username``, no ``aud``; ID: ``aud`` (the app client id), ``token_use: id``,
@@ -87,7 +88,11 @@ def mint(key: SigningKey, shaped: tuple[dict[str, Any], dict[str, Any]]) -> str:
 
 
 def cognito_access(
-    now: int, *, client_id: str = COGNITO_CLIENT, groups: list[str] | None = None, kid: str = "1234example="
+    now: int,
+    *,
+    client_id: str = COGNITO_CLIENT,
+    groups: list[str] | None = None,
+    kid: str = "Lt3OVBH/gxCPW+6t5S2Ia/0nGw7mpbv9QM1hStWKy0s=",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     claims: dict[str, Any] = {
         "sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",

@@ -618,3 +618,34 @@ def test_describe_shows_the_expanded_settings_and_the_presets_checks() -> None:
         }
     ]
     json.dumps(d)  # JSON-ready
+
+
+def test_a_generic_issuers_cold_start_does_not_load_the_presets() -> None:
+    # The presets (and their regexes) cost a cold start only when an issuer names a provider.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "functions")}
+    code = (
+        "import json, sys; from edgeauth.core.settings import load_settings; "
+        "load_settings({'EDGEAUTH_ISSUERS': json.dumps([{'issuer': 'https://i/', 'audiences': ['a'], "
+        "'jwks_uri': 'https://i/k', 'groups_claim': '/realm_access/roles'}]), 'EDGEAUTH_ROLE_TABLE': 't'}); "
+        "print('edgeauth.core.providers' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert out.stdout.strip() == "False"
+    out = subprocess.run(
+        [sys.executable, "-c", code.replace("'groups_claim'", "'provider': 'generic', 'groups_claim'")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert out.stdout.strip() == "True"
