@@ -4,6 +4,10 @@ Pure: :func:`load_settings` takes a mapping (``os.environ`` in the handler, a di
 either returns :class:`Settings` or raises :class:`ConfigError` naming the setting and the problem.
 The same validation runs at ``cdk synth`` (``infra/config.py`` calls :func:`parse_issuer`), so a bad
 value is caught before deployment and, should one slip through, stops the function at init.
+
+An issuer may name a provider preset (``provider``, :mod:`edgeauth.core.providers`): it is expanded
+here, at cold start, into the same :class:`IssuerSettings` a generic issuer has, plus the preset's
+claim checks; nothing of it is left for the request path but a few dict lookups per new token.
 """
 
 from __future__ import annotations
