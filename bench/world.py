@@ -214,6 +214,7 @@ class World:
             fetch=self.fetch,
             dynamodb_client=self.client,
             on_jwks_fetch=None,
+            log=None,
         )
 
     def event_source(self, tokens: Iterable[str]) -> Callable[[], dict[str, Any]]:

@@ -69,7 +69,9 @@ ROLE_TABLE_SETTING = Setting(
     f"pass --stack NAME or set {ENV_STACK} (e.g. EdgeAuth-dev), "
     f"or name the role table with --table NAME or {ENV_ROLE_TABLE}",
 )
-ISSUER_SETTING = Setting("issuer", f"pass --iss ISSUER or set {ENV_ISSUER}")
+ISSUER_SETTING = Setting(
+    "issuer", f"pass --iss ISSUER or set {ENV_ISSUER} (or name a configured issuer: --issuer-name NAME)"
+)
 
 Need = Callable[["CliContext", argparse.Namespace], Sequence[Setting]]
 """What a command needs, as a check: the settings missing for this context and these arguments."""
@@ -88,7 +90,8 @@ def _stack(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
 
 
 def _issuer(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
-    return [] if getattr(args, "iss", None) or os.environ.get(ENV_ISSUER) else [ISSUER_SETTING]
+    given = getattr(args, "iss", None) or getattr(args, "issuer_name", None) or os.environ.get(ENV_ISSUER)
+    return [] if given else [ISSUER_SETTING]
 
 
 AWS: Need = _aws
@@ -98,7 +101,7 @@ ROLE_TABLE: Need = _role_table
 STACK: Need = _stack
 """``--stack`` (or ``EDGEAUTH_STACK``): the command reads several of the stack's outputs."""
 ISSUER: Need = _issuer
-"""``--iss`` or ``EDGEAUTH_ISSUER``."""
+"""``--iss``, ``--issuer-name`` or ``EDGEAUTH_ISSUER``."""
 
 
 def stack_unless(dest: str, option: str) -> Need:
