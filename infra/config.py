@@ -65,6 +65,15 @@ LOG_RETENTION_DAYS: Final = frozenset(
 DEFAULT_LOG_RETENTION_DAYS: Final = 30
 DEFAULT_AUDIT_LOG_RETENTION_DAYS: Final = 365
 
+AUDIT_LOG_CLASSES: Final = ("INFREQUENT_ACCESS", "STANDARD")
+"""CloudWatch Logs classes for the audit log group (README "Capacity and cost model" weighs them)."""
+DEFAULT_AUDIT_LOG_CLASS: Final = "INFREQUENT_ACCESS"
+MIN_AUDIT_STREAM_RETENTION_HOURS: Final = 168
+"""Seven days: dead-lettered records stay readable long enough to be re-driven (``edgeauth audit replay``)."""
+MAX_AUDIT_STREAM_RETENTION_HOURS: Final = 8760
+ACCESS_LOG_FORMATS: Final = ("compact", "full")
+DEFAULT_ACCESS_LOG_FORMAT: Final = "compact"
+
 QUOTA_PERIODS: Final = ("DAY", "WEEK", "MONTH")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -113,6 +122,9 @@ _STAGE_KEYS: Final = frozenset(
         "throttling",
         "log_retention_days",
         "audit_log_retention_days",
+        "audit_log_class",
+        "audit_stream_retention_hours",
+        "access_log_format",
         "log_level",
         "alarms",
         "api_cloudwatch_role",
@@ -122,6 +134,7 @@ _STAGE_KEYS: Final = frozenset(
         "alarm_emails",
         "waf_acl_arn",
         "authorizer_reserved_concurrency",
+        "snapstart",
     }
 )
 _ALARM_KEYS: Final = frozenset(
@@ -136,6 +149,9 @@ _ALARM_KEYS: Final = frozenset(
         "rate_min_requests",
         "throttled",
         "iterator_age_seconds",
+        "audit_delivery_errors",
+        "audit_delivery_throttling",
+        "audit_write_throttles",
     }
 )
 _MOVED_ALARM_KEYS: Final = {
@@ -237,6 +253,9 @@ class AlarmSettings:
     rate_min_requests: int = 100
     throttled: int = 100
     iterator_age_seconds: int = 300
+    audit_delivery_errors: int = 1
+    audit_delivery_throttling: int = 1
+    audit_write_throttles: int = 20
     topic_arn: str | None = None
     emails: tuple[str, ...] = ()
 
@@ -262,6 +281,12 @@ class StageConfig:
     throttling: Throttle
     log_retention_days: int
     audit_log_retention_days: int
+    audit_log_class: str
+    """``INFREQUENT_ACCESS`` (half the ingestion price; Logs Insights without ``pattern``/``diff``/
+    ``filterIndex``/``unmask``) or ``STANDARD``. Fixed once the group exists."""
+    audit_stream_retention_hours: int
+    access_log_format: str
+    """``compact`` (short keys) or ``full`` (:data:`edgeauth.constants.ACCESS_LOG_FORMATS`)."""
     log_level: str
     alarms: AlarmSettings
     api_cloudwatch_role: bool
@@ -271,6 +296,9 @@ class StageConfig:
     """A REGIONAL WAFv2 web ACL the stack associates with the stage."""
     authorizer_reserved_concurrency: int | None
     """Reserved concurrency of the authorizer function (None: it shares the account's pool)."""
+    snapstart: bool = False
+    """Lambda SnapStart for the authorizer: published versions, API Gateway calls the ``live``
+    alias (README "Cold start", SnapStart). Off by default: it costs a cache and a restore charge."""
 
     @property
     def stack_name(self) -> str:
@@ -430,6 +458,20 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             f"{where}.audit_log_retention_days",
             raw.get("audit_log_retention_days", DEFAULT_AUDIT_LOG_RETENTION_DAYS),
         ),
+        audit_log_class=_choice(
+            f"{where}.audit_log_class", raw.get("audit_log_class", DEFAULT_AUDIT_LOG_CLASS), AUDIT_LOG_CLASSES
+        ),
+        audit_stream_retention_hours=_int(
+            f"{where}.audit_stream_retention_hours",
+            raw.get("audit_stream_retention_hours", MIN_AUDIT_STREAM_RETENTION_HOURS),
+            MIN_AUDIT_STREAM_RETENTION_HOURS,
+            MAX_AUDIT_STREAM_RETENTION_HOURS,
+        ),
+        access_log_format=_choice(
+            f"{where}.access_log_format",
+            raw.get("access_log_format", DEFAULT_ACCESS_LOG_FORMAT),
+            ACCESS_LOG_FORMATS,
+        ),
         log_level=_choice(f"{where}.log_level", raw.get("log_level", "INFO"), LOG_LEVELS),
         alarms=alarms,
         api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", raw.get("api_cloudwatch_role", True)),
@@ -439,6 +481,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         backend_auth=backend_auth,
         waf_acl_arn=waf_acl_arn,
         authorizer_reserved_concurrency=concurrency,
+        snapstart=_bool(f"{where}.snapstart", raw.get("snapstart", False)),
     )
 
 
@@ -767,6 +810,9 @@ def _alarms(where: str, raw: Any) -> AlarmSettings:
         rate_min_requests=integer("rate_min_requests", 1, 1_000_000),
         throttled=integer("throttled", 1, 1_000_000),
         iterator_age_seconds=integer("iterator_age_seconds", 1, 7 * 86400),
+        audit_delivery_errors=integer("audit_delivery_errors", 1, 1_000_000_000),
+        audit_delivery_throttling=integer("audit_delivery_throttling", 1, 1_000_000_000),
+        audit_write_throttles=integer("audit_write_throttles", 1, 1_000_000_000),
     )
 
 

@@ -400,9 +400,9 @@ class Authorizer:
         self, event: Mapping[str, Any], trace_id: str | None, started: float, authorization: list[str] | None
     ) -> dict[str, Any]:
         if self._first_call:
-            # Cold start: create the DynamoDB client before the first token check imports
-            # cryptography. Those imports then reuse the memory botocore freed while loading its
-            # models, instead of raising the peak: about 1.8 MB less peak RSS (README "Benchmarks").
+            # Cold start: create the DynamoDB client (it loads awscrt, which the JWKS fetch needs
+            # too) before the first token check; no network call. A client that cannot be built
+            # fails the first read instead (README "Cold start: no boto3 on the request path").
             self._first_call = False
             self.store.warm()
         request = AuthorizerRequest.from_event(event, authorization)

@@ -7,6 +7,7 @@ infrastructure and the code: treat it like a schema change.
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 # --- Environment variables read by the authorizer (see README "Configuration") ---------------------
@@ -44,6 +45,9 @@ METRIC_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
 """Emitted by the role-events handler (dimension ``service``) when the cache flush kept failing."""
 METRIC_CHANGE_LOG_WRITE_FAILED: Final = "ChangeLogWriteFailed"
 """Emitted by the role-events handler when the change log could not be written (the batch is retried)."""
+METRIC_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
+"""Emitted by the audit consumer (dimension ``service``): CloudWatch Logs or DynamoDB calls refused by
+throttling (each retried, or its records delivered again)."""
 
 # --- Role table (see README "The role table") --------------------------------------------------------
 TABLE_PARTITION_KEY: Final = "pk"
@@ -102,13 +106,28 @@ CONTEXT_REASON: Final = "reason"
 AUDIT_DECISION_MESSAGE: Final = "authorization decision"
 """``message`` of the authorizer's one JSON audit line per decision."""
 AUDIT_SCHEMA_VERSION: Final = 1
+"""``audit_version`` of the authorizer's decision line (:mod:`edgeauth.core.audit_line`)."""
 AUDIT_DECISION_FAULT: Final = "error"
 """``decision`` of an audit line whose request answered 500 (a dependency fault, a malformed event, an
 internal error). The authorizer's fault alarm counts these lines (infra/constructs/monitoring.py)."""
+AUDIT_EVENT_VERSION: Final = 2
+"""``audit_version`` of the normalised events in the audit log group. Version 2 leaves out what every
+event of the group would repeat (README "Event schema"); version 1 events stay readable by the same
+saved queries."""
+
+# --- Audit consumer checkpoint table (see README "Exactly once") ----------------------------------------
+CHECKPOINT_KEY: Final = "pk"
+"""Partition key (string) of the audit consumer's checkpoint table: ``<kinesis stream>/<shard id>``."""
 
 # --- Other functions' environment ------------------------------------------------------------------
 ENV_AUDIT_LOG_GROUP: Final = "EDGEAUTH_AUDIT_LOG_GROUP"
 """Audit consumer and role-events handler: the log group that receives normalised audit events."""
+ENV_AUTHORIZER_LOG_GROUP: Final = "EDGEAUTH_AUTHORIZER_LOG_GROUP"
+"""Audit consumer: the authorizer's log group. Its lines may become ``decision`` events, and only its."""
+ENV_ACCESS_LOG_GROUP: Final = "EDGEAUTH_ACCESS_LOG_GROUP"
+"""Audit consumer: the stage's access log group. Its lines become ``access`` (or ``malformed``) events."""
+ENV_AUDIT_CHECKPOINT_TABLE: Final = "EDGEAUTH_AUDIT_CHECKPOINT_TABLE"
+"""Audit consumer: the DynamoDB table of per-shard checkpoints (exactly once, README "Exactly once")."""
 ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
 """Role-events handler: the REST API whose stage authorizer cache is flushed on a role edit."""
 ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
@@ -148,6 +167,9 @@ OUTPUT_DPOP_REPLAY_TABLE: Final = "DpopReplayTableName"
 """Only when an issuer has ``dpop`` on (the table exists only then)."""
 OUTPUT_AUDIT_STREAM: Final = "AuditStreamName"
 OUTPUT_AUDIT_LOG_GROUP: Final = "AuditLogGroupName"
+OUTPUT_AUDIT_CHECKPOINT_TABLE: Final = "AuditCheckpointTableName"
+OUTPUT_AUDIT_DEAD_LETTERS: Final = "AuditDeadLetterQueueUrl"
+"""The audit consumer's dead-letter queue (``edgeauth audit replay`` reads it)."""
 OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP: Final = "AccessLogGroupName"
 OUTPUT_USAGE_PLAN_PREFIX: Final = "UsagePlan"
@@ -190,6 +212,44 @@ ACCESS_LOG_FIELDS: Final = {
     "errorMessage": "$context.error.message",
     "errorResponseType": "$context.error.responseType",
 }
+
+ACCESS_LOG_FIELDS_COMPACT: Final = {
+    "requestId": "$context.requestId",
+    "t": "$context.requestTimeEpoch",
+    "apiId": "$context.apiId",
+    "m": "$context.httpMethod",
+    "res": "$context.resourcePath",
+    "p": "$context.path",
+    "status": "$context.status",
+    "len": "$context.responseLength",
+    "lat": "$context.responseLatency",
+    "ilat": "$context.integrationLatency",
+    "ist": "$context.integration.status",
+    "ip": "$context.identity.sourceIp",
+    "ua": "$context.identity.userAgent",
+    "key": "$context.identity.apiKeyId",
+    "sub": "$context.authorizer.sub",
+    "iss": "$context.authorizer.iss",
+    "rol": "$context.authorizer.roles",
+    "cid": "$context.authorizer.clientId",
+    "ast": "$context.authorizer.status",
+    "alat": "$context.authorizer.latency",
+    "aerr": "$context.authorizer.error",
+    "err": "$context.error.message",
+    "et": "$context.error.responseType",
+}
+"""The compact access log format: the ``$context`` values of :data:`ACCESS_LOG_FIELDS` that audit events
+keep, under short keys: without ``extendedRequestId`` (unused), ``principalId`` (the authorizer sets it
+to ``sub``), ``stage`` and ``protocol`` (the same on every line). About 45 % fewer bytes per request
+ingested (README "Capacity and cost model"). ``requestId``, ``status`` and ``apiId`` keep their
+names: the access log metric filters select on them (``apiId`` is their dimension)."""
+
+ACCESS_LOG_FORMATS: Final = {
+    "full": json.dumps(ACCESS_LOG_FIELDS),
+    "compact": json.dumps(ACCESS_LOG_FIELDS_COMPACT, separators=(",", ":")),
+}
+"""The stage's access log format text by the ``access_log_format`` setting. The audit consumer reads
+lines of either (a deployment switches formats while lines of the other are still in flight)."""
 
 # Headers the API adds to every request it proxies to the backend, from the authorizer's answer.
 # API Gateway sets them itself (a client-sent header of the same name is overwritten), so the backend
