@@ -29,8 +29,11 @@ from edgeauth.core import propagation
 from edgeauth.core.errors import ConfigError
 from edgeauth.core.routes import GREEDY, LITERAL, Template, TemplateError, parse_permission, parse_template
 from edgeauth.core.settings import (
+    DEFAULT_REVOCATION_CHECK_SECONDS,
     DEFAULT_ROLE_CACHE_TTL,
+    MAX_REVOCATION_CHECK_SECONDS,
     MAX_ROLE_CACHE_TTL,
+    MIN_REVOCATION_CHECK_SECONDS,
     IssuerSettings,
     is_loopback_host,
     issuers_to_env,
@@ -113,6 +116,7 @@ _STAGE_KEYS: Final = frozenset(
         "routes",
         "authorizer_cache_ttl",
         "role_cache_ttl",
+        "revocation_check_seconds",
         "usage_tiers",
         "default_tier",
         "throttling",
@@ -270,6 +274,8 @@ class StageConfig:
     """Every API method, the always-created ``ANY /`` and ``ANY /{proxy+}`` first."""
     authorizer_cache_ttl: int
     role_cache_ttl: int
+    revocation_check_seconds: int
+    """How often a warm authorizer container reads the role table's change log (1 to 10 s)."""
     usage_tiers: tuple[UsageTier, ...]
     default_tier: str
     throttling: Throttle
@@ -433,6 +439,12 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             raw.get("role_cache_ttl", DEFAULT_ROLE_CACHE_TTL),
             0,
             MAX_ROLE_CACHE_TTL,
+        ),
+        revocation_check_seconds=_int(
+            f"{where}.revocation_check_seconds",
+            raw.get("revocation_check_seconds", DEFAULT_REVOCATION_CHECK_SECONDS),
+            MIN_REVOCATION_CHECK_SECONDS,
+            MAX_REVOCATION_CHECK_SECONDS,
         ),
         usage_tiers=tiers,
         default_tier=default_tier,

@@ -41,6 +41,11 @@ MAX_LEEWAY_SECONDS = 300
 DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
 DEFAULT_ROLE_CACHE_TTL = 30
 MAX_ROLE_CACHE_TTL = 60
+#: How often a warm container reads the role table's change log (:mod:`edgeauth.core.changes`):
+#: the longest it keeps answering from roles an edit has changed, once the edit is in the log.
+DEFAULT_REVOCATION_CHECK_SECONDS = 2
+MIN_REVOCATION_CHECK_SECONDS = 1
+MAX_REVOCATION_CHECK_SECONDS = 10
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 DEFAULT_DYNAMODB_TIMEOUT = 0.5
 MAX_DYNAMODB_TIMEOUT = 5.0
@@ -155,6 +160,8 @@ class Settings:
     issuers: tuple[IssuerSettings, ...]
     role_table: str
     role_cache_ttl: int = DEFAULT_ROLE_CACHE_TTL
+    revocation_check_seconds: int = DEFAULT_REVOCATION_CHECK_SECONDS
+    """Seconds between two reads of the change log by a warm container (``EDGEAUTH_REVOCATION_CHECK_SECONDS``)."""
     default_usage_key: str | None = None
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     dynamodb_timeout: float = DEFAULT_DYNAMODB_TIMEOUT
@@ -593,6 +600,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         role_table=table,
         dpop_replay_table=replay_table,
         role_cache_ttl=_env_int(env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL),
+        revocation_check_seconds=_env_int(
+            env,
+            C.ENV_REVOCATION_CHECK_SECONDS,
+            DEFAULT_REVOCATION_CHECK_SECONDS,
+            MIN_REVOCATION_CHECK_SECONDS,
+            MAX_REVOCATION_CHECK_SECONDS,
+        ),
         default_usage_key=default_key,
         token_cache_size=_env_int(env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000),
         dynamodb_timeout=_env_float(
