@@ -596,10 +596,17 @@ def _check_deployable_hosts(
             if url is not None:
                 _deployable_url(f"{setting}.{name}", url, what)
                 _not_private(f"{setting}.{name}", url, "the authorizer runs outside any VPC")
-        # (The raw list, validated by parse_issuers already: its index is the one to name.)
-        for i, audience in enumerate(raw_issuers[n]["audiences"]):
+        # The raw list where the stage gives one (validated by parse_issuers already: its index is
+        # the one to name); a provider preset's audiences otherwise, named by the setting itself.
+        raw_audiences = raw_issuers[n].get("audiences")
+        named = (
+            [(f"{setting}.audiences[{i}]", a) for i, a in enumerate(raw_audiences)]
+            if isinstance(raw_audiences, list)
+            else [(f"{setting}.audiences", a) for a in sorted(issuer.audiences)]
+        )
+        for name, audience in named:
             if urlsplit(audience).hostname:
-                _deployable_url(f"{setting}.audiences[{i}]", audience, "the audience your tokens carry (aud)")
+                _deployable_url(name, audience, "the audience your tokens carry (aud)")
     _deployable_url(f"{where}.backend_url", backend_url, "your backend's URL")
 
 
