@@ -31,7 +31,9 @@ from edgeauth.core.routes import GREEDY, LITERAL, Template, TemplateError, parse
 from edgeauth.core.settings import (
     DEFAULT_ROLE_CACHE_TTL,
     MAX_ROLE_CACHE_TTL,
+    REQUIRED,
     IssuerSettings,
+    SettingSpec,
     is_loopback_host,
     issuers_to_env,
     parse_issuers,
@@ -97,49 +99,188 @@ PLACEHOLDER_TLDS: Final = ("example", "invalid", "test", "localhost")
 PLACEHOLDER_ACCOUNTS: Final = frozenset({"123456789012", "111122223333", "444455556666", "999999999999"})
 """Account ids of the AWS documentation's examples."""
 
-_STAGE_KEYS: Final = frozenset(
-    {
+STAGE_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
         "issuers",
+        "list of issuer objects",
+        "trusted issuers, each as in the issuer table; sent to the authorizer as `EDGEAUTH_ISSUERS` "
+        "(at most ~3.5 KB serialised: Lambda's environment limit)",
+        REQUIRED,
+    ),
+    SettingSpec(
         "backend_url",
-        "routes",
-        "authorizer_cache_ttl",
-        "role_cache_ttl",
-        "usage_tiers",
-        "default_tier",
-        "throttling",
-        "log_retention_days",
-        "audit_log_retention_days",
-        "log_level",
-        "alarms",
-        "api_cloudwatch_role",
-        "termination_protection",
+        "URL",
+        "the protected backend the API proxies to (`HTTP_PROXY`); https, plain http only on a loopback "
+        "host; no query, fragment or credentials",
+        REQUIRED,
+    ),
+    SettingSpec(
         "backend_auth",
+        "string or object",
+        "how the backend knows a request came through the gateway ([Only the gateway reaches the "
+        'backend](deploying.md#only-the-gateway-reaches-the-backend)): `"client_certificate"` (the '
+        'stage\'s client certificate; needs an https `backend_url`; `{"mode": "client_certificate", '
+        '"generation": N, "prepare_next": true}` rotates it), `{"mode": "private", "nlb_arn": ARN}` or '
+        '`{"mode": "private", "vpc_link_id": ID}` (a VPC link to a network load balancer), or `"none"` '
+        '(a synth warning outside dev); `{"mode": …}` also works for `none`',
+        default_text="`client_certificate`; `none` in `dev`",
+        choices=BACKEND_AUTH_MODES,
+    ),
+    SettingSpec(
+        "routes",
+        "list of strings",
+        '`"METHOD /resource/template"` (`*` for any method) or `"/resource/template"` (any method): '
+        "resources created explicitly, so that RBAC can tell routes apart (the authorizer decides on the "
+        "matched template; behind `/{proxy+}` alone every path is one template). `ANY /` and "
+        "`ANY /{proxy+}` always exist. One path variable per level (API Gateway's rule)",
+        (),
+    ),
+    SettingSpec(
+        "authorizer_cache_ttl",
+        "integer",
+        "seconds API Gateway caches a decision per (token, method, route); must be 0 when an issuer "
+        "has `dpop` on ([why](authorizer.md#dpop-rfc-9449))",
+        DEFAULT_AUTHORIZER_CACHE_TTL,
+        0,
+        propagation.MAX_AUTHORIZER_CACHE_TTL,
+    ),
+    SettingSpec(
+        "role_cache_ttl",
+        "integer",
+        "seconds a container reuses role-table reads",
+        DEFAULT_ROLE_CACHE_TTL,
+        0,
+        MAX_ROLE_CACHE_TTL,
+    ),
+    SettingSpec(
+        "usage_tiers",
+        "object",
+        "`{name: {rate, burst, quota?: {limit, period}, description?}}`: one usage plan each; `rate` "
+        "requests/s and `burst` are required, `period` is `DAY`, `WEEK` or `MONTH`; names "
+        "`[a-z][a-z0-9-]*`",
+        REQUIRED,
+    ),
+    SettingSpec(
+        "default_tier",
+        "string",
+        "the tier whose shared key throttles clients without a key of their own",
+        REQUIRED,
+    ),
+    SettingSpec("throttling", "object", "`{rate, burst}` of the whole stage", {"rate": 100, "burst": 200}),
+    SettingSpec(
+        "log_retention_days",
+        "integer",
+        "retention of the functions' and the access log groups (a value CloudWatch Logs offers)",
+        DEFAULT_LOG_RETENTION_DAYS,
+        choices=tuple(str(d) for d in sorted(LOG_RETENTION_DAYS)),
+    ),
+    SettingSpec(
+        "audit_log_retention_days",
+        "integer",
+        "retention of the audit log group (a value CloudWatch Logs offers)",
+        DEFAULT_AUDIT_LOG_RETENTION_DAYS,
+        choices=tuple(str(d) for d in sorted(LOG_RETENTION_DAYS)),
+    ),
+    SettingSpec("log_level", "string", "the functions' log level (Powertools)", "INFO", choices=LOG_LEVELS),
+    SettingSpec("alarms", "object", "alarm thresholds (the alarm settings below)", default_text="see below"),
+    SettingSpec(
         "alarm_topic_arn",
+        "SNS topic ARN",
+        "SNS topic (same region) every alarm notifies, on ALARM and back to OK",
+        default_text="required outside `dev`, unless `alarm_emails`",
+    ),
+    SettingSpec(
         "alarm_emails",
-        "waf_acl_arn",
+        "list of strings",
+        "addresses the stack subscribes to an alarm topic of its own (each confirms by email); not with "
+        "`alarm_topic_arn`",
+        low=1,
+        high=MAX_ALARM_EMAILS,
+    ),
+    SettingSpec(
+        "waf_acl_arn", "WAFv2 web ACL ARN", "a REGIONAL WAFv2 web ACL (same region) associated with the stage"
+    ),
+    SettingSpec(
         "authorizer_reserved_concurrency",
-    }
+        "integer",
+        "reserved concurrency of the authorizer: guarantees it that many concurrent invocations and caps "
+        "it there (beyond: throttled, 500)",
+        None,
+        1,
+        100_000,
+        default_text="none (the account's shared pool)",
+    ),
+    SettingSpec(
+        "api_cloudwatch_role",
+        "boolean",
+        "create API Gateway's account-level logging role (`AWS::ApiGateway::Account`); set `false` where "
+        "the account already has one managed elsewhere",
+        True,
+    ),
+    SettingSpec(
+        "termination_protection", "boolean", "CloudFormation termination protection of the stack", False
+    ),
 )
-_ALARM_KEYS: Final = frozenset(
-    {
-        "period_seconds",
+"""Every key of a stage in ``cdk.json`` (``context.edgeauth.stages.<stage>``), in the order the reference
+lists them. :func:`load_config` takes the known keys, the required ones, defaults and bounds from here."""
+_STAGE = {spec.name: spec for spec in STAGE_SETTINGS}
+_STAGE_KEYS: Final = frozenset(_STAGE)
+_REQUIRED_STAGE_KEYS: Final = tuple(spec.name for spec in STAGE_SETTINGS if spec.required)
+
+ALARM_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec("period_seconds", "integer", "window length, a multiple of 60", 300, 60, 86400),
+    SettingSpec(
         "evaluation_periods",
+        "integer",
+        "windows evaluated (sustained alarms need all of them breaching; fault alarms one, and stay "
+        "until all are clean)",
+        1,
+        1,
+        100,
+    ),
+    SettingSpec(
         "authorizer_faults",
-        "authorizer_p99_ms",
-        "api_5xx",
-        "unauthorized_percent",
-        "forbidden_percent",
+        "integer",
+        "alarm when authorizer faults (its decisions that answered 500) in a window ≥ this",
+        1,
+        1,
+        1_000_000,
+    ),
+    SettingSpec("authorizer_p99_ms", "integer", "alarm when authorizer p99 duration > this", 1000, 1, 30_000),
+    SettingSpec("api_5xx", "integer", "alarm when API 5xx responses ≥ this", 5, 1, 1_000_000),
+    SettingSpec(
+        "unauthorized_percent", "percentage", "alarm when 401 responses > this % of requests…", 20.0, 0, 100
+    ),
+    SettingSpec(
+        "forbidden_percent", "percentage", "alarm when 403 responses > this % of requests…", 20.0, 0, 100
+    ),
+    SettingSpec(
         "rate_min_requests",
-        "throttled",
+        "integer",
+        "…once the window has at least this many requests",
+        100,
+        1,
+        1_000_000,
+    ),
+    SettingSpec("throttled", "integer", "alarm when 429 responses ≥ this", 100, 1, 1_000_000),
+    SettingSpec(
         "iterator_age_seconds",
-    }
+        "integer",
+        "alarm when the audit consumer or role-events function is behind its stream by more than this",
+        300,
+        1,
+        7 * 86400,
+    ),
 )
+"""The keys of a stage's ``alarms`` (every one optional). ``_alarms`` takes defaults and bounds from
+here; a percentage is above ``low`` and at most ``high``."""
+_ALARM = {spec.name: spec for spec in ALARM_SETTINGS}
+_ALARM_KEYS: Final = frozenset(_ALARM)
 _MOVED_ALARM_KEYS: Final = {
     "authorizer_errors": "renamed 'authorizer_faults': the alarm counts the authorizer's 500 outcomes "
     "(dependency faults, internal errors), not Lambda's Errors metric, which counts every 401 too",
     "topic_arn": "moved to the stage setting 'alarm_topic_arn' (or give 'alarm_emails')",
 }
-_REQUIRED_STAGE_KEYS: Final = ("issuers", "backend_url", "usage_tiers", "default_tier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,16 +364,16 @@ class AlarmSettings:
     setting ``alarm_emails``) are subscribed to a topic the stack creates. At most one is set.
     """
 
-    period_seconds: int = 300
-    evaluation_periods: int = 1
-    authorizer_faults: int = 1
-    authorizer_p99_ms: int = 1000
-    api_5xx: int = 5
-    unauthorized_percent: float = 20.0
-    forbidden_percent: float = 20.0
-    rate_min_requests: int = 100
-    throttled: int = 100
-    iterator_age_seconds: int = 300
+    period_seconds: int = _ALARM["period_seconds"].default
+    evaluation_periods: int = _ALARM["evaluation_periods"].default
+    authorizer_faults: int = _ALARM["authorizer_faults"].default
+    authorizer_p99_ms: int = _ALARM["authorizer_p99_ms"].default
+    api_5xx: int = _ALARM["api_5xx"].default
+    unauthorized_percent: float = _ALARM["unauthorized_percent"].default
+    forbidden_percent: float = _ALARM["forbidden_percent"].default
+    rate_min_requests: int = _ALARM["rate_min_requests"].default
+    throttled: int = _ALARM["throttled"].default
+    iterator_age_seconds: int = _ALARM["iterator_age_seconds"].default
     topic_arn: str | None = None
     emails: tuple[str, ...] = ()
 
@@ -341,12 +482,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             f"{MAX_ISSUERS_ENV_BYTES} (Lambda's limit is 4 KB in total)",
         )
 
-    cache_ttl = _int(
-        f"{where}.authorizer_cache_ttl",
-        raw.get("authorizer_cache_ttl", DEFAULT_AUTHORIZER_CACHE_TTL),
-        0,
-        MAX_AUTHORIZER_CACHE_TTL,
-    )
+    cache_ttl = _stage_int(where, raw, "authorizer_cache_ttl")
     dpop_issuers = [f"issuers[{n}]" for n, i in enumerate(issuers) if i.dpop != "off"]
     if dpop_issuers and cache_ttl != 0:
         # API Gateway answers from its cache without calling the authorizer. A replayed request
@@ -389,7 +525,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
     concurrency = raw.get("authorizer_reserved_concurrency")
     if concurrency is not None:
         # 0 would throttle every invocation: every request would answer 500.
-        concurrency = _int(f"{where}.authorizer_reserved_concurrency", concurrency, 1, 100_000)
+        concurrency = _stage_int(where, raw, "authorizer_reserved_concurrency")
     if deployed:
         _check_deployable_targets(where, backend_auth, alarms, waf_acl_arn)
 
@@ -400,34 +536,34 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         backend_url=backend_url,
         routes=_routes(f"{where}.routes", raw.get("routes", [])),
         authorizer_cache_ttl=cache_ttl,
-        role_cache_ttl=_int(
-            f"{where}.role_cache_ttl",
-            raw.get("role_cache_ttl", DEFAULT_ROLE_CACHE_TTL),
-            0,
-            MAX_ROLE_CACHE_TTL,
-        ),
+        role_cache_ttl=_stage_int(where, raw, "role_cache_ttl"),
         usage_tiers=tiers,
         default_tier=default_tier,
-        throttling=_throttle(
-            f"{where}.throttling", raw.get("throttling", {"rate": 100, "burst": 200}), only_keys=True
-        ),
-        log_retention_days=_retention(
-            f"{where}.log_retention_days", raw.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)
-        ),
+        throttling=_throttle(f"{where}.throttling", _given(raw, "throttling"), only_keys=True),
+        log_retention_days=_retention(f"{where}.log_retention_days", _given(raw, "log_retention_days")),
         audit_log_retention_days=_retention(
-            f"{where}.audit_log_retention_days",
-            raw.get("audit_log_retention_days", DEFAULT_AUDIT_LOG_RETENTION_DAYS),
+            f"{where}.audit_log_retention_days", _given(raw, "audit_log_retention_days")
         ),
-        log_level=_choice(f"{where}.log_level", raw.get("log_level", "INFO"), LOG_LEVELS),
+        log_level=_choice(f"{where}.log_level", _given(raw, "log_level"), _STAGE["log_level"].choices),
         alarms=alarms,
-        api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", raw.get("api_cloudwatch_role", True)),
+        api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", _given(raw, "api_cloudwatch_role")),
         termination_protection=_bool(
-            f"{where}.termination_protection", raw.get("termination_protection", False)
+            f"{where}.termination_protection", _given(raw, "termination_protection")
         ),
         backend_auth=backend_auth,
         waf_acl_arn=waf_acl_arn,
         authorizer_reserved_concurrency=concurrency,
     )
+
+
+def _given(raw: Mapping[str, Any], key: str) -> Any:
+    """The stage's value of ``key``, or its default (:data:`STAGE_SETTINGS`)."""
+    return raw.get(key, _STAGE[key].default)
+
+
+def _stage_int(where: str, raw: Mapping[str, Any], key: str) -> int:
+    """The stage's integer setting ``key`` (or its default), within its bounds."""
+    return _int(f"{where}.{key}", _given(raw, key), *_STAGE[key].int_range())
 
 
 def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> BackendAuth:
@@ -723,38 +859,38 @@ def _throttle(where: str, raw: Any, *, only_keys: bool) -> Throttle:
 
 
 def _alarms(where: str, raw: Any) -> AlarmSettings:
-    defaults = AlarmSettings()
     _object(where, raw, None)
     for key in sorted(raw):
         if key in _MOVED_ALARM_KEYS:
             raise ConfigError(f"{where}.{key}", _MOVED_ALARM_KEYS[key])
     _object(where, raw, _ALARM_KEYS)
-    period = _int(f"{where}.period_seconds", raw.get("period_seconds", defaults.period_seconds), 60, 86400)
-    if period % 60:
-        raise ConfigError(f"{where}.period_seconds", f"must be a multiple of 60, got {period}")
 
-    def integer(key: str, low: int, high: int) -> int:
-        return _int(f"{where}.{key}", raw.get(key, getattr(defaults, key)), low, high)
+    def integer(key: str) -> int:
+        return _int(f"{where}.{key}", raw.get(key, _ALARM[key].default), *_ALARM[key].int_range())
 
     def percent(key: str) -> float:
-        value = raw.get(key, getattr(defaults, key))
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        value = raw.get(key, _ALARM[key].default)
+        low, high = _ALARM[key].low or 0, _ALARM[key].high or 100
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
             raise ConfigError(
                 f"{where}.{key}", f"must be a percentage above 0 and at most 100, got {value!r}"
             )
         return float(value)
 
+    period = integer("period_seconds")
+    if period % 60:
+        raise ConfigError(f"{where}.period_seconds", f"must be a multiple of 60, got {period}")
     return AlarmSettings(
         period_seconds=period,
-        evaluation_periods=integer("evaluation_periods", 1, 100),
-        authorizer_faults=integer("authorizer_faults", 1, 1_000_000),
-        authorizer_p99_ms=integer("authorizer_p99_ms", 1, 30_000),
-        api_5xx=integer("api_5xx", 1, 1_000_000),
+        evaluation_periods=integer("evaluation_periods"),
+        authorizer_faults=integer("authorizer_faults"),
+        authorizer_p99_ms=integer("authorizer_p99_ms"),
+        api_5xx=integer("api_5xx"),
         unauthorized_percent=percent("unauthorized_percent"),
         forbidden_percent=percent("forbidden_percent"),
-        rate_min_requests=integer("rate_min_requests", 1, 1_000_000),
-        throttled=integer("throttled", 1, 1_000_000),
-        iterator_age_seconds=integer("iterator_age_seconds", 1, 7 * 86400),
+        rate_min_requests=integer("rate_min_requests"),
+        throttled=integer("throttled"),
+        iterator_age_seconds=integer("iterator_age_seconds"),
     )
 
 

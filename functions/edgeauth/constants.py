@@ -100,6 +100,23 @@ ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
 ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
 """Role-events handler: the stage whose authorizer cache is flushed."""
 
+FUNCTION_ENVIRONMENT: Final = (
+    (ENV_AUDIT_LOG_GROUP, "audit consumer, role events", "the audit log group (required)"),
+    (ENV_REST_API_ID, "role events", "the REST API whose authorizer cache a role edit flushes (required)"),
+    (ENV_STAGE_NAME, "role events", "the stage whose authorizer cache a role edit flushes (required)"),
+    (
+        ENV_ROLE_CACHE_TTL,
+        "role events",
+        "the authorizer's role cache time: the second flush comes this long + 1 s after an edit",
+    ),
+    (ENV_ENDPOINT_URL, "audit consumer, role events", "AWS endpoint override (local stack only)"),
+    (ENV_POWERTOOLS_SERVICE_NAME, "all three", "Powertools' service name of the function's log lines"),
+    (ENV_POWERTOOLS_METRICS_NAMESPACE, "all three", f"namespace of the metrics (`{METRICS_NAMESPACE}`)"),
+    (ENV_LOG_LEVEL, "all three", "Powertools' log level (the stage's `log_level`)"),
+)
+"""``(variable, functions, meaning)``: what the CDK app sets besides the authorizer's own settings
+(:data:`edgeauth.core.settings.ENVIRONMENT`); the documentation's configuration reference lists both."""
+
 # Lambda handler entry points inside the ``functions/`` asset.
 HANDLER_AUTHORIZER: Final = "authorizer.handler.handler"
 HANDLER_AUDIT_CONSUMER: Final = "audit_consumer.handler.handler"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
@@ -41,11 +42,115 @@ DECISIONS_SEARCH: Final = (
 """Every (decision, reason) series of the authorizer's EMF metric, for the dashboard."""
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmDefinition:
+    """One alarm: what it means (its CloudWatch description), how it fires, what sets its threshold.
+
+    ``kind`` ``fault``: every data point is a failed caller or lost work, so the first breaching
+    window alarms and the alarm stays until ``evaluation_periods`` windows in a row are clean.
+    ``level``: callers or bursts move the value briefly, so only a value that lasts every evaluated
+    window alarms. ``threshold`` names the ``alarms`` setting of ``cdk.json`` (or says it is fixed).
+    The documentation's operations page lists these and has a runbook entry for each.
+    """
+
+    alarm_id: str
+    kind: Literal["fault", "level"]
+    threshold: str
+    summary: str
+
+
+ALARMS: Final[tuple[AlarmDefinition, ...]] = (
+    AlarmDefinition(
+        ids.ALARM_AUTHORIZER_FAULTS,
+        "fault",
+        "`authorizer_faults`",
+        "The authorizer answered 500 (role table, JWKS endpoint or DPoP replay table failing, or an "
+        "internal error).",
+    ),
+    AlarmDefinition(
+        ids.ALARM_AUTHORIZER_THROTTLES,
+        "fault",
+        "1 (fixed)",
+        "The authorizer was throttled (clients got 500): raise its reserved concurrency or the "
+        "account's Lambda concurrency.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_AUTHORIZER_LATENCY,
+        "level",
+        "`authorizer_p99_ms`",
+        "Authorizer p99 duration is high: JWKS endpoint or role table slow?",
+    ),
+    AlarmDefinition(
+        ids.ALARM_API_5XX,
+        "fault",
+        "`api_5xx`",
+        "The API answered 5xx (authorizer failure, backend error or timeout).",
+    ),
+    AlarmDefinition(
+        ids.ALARM_UNAUTHORIZED_RATE,
+        "level",
+        "`unauthorized_percent` (once a window has `rate_min_requests`)",
+        "Too many requests answered 401: a client misconfigured, a key rotated, or someone probing the "
+        "API. Query the audit log group by reason.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_FORBIDDEN_RATE,
+        "level",
+        "`forbidden_percent` (once a window has `rate_min_requests`)",
+        "Too many requests answered 403: a client misconfigured, a role edit, or someone probing the "
+        "API. Query the audit log group by reason.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_THROTTLED,
+        "level",
+        "`throttled`",
+        "Many requests answered 429 (usage plan or stage throttle, or quota).",
+    ),
+    AlarmDefinition(
+        ids.ALARM_CONSUMER_ITERATOR_AGE,
+        "level",
+        "`iterator_age_seconds`",
+        "The audit consumer is falling behind its stream.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
+        "level",
+        "`iterator_age_seconds`",
+        "The role-events function (role edits not yet effective) is falling behind its stream.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_AUDIT_DEAD_LETTERS,
+        "fault",
+        "1 (fixed)",
+        "Batches of audit records were dead-lettered: their records were not processed. The messages "
+        "name the shard and sequence numbers to replay.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
+        "fault",
+        "1 (fixed)",
+        "Batches of role-table events were dead-lettered: their records were not processed. The "
+        "messages name the shard and sequence numbers to replay.",
+    ),
+    AlarmDefinition(
+        ids.ALARM_CACHE_FLUSH_FAILED,
+        "fault",
+        "1 (fixed)",
+        "The role-events function could not flush the authorizer cache: role edits and revocations "
+        "take effect only when cached answers expire (the authorizer cache TTL).",
+    ),
+)
+"""Every alarm the stack creates. :class:`Monitoring` refuses to create one that is not here."""
+_ALARM_DEFINITIONS: Final = {a.alarm_id: a for a in ALARMS}
+RUNBOOK: Final = "docs/operations.md"
+"""Where each alarm's runbook entry is (an anchor per alarm id, lower-case), named in its description."""
+
+
 class Monitoring(Construct):
     """Alarms (:attr:`alarms`, keyed by the ids in :mod:`infra.constants`) and a dashboard.
 
     Alarms, each over ``alarms.period_seconds`` windows and ``alarms.evaluation_periods`` of them
-    (README "Alarms and runbook" says what each means and what to do):
+    (:data:`ALARMS`; the documentation's operations page says what each means and what to do):
 
     * authorizer faults (its own audit lines with decision ``error``: the 500 outcomes; never
       Lambda's ``Errors``, which counts every 401 as well) and throttles, authorizer p99 duration;
@@ -145,11 +250,8 @@ class Monitoring(Construct):
             ids.ALARM_AUTHORIZER_FAULTS,
             faults,
             settings.authorizer_faults,
-            "The authorizer answered 500 (role table, JWKS endpoint or DPoP replay table failing, or an "
-            "internal error): README 'Alarms and runbook'.",
-            # Every fault is a 500 to a caller: one breaching window alarms, and the alarm stays
-            # until evaluation_periods windows in a row are clean (no flapping during an outage).
-            datapoints_to_alarm=1,
+            # A fault: every one is a 500 to a caller, so one breaching window alarms, and the alarm
+            # stays until evaluation_periods windows in a row are clean (no flapping in an outage).
             # No data point means no fault line in the window (the filter publishes only on a
             # match): nothing failed.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
@@ -158,30 +260,23 @@ class Monitoring(Construct):
             ids.ALARM_AUTHORIZER_THROTTLES,
             authorizer.metric_throttles(statistic=cw.Stats.SUM, period=period),
             1,
-            "The authorizer was throttled (clients got 500): raise its reserved concurrency or the "
-            "account's Lambda concurrency.",
-            # A throttled invocation is a 500 to a caller, like a fault.
-            datapoints_to_alarm=1,
+            # A fault: a throttled invocation is a 500 to a caller.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no invocation, no throttle
         )
         self._alarm(
             ids.ALARM_AUTHORIZER_LATENCY,
             authorizer.metric_duration(statistic=cw.Stats.percentile(99), period=period),
             settings.authorizer_p99_ms,
-            "Authorizer p99 duration is high: JWKS endpoint or role table slow?",
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            # A percentile of one window is noisy (a burst of cold starts): only a sustained rise
-            # alarms, every evaluated window breaching.
-            datapoints_to_alarm=settings.evaluation_periods,
+            # A level: a percentile of one window is noisy (a burst of cold starts), so only a
+            # sustained rise alarms, every evaluated window breaching.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no invocations, no latency
         )
         self._alarm(
             ids.ALARM_API_5XX,
             stage.metric_server_error(statistic=cw.Stats.SUM, period=period),
             settings.api_5xx,
-            "The API answered 5xx (authorizer failure, backend error or timeout).",
-            # Each one failed a caller and the threshold already absorbs the odd one: one window.
-            datapoints_to_alarm=1,
+            # A fault: each one failed a caller and the threshold already absorbs the odd one.
             # API Gateway publishes the metric only while there are requests.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
@@ -199,12 +294,9 @@ class Monitoring(Construct):
                 alarm_id,
                 rate,
                 percent,
-                f"More than {percent:g}% of requests answered {what}: a client misconfigured, a key "
-                "rotated, or someone probing the API. Query the audit log group by reason.",
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                # Callers cause these, in bursts (one client with an expired token): only a rate
-                # that lasts every evaluated window alarms.
-                datapoints_to_alarm=settings.evaluation_periods,
+                # A level: callers cause these, in bursts (one client with an expired token), so only
+                # a rate that lasts every evaluated window alarms.
                 # The expression is 0 below rate_min_requests; no data is no traffic at all.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
@@ -212,34 +304,26 @@ class Monitoring(Construct):
             ids.ALARM_THROTTLED,
             status[ids.METRIC_THROTTLED],
             settings.throttled,
-            "Many requests answered 429 (usage plan or stage throttle, or quota).",
-            # Throttling is the usage plans working; a client's burst is expected: sustained only.
-            datapoints_to_alarm=settings.evaluation_periods,
+            # A level: throttling is the usage plans working; a client's burst is expected.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a 429 only
         )
         iterator_age_ms = settings.iterator_age_seconds * 1000
-        for alarm_id, function, what in (
-            (ids.ALARM_CONSUMER_ITERATOR_AGE, audit_consumer, "The audit consumer"),
-            (
-                ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
-                role_events,
-                "The role-events function (role edits not yet effective)",
-            ),
+        for alarm_id, function in (
+            (ids.ALARM_CONSUMER_ITERATOR_AGE, audit_consumer),
+            (ids.ALARM_ROLE_EVENTS_ITERATOR_AGE, role_events),
         ):
             self._alarm(
                 alarm_id,
                 function.metric("IteratorAge", statistic=cw.Stats.MAXIMUM, period=period),
                 iterator_age_ms,
-                f"{what} is falling behind its stream.",
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                # A burst can age a batch briefly: only a lag lasting every evaluated window.
-                datapoints_to_alarm=settings.evaluation_periods,
+                # A level: a burst can age a batch briefly; only a lag lasting every evaluated window.
                 # Lambda publishes IteratorAge only when it invokes: no records, no age.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
-        for alarm_id, queue, what in (
-            (ids.ALARM_AUDIT_DEAD_LETTERS, audit_dead_letters, "audit records"),
-            (ids.ALARM_ROLE_EVENTS_DEAD_LETTERS, role_events_dead_letters, "role-table events"),
+        for alarm_id, queue in (
+            (ids.ALARM_AUDIT_DEAD_LETTERS, audit_dead_letters),
+            (ids.ALARM_ROLE_EVENTS_DEAD_LETTERS, role_events_dead_letters),
         ):
             self._alarm(
                 alarm_id,
@@ -247,10 +331,7 @@ class Monitoring(Construct):
                     statistic=cw.Stats.MAXIMUM, period=period
                 ),
                 1,
-                f"Batches of {what} were dead-lettered: their records were not processed. The messages "
-                "name the shard and sequence numbers to replay.",
-                # One dead letter is lost processing: alarm on the first window that has one.
-                datapoints_to_alarm=1,
+                # A fault: one dead letter is lost processing.
                 # SQS stops publishing for an idle, empty queue.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
@@ -265,10 +346,7 @@ class Monitoring(Construct):
                 period=period,
             ),
             1,
-            "The role-events function could not flush the authorizer cache: role edits and revocations "
-            "take effect only when cached answers expire (the authorizer cache TTL).",
-            # A revocation that is not effective yet: the first failed flush alarms.
-            datapoints_to_alarm=1,
+            # A fault: a revocation that is not effective yet.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a failure only
         )
 
@@ -341,23 +419,26 @@ class Monitoring(Construct):
         alarm_id: str,
         metric: cw.IMetric,
         threshold: float,
-        description: str,
         *,
-        datapoints_to_alarm: int,
         treat_missing_data: cw.TreatMissingData,
         comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ) -> None:
-        """One alarm over ``evaluation_periods`` windows. ``datapoints_to_alarm`` and
-        ``treat_missing_data`` have no default on purpose: each alarm says why it chose them."""
+        """One alarm over ``evaluation_periods`` windows, as :data:`ALARMS` defines it (its
+        description and kind: a fault alarms on one breaching window, a level on all of them).
+        ``treat_missing_data`` has no default on purpose: each alarm says why it chose it."""
+        definition = _ALARM_DEFINITIONS.get(alarm_id)
+        if definition is None:
+            raise ValueError(f"alarm {alarm_id!r} has no entry in ALARMS (and so no runbook entry)")
+        periods = self._settings.evaluation_periods
         alarm = cw.Alarm(
             self,
             alarm_id,
             alarm_name=f"{self._name_prefix}-{alarm_id}",
-            alarm_description=description,
+            alarm_description=f"{definition.summary} Runbook: {RUNBOOK}#{alarm_id.lower()}",
             metric=metric,
             threshold=threshold,
-            evaluation_periods=self._settings.evaluation_periods,
-            datapoints_to_alarm=min(datapoints_to_alarm, self._settings.evaluation_periods),
+            evaluation_periods=periods,
+            datapoints_to_alarm=1 if definition.kind == "fault" else periods,
             comparison_operator=comparison,
             treat_missing_data=treat_missing_data,
         )

@@ -12,7 +12,7 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from edgeauth import constants as C
@@ -54,30 +54,229 @@ MAX_JWKS_TIMEOUT = 2.0
 DEFAULT_JWKS_MAX_BYTES = 64 * 1024
 MAX_JWKS_MAX_BYTES = 1024 * 1024
 
-_ISSUER_KEYS = frozenset(
-    {
-        "issuer",
-        "audiences",
+REQUIRED: Final = object()
+"""The default of a setting that must be given."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One setting as its loader reads it and the documentation lists it (docs "Configuration").
+
+    The loaders take the name, default and bounds from here (:func:`load_settings`,
+    :func:`parse_issuer`, and ``infra/config.py`` for ``cdk.json``), so the generated reference cannot
+    drift from what is accepted. ``kind`` and ``meaning`` are for people (Markdown); ``low``/``high``
+    are inclusive bounds of a number, or the shortest/longest length of a string; ``choices`` are the
+    accepted values; ``default_text`` describes a default that is not a plain value.
+    """
+
+    name: str
+    kind: str
+    meaning: str
+    default: Any = None
+    low: int | float | None = None
+    high: int | float | None = None
+    choices: tuple[str, ...] = ()
+    default_text: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def int_range(self) -> tuple[int, int]:
+        """``(low, high)`` of an integer setting."""
+        if not isinstance(self.low, int) or not isinstance(self.high, int):
+            raise TypeError(f"{self.name} has no integer bounds")
+        return self.low, self.high
+
+    def default_markdown(self) -> str:
+        """The default as the reference shows it: ``required``, ``none``, or the JSON value."""
+        if self.default_text is not None:
+            return self.default_text
+        if self.default is REQUIRED:
+            return "required"
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, frozenset):
+            return "`" + json.dumps(sorted(self.default)) + "`"
+        return "`" + json.dumps(list(self.default) if isinstance(self.default, tuple) else self.default) + "`"
+
+    def bounds_markdown(self) -> str:
+        """The accepted values: a range, a length, or the choices; empty when anything of the kind goes."""
+        if self.choices:
+            return ", ".join(f"`{c}`" for c in self.choices)
+        low, high = self.low, self.high
+        if low is None and high is None:
+            return ""
+        if self.kind == "percentage":
+            return f"above {low}, at most {high}"
+        if "string" in self.kind:
+            return f"at least {low} characters" if high is None else f"{low}–{high} characters"
+        if high is None:
+            return f"≥ {low:,}"
+        if low is None:
+            return f"≤ {high:,}"
+        return f"{low:,}–{high:,}"
+
+
+#: The keys of one entry of ``EDGEAUTH_ISSUERS`` (and of a stage's ``issuers`` in ``cdk.json``), in the
+#: order the reference lists them. :func:`parse_issuer` reads defaults and bounds from here.
+ISSUER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec("issuer", "string", "exact `iss` value (no normalisation)", REQUIRED),
+    SettingSpec("audiences", "list of strings", "accepted `aud` values (non-empty)", REQUIRED),
+    SettingSpec(
         "jwks_uri",
+        "URL",
+        "the issuer's JWKS URL; exactly one of `jwks_uri` and `discovery`; https only, plain http only "
+        "on loopback",
+        default_text="required, unless `discovery`",
+    ),
+    SettingSpec(
         "discovery",
+        "boolean",
+        "`true`: find the JWKS through `<issuer>/.well-known/openid-configuration` (whose `issuer` must "
+        "equal this one) instead of `jwks_uri`",
+        False,
+    ),
+    SettingSpec(
         "algorithms",
+        "list of strings",
+        "accepted `alg` values, asymmetric only (`none` and HMAC never)",
+        ("RS256",),
+        choices=tuple(sorted(SUPPORTED_ALGORITHMS)),
+    ),
+    SettingSpec(
         "leeway_seconds",
+        "integer",
+        "clock skew allowed on `exp`/`nbf`/`iat`",
+        DEFAULT_LEEWAY_SECONDS,
+        0,
+        MAX_LEEWAY_SECONDS,
+    ),
+    SettingSpec(
         "max_lifetime_seconds",
+        "integer or null",
+        "largest `exp − iat` accepted, or `null` for no limit (an explicit opt-out)",
+        DEFAULT_MAX_LIFETIME_SECONDS,
+        60,
+        31 * 24 * 3600,
+    ),
+    SettingSpec(
         "required_claims",
-        "token_type",
-        "required_scopes",
+        "list of strings",
+        "claims that must be present (must include `exp`)",
+        DEFAULT_REQUIRED_CLAIMS,
+    ),
+    SettingSpec("token_type", "string or null", "required `typ` header, e.g. `at+jwt` (RFC 9068)"),
+    SettingSpec("required_scopes", "list of strings", "scopes every token must carry (`scope` or `scp`)", ()),
+    SettingSpec(
         "groups_claim",
+        "string or null",
+        "claim whose values map to roles through group items, e.g. `groups`, `cognito:groups`",
+    ),
+    SettingSpec(
         "client_claim",
+        "string or null",
+        "claim naming the client for usage keys (`client_id`, `azp`, a tenant claim)",
+        "client_id",
+    ),
+    SettingSpec(
         "jwks_max_age_seconds",
+        "integer",
+        "refresh the key set after this long",
+        DEFAULT_JWKS_MAX_AGE,
+        60,
+        7 * 24 * 3600,
+    ),
+    SettingSpec(
         "jwks_cooldown_seconds",
+        "integer",
+        "at most one fetch per this long for unknown `kid`s",
+        DEFAULT_JWKS_COOLDOWN,
+        MIN_JWKS_COOLDOWN,
+        3600,
+    ),
+    SettingSpec(
         "jwks_max_stale_seconds",
-        "jwks_timeout_seconds",
-        "jwks_max_bytes",
+        "integer",
+        "serve known keys this long past max age while the endpoint fails",
+        DEFAULT_JWKS_MAX_STALE,
+        0,
+        7 * 24 * 3600,
+    ),
+    SettingSpec(
+        "jwks_timeout_seconds", "number", "fetch timeout", DEFAULT_JWKS_TIMEOUT, 0.1, MAX_JWKS_TIMEOUT
+    ),
+    SettingSpec(
+        "jwks_max_bytes", "integer", "body size cap", DEFAULT_JWKS_MAX_BYTES, 1024, MAX_JWKS_MAX_BYTES
+    ),
+    SettingSpec(
         "dpop",
+        "string",
+        "`off` (Bearer only), `optional` (Bearer or DPoP) or `required` (DPoP only): see DPoP",
+        "off",
+        choices=DPOP_MODES,
+    ),
+    SettingSpec(
         "dpop_max_age_seconds",
+        "integer",
+        "how old a DPoP proof's `iat` may be; its `jti` is remembered as long, plus the leeway",
+        DEFAULT_DPOP_MAX_AGE,
+        1,
+        MAX_DPOP_MAX_AGE,
+    ),
+    SettingSpec(
         "dpop_algorithms",
-    }
+        "list of strings",
+        "proof algorithms, validated like `algorithms` (asymmetric only)",
+        DEFAULT_DPOP_ALGORITHMS,
+        choices=tuple(sorted(SUPPORTED_ALGORITHMS)),
+    ),
 )
+_ISSUER = {spec.name: spec for spec in ISSUER_SETTINGS}
+_ISSUER_KEYS = frozenset(_ISSUER)
+
+#: The authorizer's environment, in the order the reference lists it. :func:`load_settings` reads
+#: names, defaults and bounds from here; the CDK app sets each from ``cdk.json``.
+ENVIRONMENT: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        C.ENV_ISSUERS, "JSON list", "trusted issuers, each an object of the issuer settings", REQUIRED
+    ),
+    SettingSpec(C.ENV_ROLE_TABLE, "string", "role table name", REQUIRED),
+    SettingSpec(
+        C.ENV_ROLE_CACHE_TTL,
+        "integer",
+        "seconds role-table reads are reused in a container",
+        DEFAULT_ROLE_CACHE_TTL,
+        0,
+        MAX_ROLE_CACHE_TTL,
+    ),
+    SettingSpec(C.ENV_DEFAULT_USAGE_KEY, "string", "API key value of the default usage tier", None, low=20),
+    SettingSpec(
+        C.ENV_TOKEN_CACHE_SIZE,
+        "integer",
+        "verified tokens remembered per container",
+        DEFAULT_TOKEN_CACHE_SIZE,
+        0,
+        1_000_000,
+    ),
+    SettingSpec(
+        C.ENV_DYNAMODB_TIMEOUT,
+        "number",
+        "connect/read timeout of role-table calls, seconds; 3 attempts in all (botocore standard "
+        "retries), so a role-table outage answers 500 within a few seconds",
+        DEFAULT_DYNAMODB_TIMEOUT,
+        0.05,
+        MAX_DYNAMODB_TIMEOUT,
+    ),
+    SettingSpec(C.ENV_ENDPOINT_URL, "http(s) URL", "AWS endpoint override (local stack only)"),
+    SettingSpec(
+        C.ENV_DPOP_REPLAY_TABLE,
+        "string",
+        "the DPoP replay table's name",
+        default_text="none; required when an issuer has `dpop` on",
+    ),
+)
+_ENV = {spec.name: spec for spec in ENVIRONMENT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,16 +424,19 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
         raise ConfigError(f"{where}.audiences", "is required (the accepted 'aud' values)")
     audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=False)
 
-    algorithms = _algorithms(f"{where}.algorithms", raw.get("algorithms", ["RS256"]))
-    dpop = raw.get("dpop", "off")
-    if dpop not in DPOP_MODES:
-        raise ConfigError(f"{where}.dpop", f"must be one of {', '.join(DPOP_MODES)}, got {dpop!r}")
+    algorithms = _algorithms(
+        f"{where}.algorithms", raw.get("algorithms", list(_ISSUER["algorithms"].default))
+    )
+    dpop_modes = _ISSUER["dpop"].choices
+    dpop = raw.get("dpop", _ISSUER["dpop"].default)
+    if dpop not in dpop_modes:
+        raise ConfigError(f"{where}.dpop", f"must be one of {', '.join(dpop_modes)}, got {dpop!r}")
     dpop_algorithms = _algorithms(
-        f"{where}.dpop_algorithms", raw.get("dpop_algorithms", list(DEFAULT_DPOP_ALGORITHMS))
+        f"{where}.dpop_algorithms", raw.get("dpop_algorithms", list(_ISSUER["dpop_algorithms"].default))
     )
 
     jwks_uri = raw.get("jwks_uri")
-    discovery = raw.get("discovery", False)
+    discovery = raw.get("discovery", _ISSUER["discovery"].default)
     if not isinstance(discovery, bool):
         raise ConfigError(f"{where}.discovery", "must be true or false")
     if jwks_uri is not None:
@@ -250,76 +452,62 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
     required_claims = tuple(
         _strings(
             f"{where}.required_claims",
-            raw.get("required_claims", list(DEFAULT_REQUIRED_CLAIMS)),
+            raw.get("required_claims", list(_ISSUER["required_claims"].default)),
             allow_empty=False,
         )
     )
     if "exp" not in required_claims:
         raise ConfigError(f"{where}.required_claims", "must include 'exp'")
 
-    max_lifetime = raw.get("max_lifetime_seconds", DEFAULT_MAX_LIFETIME_SECONDS)
+    max_lifetime = raw.get("max_lifetime_seconds", _ISSUER["max_lifetime_seconds"].default)
     if max_lifetime is not None:
-        max_lifetime = _int(f"{where}.max_lifetime_seconds", max_lifetime, 60, 31 * 24 * 3600)
+        max_lifetime = _int_setting(where, _ISSUER["max_lifetime_seconds"], max_lifetime)
 
+    def integer(key: str) -> int:
+        spec = _ISSUER[key]
+        return _int_setting(where, spec, raw.get(key, spec.default))
+
+    timeout = _ISSUER["jwks_timeout_seconds"]
     return IssuerSettings(
         issuer=issuer,
         audiences=frozenset(audiences),
         algorithms=frozenset(algorithms),
         jwks_uri=jwks_uri,
         discovery=discovery,
-        leeway_seconds=_int(
-            f"{where}.leeway_seconds",
-            raw.get("leeway_seconds", DEFAULT_LEEWAY_SECONDS),
-            0,
-            MAX_LEEWAY_SECONDS,
-        ),
+        leeway_seconds=integer("leeway_seconds"),
         max_lifetime_seconds=max_lifetime,
         required_claims=required_claims,
         token_type=_optional_str(f"{where}.token_type", raw.get("token_type")),
         required_scopes=frozenset(
-            _strings(f"{where}.required_scopes", raw.get("required_scopes", []), allow_empty=True)
+            _strings(
+                f"{where}.required_scopes",
+                raw.get("required_scopes", list(_ISSUER["required_scopes"].default)),
+                allow_empty=True,
+            )
         ),
         groups_claim=_optional_str(f"{where}.groups_claim", raw.get("groups_claim")),
-        client_claim=_optional_str(f"{where}.client_claim", raw.get("client_claim", "client_id")),
-        jwks_max_age_seconds=_int(
-            f"{where}.jwks_max_age_seconds",
-            raw.get("jwks_max_age_seconds", DEFAULT_JWKS_MAX_AGE),
-            60,
-            7 * 24 * 3600,
+        client_claim=_optional_str(
+            f"{where}.client_claim", raw.get("client_claim", _ISSUER["client_claim"].default)
         ),
-        jwks_cooldown_seconds=_int(
-            f"{where}.jwks_cooldown_seconds",
-            raw.get("jwks_cooldown_seconds", DEFAULT_JWKS_COOLDOWN),
-            MIN_JWKS_COOLDOWN,
-            3600,
-        ),
-        jwks_max_stale_seconds=_int(
-            f"{where}.jwks_max_stale_seconds",
-            raw.get("jwks_max_stale_seconds", DEFAULT_JWKS_MAX_STALE),
-            0,
-            7 * 24 * 3600,
-        ),
+        jwks_max_age_seconds=integer("jwks_max_age_seconds"),
+        jwks_cooldown_seconds=integer("jwks_cooldown_seconds"),
+        jwks_max_stale_seconds=integer("jwks_max_stale_seconds"),
         jwks_timeout_seconds=_number(
-            f"{where}.jwks_timeout_seconds",
-            raw.get("jwks_timeout_seconds", DEFAULT_JWKS_TIMEOUT),
-            0.1,
-            MAX_JWKS_TIMEOUT,
+            f"{where}.{timeout.name}",
+            raw.get(timeout.name, timeout.default),
+            float(timeout.low or 0),
+            float(timeout.high or 0),
         ),
-        jwks_max_bytes=_int(
-            f"{where}.jwks_max_bytes",
-            raw.get("jwks_max_bytes", DEFAULT_JWKS_MAX_BYTES),
-            1024,
-            MAX_JWKS_MAX_BYTES,
-        ),
+        jwks_max_bytes=integer("jwks_max_bytes"),
         dpop=dpop,
-        dpop_max_age_seconds=_int(
-            f"{where}.dpop_max_age_seconds",
-            raw.get("dpop_max_age_seconds", DEFAULT_DPOP_MAX_AGE),
-            1,
-            MAX_DPOP_MAX_AGE,
-        ),
+        dpop_max_age_seconds=integer("dpop_max_age_seconds"),
         dpop_algorithms=frozenset(dpop_algorithms),
     )
+
+
+def _int_setting(where: str, spec: SettingSpec, value: Any) -> int:
+    """``value`` of the integer setting ``spec`` (of the issuer at ``where``), within its bounds."""
+    return _int(f"{where}.{spec.name}", value, *spec.int_range())
 
 
 def parse_issuers(raw: Any, setting: str = C.ENV_ISSUERS) -> tuple[IssuerSettings, ...]:
@@ -335,26 +523,26 @@ def parse_issuers(raw: Any, setting: str = C.ENV_ISSUERS) -> tuple[IssuerSetting
     return issuers
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
+def _env_int(env: Mapping[str, str], spec: SettingSpec) -> int:
+    raw = env.get(spec.name)
     if raw is None or raw == "":
-        return default
+        return int(spec.default)
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
-    return _int(name, value, low, high)
+        raise ConfigError(spec.name, f"must be an integer, got {raw!r}") from None
+    return _int(spec.name, value, *spec.int_range())
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
+def _env_float(env: Mapping[str, str], spec: SettingSpec) -> float:
+    raw = env.get(spec.name)
     if raw is None or raw == "":
-        return default
+        return float(spec.default)
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(name, f"must be a number, got {raw!r}") from None
-    return _number(name, value, low, high)
+        raise ConfigError(spec.name, f"must be a number, got {raw!r}") from None
+    return _number(spec.name, value, float(spec.low or 0), float(spec.high or 0))
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -373,8 +561,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigError(C.ENV_ROLE_TABLE, "is required (the role table's name)")
 
     default_key = env.get(C.ENV_DEFAULT_USAGE_KEY) or None
-    if default_key is not None and len(default_key) < 20:
-        raise ConfigError(C.ENV_DEFAULT_USAGE_KEY, "must be at least 20 characters (an API key value)")
+    shortest = int(_ENV[C.ENV_DEFAULT_USAGE_KEY].low or 0)
+    if default_key is not None and len(default_key) < shortest:
+        raise ConfigError(
+            C.ENV_DEFAULT_USAGE_KEY, f"must be at least {shortest} characters (an API key value)"
+        )
 
     endpoint = env.get(C.ENV_ENDPOINT_URL) or None
     if endpoint is not None:
@@ -395,12 +586,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         issuers=issuers,
         role_table=table,
         dpop_replay_table=replay_table,
-        role_cache_ttl=_env_int(env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL),
+        role_cache_ttl=_env_int(env, _ENV[C.ENV_ROLE_CACHE_TTL]),
         default_usage_key=default_key,
-        token_cache_size=_env_int(env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000),
-        dynamodb_timeout=_env_float(
-            env, C.ENV_DYNAMODB_TIMEOUT, DEFAULT_DYNAMODB_TIMEOUT, 0.05, MAX_DYNAMODB_TIMEOUT
-        ),
+        token_cache_size=_env_int(env, _ENV[C.ENV_TOKEN_CACHE_SIZE]),
+        dynamodb_timeout=_env_float(env, _ENV[C.ENV_DYNAMODB_TIMEOUT]),
         endpoint_url=endpoint,
         issuer_by_name={i.issuer: i for i in issuers},
     )
