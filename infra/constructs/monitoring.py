@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
@@ -19,6 +18,7 @@ from constructs import Construct
 
 from edgeauth import constants as C
 from infra import constants as ids
+from infra.alarms import ALARM_DEFINITIONS, RUNBOOK
 from infra.config import AlarmSettings
 
 # Access-log metric filters: the gateway's own status codes, so they also count the 401s API Gateway
@@ -42,115 +42,11 @@ DECISIONS_SEARCH: Final = (
 """Every (decision, reason) series of the authorizer's EMF metric, for the dashboard."""
 
 
-@dataclass(frozen=True, slots=True)
-class AlarmDefinition:
-    """One alarm: what it means (its CloudWatch description), how it fires, what sets its threshold.
-
-    ``kind`` ``fault``: every data point is a failed caller or lost work, so the first breaching
-    window alarms and the alarm stays until ``evaluation_periods`` windows in a row are clean.
-    ``level``: callers or bursts move the value briefly, so only a value that lasts every evaluated
-    window alarms. ``threshold`` names the ``alarms`` setting of ``cdk.json`` (or says it is fixed).
-    The documentation's operations page lists these and has a runbook entry for each.
-    """
-
-    alarm_id: str
-    kind: Literal["fault", "level"]
-    threshold: str
-    summary: str
-
-
-ALARMS: Final[tuple[AlarmDefinition, ...]] = (
-    AlarmDefinition(
-        ids.ALARM_AUTHORIZER_FAULTS,
-        "fault",
-        "`authorizer_faults`",
-        "The authorizer answered 500 (role table, JWKS endpoint or DPoP replay table failing, or an "
-        "internal error).",
-    ),
-    AlarmDefinition(
-        ids.ALARM_AUTHORIZER_THROTTLES,
-        "fault",
-        "1 (fixed)",
-        "The authorizer was throttled (clients got 500): raise its reserved concurrency or the "
-        "account's Lambda concurrency.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_AUTHORIZER_LATENCY,
-        "level",
-        "`authorizer_p99_ms`",
-        "Authorizer p99 duration is high: JWKS endpoint or role table slow?",
-    ),
-    AlarmDefinition(
-        ids.ALARM_API_5XX,
-        "fault",
-        "`api_5xx`",
-        "The API answered 5xx (authorizer failure, backend error or timeout).",
-    ),
-    AlarmDefinition(
-        ids.ALARM_UNAUTHORIZED_RATE,
-        "level",
-        "`unauthorized_percent` (once a window has `rate_min_requests`)",
-        "Too many requests answered 401: a client misconfigured, a key rotated, or someone probing the "
-        "API. Query the audit log group by reason.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_FORBIDDEN_RATE,
-        "level",
-        "`forbidden_percent` (once a window has `rate_min_requests`)",
-        "Too many requests answered 403: a client misconfigured, a role edit, or someone probing the "
-        "API. Query the audit log group by reason.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_THROTTLED,
-        "level",
-        "`throttled`",
-        "Many requests answered 429 (usage plan or stage throttle, or quota).",
-    ),
-    AlarmDefinition(
-        ids.ALARM_CONSUMER_ITERATOR_AGE,
-        "level",
-        "`iterator_age_seconds`",
-        "The audit consumer is falling behind its stream.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
-        "level",
-        "`iterator_age_seconds`",
-        "The role-events function (role edits not yet effective) is falling behind its stream.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_AUDIT_DEAD_LETTERS,
-        "fault",
-        "1 (fixed)",
-        "Batches of audit records were dead-lettered: their records were not processed. The messages "
-        "name the shard and sequence numbers to replay.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
-        "fault",
-        "1 (fixed)",
-        "Batches of role-table events were dead-lettered: their records were not processed. The "
-        "messages name the shard and sequence numbers to replay.",
-    ),
-    AlarmDefinition(
-        ids.ALARM_CACHE_FLUSH_FAILED,
-        "fault",
-        "1 (fixed)",
-        "The role-events function could not flush the authorizer cache: role edits and revocations "
-        "take effect only when cached answers expire (the authorizer cache TTL).",
-    ),
-)
-"""Every alarm the stack creates. :class:`Monitoring` refuses to create one that is not here."""
-_ALARM_DEFINITIONS: Final = {a.alarm_id: a for a in ALARMS}
-RUNBOOK: Final = "docs/operations.md"
-"""Where each alarm's runbook entry is (an anchor per alarm id, lower-case), named in its description."""
-
-
 class Monitoring(Construct):
     """Alarms (:attr:`alarms`, keyed by the ids in :mod:`infra.constants`) and a dashboard.
 
     Alarms, each over ``alarms.period_seconds`` windows and ``alarms.evaluation_periods`` of them
-    (:data:`ALARMS`; the documentation's operations page says what each means and what to do):
+    (:data:`infra.alarms.ALARMS`; the documentation's operations page says what each means and what to do):
 
     * authorizer faults (its own audit lines with decision ``error``: the 500 outcomes; never
       Lambda's ``Errors``, which counts every 401 as well) and throttles, authorizer p99 duration;
@@ -423,10 +319,10 @@ class Monitoring(Construct):
         treat_missing_data: cw.TreatMissingData,
         comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ) -> None:
-        """One alarm over ``evaluation_periods`` windows, as :data:`ALARMS` defines it (its
+        """One alarm over ``evaluation_periods`` windows, as :data:`infra.alarms.ALARMS` defines it (its
         description and kind: a fault alarms on one breaching window, a level on all of them).
         ``treat_missing_data`` has no default on purpose: each alarm says why it chose it."""
-        definition = _ALARM_DEFINITIONS.get(alarm_id)
+        definition = ALARM_DEFINITIONS.get(alarm_id)
         if definition is None:
             raise ValueError(f"alarm {alarm_id!r} has no entry in ALARMS (and so no runbook entry)")
         periods = self._settings.evaluation_periods

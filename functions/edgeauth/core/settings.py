@@ -212,7 +212,8 @@ ISSUER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         "dpop",
         "string",
-        "`off` (Bearer only), `optional` (Bearer or DPoP) or `required` (DPoP only): see DPoP",
+        "`off` (Bearer only), `optional` (Bearer or DPoP) or `required` (DPoP only): see "
+        "[DPoP](authorizer.md#dpop-rfc-9449)",
         "off",
         choices=DPOP_MODES,
     ),
