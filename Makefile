@@ -60,7 +60,7 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m bench --quick
 
-# Once per account and region (README "Deploying").
+# Once per account and region (docs/deploying.md).
 bootstrap: install
 	$(CDK) bootstrap $(CDK_PROFILE)
 
@@ -71,7 +71,7 @@ deploy: require-stage install
 
 require-stage:
 	@if [ -z "$(STAGE)" ]; then \
-		echo "make deploy: STAGE is not set: name the stage of cdk.json to deploy, e.g. 'make deploy STAGE=prod' (README 'Deploying')" >&2; \
+		echo "make deploy: STAGE is not set: name the stage of cdk.json to deploy, e.g. 'make deploy STAGE=prod' (docs/deploying.md)" >&2; \
 		exit 2; \
 	fi
 

@@ -64,16 +64,20 @@ edgeauth local stack is running ({t.stack_name}, stage {t.api.stage.name})
   demo backend         {u.backend}
   moto (AWS APIs)      {u.moto}
 
+In another terminal, these variables (the README's tour uses them; on a loopback endpoint the CLI
+needs no AWS credentials):
+  source .venv/bin/activate
+  {tour_exports(stack)}
+
 Try it (subjects: carol = reader, bob = teller, alice = admin):
   TOKEN=$(edgeauth token --sub bob)
-  curl -i -H "Authorization: Bearer $TOKEN" {u.api}accounts/42
-  curl -i -X POST -H "Authorization: Bearer $TOKEN" {u.api}accounts/42/transfers
-  curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" {u.api}admin/config    # 403
-  curl -i {u.api}accounts                                                                  # 401
+  curl -i -H "Authorization: Bearer $TOKEN" "${{API}}accounts/42"
+  curl -i -X POST -H "Authorization: Bearer $TOKEN" "${{API}}accounts/42/transfers"
+  curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" "${{API}}admin/config"    # 403
+  curl -i "${{API}}accounts"                                                                  # 401
 
 {_dpop_usage(stack)}{_backend_tls_usage(stack)}
-Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
-  export EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={t.stack_name}
+Inspect and change it:
   edgeauth roles list
   edgeauth explain --iss {u.issuer} --sub carol GET /admin/config
   edgeauth audit presets
@@ -81,6 +85,19 @@ Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
 
 Ctrl-C stops everything.
 """
+
+
+def tour_exports(stack: LocalStack) -> str:
+    """The ``export`` line a user pastes into a second terminal: the stage's URL as ``API`` (with its
+    trailing slash) and the CLI's settings for this stack (endpoint, stack, the development identity
+    provider's issuer). The README's tour uses exactly these."""
+    u = stack.urls
+    if u is None:
+        return ""
+    return (
+        f"export API={u.api} EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={stack.spec.stack_name} "
+        f"EDGEAUTH_ISSUER={u.issuer}"
+    )
 
 
 def _dpop_usage(stack: LocalStack) -> str:

@@ -61,7 +61,7 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
             rest_api,
             "AwsSolutions-APIG3",
             "A WAF web ACL is an account-level choice (rules, cost): the stage setting waf_acl_arn "
-            "associates one (README 'Deploying'). Throttling and usage plans apply regardless.",
+            "associates one (docs/deploying.md). Throttling and usage plans apply regardless.",
         )
     if stack.config.api_cloudwatch_role:
         _ack(

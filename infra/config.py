@@ -13,7 +13,8 @@ Issuers are validated by the authorizer's own code (:func:`edgeauth.core.setting
 so ``cdk synth`` accepts exactly what the function will accept at cold start. Route templates are
 parsed by :mod:`edgeauth.core.routes`, the parser the authorizer's RBAC uses.
 
-README "Configuration" > "Stack settings (cdk.json)" documents each setting.
+docs/configuration.md "Stack settings (cdk.json)" lists each setting, generated from
+:data:`STAGE_SETTINGS` and :data:`ALARM_SETTINGS`.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ _WAF_ACL_ARN = re.compile(
 _EMAIL = re.compile(r"[^@\s,;<>()\[\]\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 BACKEND_AUTH_MODES: Final = ("none", "client_certificate", "private")
-"""How the backend knows a request came through the gateway (README "Only the gateway reaches the
-backend"): nothing, API Gateway's client certificate on the stage, or a VPC link to a network load
+"""How the backend knows a request came through the gateway (docs/deploying.md, "Only the gateway reaches
+the backend"): nothing, API Gateway's client certificate on the stage, or a VPC link to a network load
 balancer in front of a backend in a VPC."""
 MAX_ALARM_EMAILS: Final = 20
 
@@ -457,7 +458,7 @@ def load_config(context: Mapping[str, Any], stage: str | None = None) -> StageCo
         raise ConfigError(
             ids.CONTEXT_STAGE,
             f"unknown stage {name!r}; {root}.stages defines: {', '.join(sorted(stages))} (to add one, "
-            f"copy infra/stage-template.json into cdk.json as {root}.stages.<name>: README 'Deploying')",
+            f"copy infra/stage-template.json into cdk.json as {root}.stages.<name>: docs/deploying.md)",
         )
     return _stage(name, stages[name], f"{root}.stages.{name}")
 
