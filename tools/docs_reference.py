@@ -100,7 +100,7 @@ def _commands(
 
 
 def _usage(parser: argparse.ArgumentParser) -> str:
-    formatter = parser.formatter_class(prog=parser.prog, width=100)
+    formatter = argparse.HelpFormatter(prog=parser.prog, width=100)
     formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
     return formatter.format_help().strip()
 
