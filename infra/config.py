@@ -250,10 +250,22 @@ ALARM_SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec("authorizer_p99_ms", "integer", "alarm when authorizer p99 duration > this", 1000, 1, 30_000),
     SettingSpec("api_5xx", "integer", "alarm when API 5xx responses ≥ this", 5, 1, 1_000_000),
     SettingSpec(
-        "unauthorized_percent", "percentage", "alarm when 401 responses > this % of requests…", 20.0, 0, 100
+        "unauthorized_percent",
+        "percentage",
+        "alarm when 401 responses > this % of requests…",
+        20.0,
+        0,
+        100,
+        low_exclusive=True,
     ),
     SettingSpec(
-        "forbidden_percent", "percentage", "alarm when 403 responses > this % of requests…", 20.0, 0, 100
+        "forbidden_percent",
+        "percentage",
+        "alarm when 403 responses > this % of requests…",
+        20.0,
+        0,
+        100,
+        low_exclusive=True,
     ),
     SettingSpec(
         "rate_min_requests",
@@ -277,6 +289,65 @@ ALARM_SETTINGS: Final[tuple[SettingSpec, ...]] = (
 here; a percentage is above ``low`` and at most ``high``."""
 _ALARM = {spec.name: spec for spec in ALARM_SETTINGS}
 _ALARM_KEYS: Final = frozenset(_ALARM)
+
+TIER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "rate",
+        "number",
+        "steady-state requests per second of each key (of the stage, in `throttling`)",
+        REQUIRED,
+        0,
+        1_000_000,
+        low_exclusive=True,
+    ),
+    SettingSpec("burst", "integer", "burst size in requests (token bucket)", REQUIRED, 0, 1_000_000),
+    SettingSpec("quota", "object or null", "requests each key may make per period: `{limit, period}`"),
+    SettingSpec(
+        "description",
+        "string",
+        "the usage plan's description",
+        default_text="`edgeauth usage tier <name>`",
+    ),
+)
+"""The keys of one tier of ``usage_tiers`` (``throttling`` has ``rate`` and ``burst`` only)."""
+_TIER = {spec.name: spec for spec in TIER_SETTINGS}
+
+QUOTA_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec("limit", "integer", "requests per period", REQUIRED, 1, 2_000_000_000),
+    SettingSpec("period", "string", "the quota's period (UTC)", "DAY", choices=QUOTA_PERIODS),
+)
+"""The keys of a tier's ``quota``."""
+_QUOTA = {spec.name: spec for spec in QUOTA_SETTINGS}
+
+BACKEND_AUTH_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "mode",
+        "string",
+        "how the backend tells the gateway's requests apart",
+        REQUIRED,
+        choices=BACKEND_AUTH_MODES,
+    ),
+    SettingSpec(
+        "nlb_arn", "ARN", "`private`: a network load balancer the stack links to with a new VPC link"
+    ),
+    SettingSpec("vpc_link_id", "string", "`private`: an existing VPC link (instead of `nlb_arn`)"),
+    SettingSpec(
+        "generation",
+        "integer",
+        "`client_certificate`: which certificate the stage presents; a deploy with the next one rotates it",
+        1,
+        1,
+        1000,
+    ),
+    SettingSpec(
+        "prepare_next",
+        "boolean",
+        "`client_certificate`: also create the next generation's certificate (not presented yet)",
+        False,
+    ),
+)
+"""The keys of ``backend_auth`` in its object form (``"MODE"`` alone is ``{"mode": "MODE"}``)."""
+_BACKEND_AUTH = {spec.name: spec for spec in BACKEND_AUTH_SETTINGS}
 _MOVED_ALARM_KEYS: Final = {
     "authorizer_errors": "renamed 'authorizer_faults': the alarm counts the authorizer's 500 outcomes "
     "(dependency faults, internal errors), not Lambda's Errors metric, which counts every 401 too",
@@ -574,7 +645,7 @@ def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> Backend
         raw = "none" if stage == ids.DEV_STAGE else "client_certificate"
     if isinstance(raw, str):
         raw = {"mode": raw}
-    _object(where, raw, frozenset({"mode", "nlb_arn", "vpc_link_id", "generation", "prepare_next"}))
+    _object(where, raw, frozenset(_BACKEND_AUTH))
     if "mode" not in raw:
         raise ConfigError(f"{where}.mode", f"is required (one of {', '.join(BACKEND_AUTH_MODES)})")
     mode = _choice(f"{where}.mode", raw["mode"], BACKEND_AUTH_MODES)
@@ -596,8 +667,14 @@ def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> Backend
     if mode == "client_certificate":
         return BackendAuth(
             mode,
-            generation=_int(f"{where}.generation", raw.get("generation", 1), 1, 1000),
-            prepare_next=_bool(f"{where}.prepare_next", raw.get("prepare_next", False)),
+            generation=_int(
+                f"{where}.generation",
+                raw.get("generation", _BACKEND_AUTH["generation"].default),
+                *_BACKEND_AUTH["generation"].int_range(),
+            ),
+            prepare_next=_bool(
+                f"{where}.prepare_next", raw.get("prepare_next", _BACKEND_AUTH["prepare_next"].default)
+            ),
         )
     if mode != "private":
         return BackendAuth(mode)
@@ -827,17 +904,21 @@ def _usage_tiers(where: str, raw: Any) -> tuple[UsageTier, ...]:
         setting = f"{where}.{name}"
         if not _TIER_NAME.fullmatch(name):
             raise ConfigError(setting, "tier names must match [a-z][a-z0-9-]{0,31}")
-        _object(setting, value, frozenset({"rate", "burst", "quota", "description"}))
+        _object(setting, value, frozenset(_TIER))
         throttle = _throttle(setting, value, only_keys=False)
         quota = None
         if value.get("quota") is not None:
             q = value["quota"]
-            _object(f"{setting}.quota", q, frozenset({"limit", "period"}))
+            _object(f"{setting}.quota", q, frozenset(_QUOTA))
             if "limit" not in q:
                 raise ConfigError(f"{setting}.quota.limit", "is required (requests per period)")
             quota = Quota(
-                limit=_int(f"{setting}.quota.limit", q["limit"], 1, 2_000_000_000),
-                period=_choice(f"{setting}.quota.period", q.get("period", "DAY"), QUOTA_PERIODS),
+                limit=_int(f"{setting}.quota.limit", q["limit"], *_QUOTA["limit"].int_range()),
+                period=_choice(
+                    f"{setting}.quota.period",
+                    q.get("period", _QUOTA["period"].default),
+                    _QUOTA["period"].choices,
+                ),
             )
         description = value.get("description", f"edgeauth usage tier {name}")
         if not isinstance(description, str):
@@ -849,14 +930,15 @@ def _usage_tiers(where: str, raw: Any) -> tuple[UsageTier, ...]:
 def _throttle(where: str, raw: Any, *, only_keys: bool) -> Throttle:
     """``rate`` and ``burst`` of ``raw``; with ``only_keys`` no other key is allowed."""
     if only_keys:
-        _object(where, raw, frozenset({"rate", "burst"}))
+        _object(where, raw, frozenset(("rate", "burst")))
     for key, meaning in (("rate", "requests per second"), ("burst", "burst size in requests")):
         if key not in raw:
             raise ConfigError(f"{where}.{key}", f"is required ({meaning})")
     rate = raw["rate"]
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1_000_000:
+    low, high = _TIER["rate"].low or 0, _TIER["rate"].high or 0
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not low < rate <= high:
         raise ConfigError(f"{where}.rate", f"must be a number of requests per second above 0, got {rate!r}")
-    return Throttle(rate=float(rate), burst=_int(f"{where}.burst", raw["burst"], 0, 1_000_000))
+    return Throttle(rate=float(rate), burst=_int(f"{where}.burst", raw["burst"], *_TIER["burst"].int_range()))
 
 
 def _alarms(where: str, raw: Any) -> AlarmSettings:

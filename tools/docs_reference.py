@@ -7,7 +7,8 @@ the MkDocs hook ``tools/docs_hooks.py`` for every page) replaces it with the Mar
 * ``environment``, ``issuer-settings``: the authorizer's settings as its loader reads them
   (``edgeauth.core.settings.ENVIRONMENT``, ``ISSUER_SETTINGS``); ``function-environment``: what the
   CDK app sets for the other functions (``edgeauth.constants.FUNCTION_ENVIRONMENT``);
-* ``stage-settings``, ``alarm-settings``: the ``cdk.json`` keys as ``infra/config.py`` reads them;
+* ``stage-settings``, ``stage-object-settings``, ``alarm-settings``: the ``cdk.json`` keys as
+  ``infra/config.py`` reads them;
 * ``cli``: every command and option of the ``edgeauth`` parser (``edgeauth_cli.main.build_parser``);
 * ``saved-queries``: ``edgeauth.audit.queries.SAVED_QUERIES``;
 * ``alarms``: ``infra.alarms.ALARMS`` (each row links to its runbook entry on the same page);
@@ -83,6 +84,22 @@ def alarm_settings() -> str:
     from infra.config import ALARM_SETTINGS
 
     return _settings_table(ALARM_SETTINGS, "key")
+
+
+def stage_object_settings() -> str:
+    """The keys inside a stage's objects: a usage tier, its quota, ``backend_auth``."""
+    from infra.config import BACKEND_AUTH_SETTINGS, QUOTA_SETTINGS, TIER_SETTINGS
+
+    return "\n\n".join(
+        (
+            "Each tier of `usage_tiers` (and `throttling`, which has `rate` and `burst` only):",
+            _settings_table(TIER_SETTINGS, "key"),
+            "A tier's `quota`:",
+            _settings_table(QUOTA_SETTINGS, "key"),
+            '`backend_auth` as an object (`"client_certificate"` alone means `{"mode": "client_certificate"}`):',
+            _settings_table(BACKEND_AUTH_SETTINGS, "key"),
+        )
+    )
 
 
 # --- CLI -------------------------------------------------------------------------------------------
@@ -237,6 +254,7 @@ GENERATORS: Final[dict[str, Callable[[], str]]] = {
     "function-environment": function_environment,
     "stage-settings": stage_settings,
     "alarm-settings": alarm_settings,
+    "stage-object-settings": stage_object_settings,
     "cli": cli,
     "saved-queries": saved_queries,
     "alarms": alarms,

@@ -107,6 +107,17 @@ def test_stage_and_alarm_settings_list_every_cdk_json_key() -> None:
         assert getattr(defaults, spec.name) == spec.default, spec.name
 
 
+def test_stage_object_settings_list_the_keys_of_tiers_quotas_and_backend_auth() -> None:
+    from infra import config
+
+    text = docs.stage_object_settings()
+    tables = [rows_by_first_cell(part) for part in text.split("\n\n") if part.startswith("|")]
+    assert [set(t) for t in tables] == [set(config._TIER), set(config._QUOTA), set(config._BACKEND_AUTH)]
+    assert tables[0]["rate"][4] == "above 0, at most 1,000,000"
+    assert tables[1]["period"][3:] == ['`"DAY"`', "`DAY`, `WEEK`, `MONTH`"]
+    assert tables[2]["generation"][3:] == ["`1`", "1–1,000"]
+
+
 def test_the_stage_loader_refuses_what_the_table_bounds() -> None:
     from infra.config import ConfigError, load_config
 
@@ -117,6 +128,24 @@ def test_the_stage_loader_refuses_what_the_table_bounds() -> None:
             bad = {"edgeauth": {"stages": {"dev": stage}}}
             with pytest.raises(ConfigError, match=re.escape(f"dev.{spec.name}")):
                 load_config(bad, "dev")
+    # ... and inside its objects: a tier's quota and burst, the client certificate's generation.
+    dev = context["edgeauth"]["stages"]["dev"]
+    tier = {"rate": 1, "burst": 1, "quota": {"limit": 2_000_000_001}}
+    for stage, setting in (
+        ({**dev, "usage_tiers": {"standard": tier}}, "usage_tiers.standard.quota.limit"),
+        ({**dev, "throttling": {"rate": 1, "burst": 1_000_001}}, "throttling.burst"),
+        ({**dev, "throttling": {"rate": 0, "burst": 1}}, "throttling.rate"),
+        (
+            {
+                **dev,
+                "backend_url": "https://b.test",
+                "backend_auth": {"mode": "client_certificate", "generation": 0},
+            },
+            "backend_auth.generation",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(f"dev.{setting}")):
+            load_config({"edgeauth": {"stages": {"dev": stage}}}, "dev")
 
 
 def _commands(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.ArgumentParser]]:
@@ -212,4 +241,6 @@ def test_setting_spec_renders_defaults_and_bounds() -> None:
     assert SettingSpec("x", "integer", "m", None).default_markdown() == "none"
     assert SettingSpec("x", "integer", "m", 5, 1, 10).bounds_markdown() == "1–10"
     assert SettingSpec("x", "integer", "m", 5, low=1).bounds_markdown() == "≥ 1"
-    assert SettingSpec("x", "percentage", "m", 5, 0, 100).bounds_markdown() == "above 0, at most 100"
+    assert SettingSpec("x", "number", "m", 5, 0, 100, low_exclusive=True).bounds_markdown() == (
+        "above 0, at most 100"
+    )

@@ -65,7 +65,8 @@ class SettingSpec:
     The loaders take the name, default and bounds from here (:func:`load_settings`,
     :func:`parse_issuer`, and ``infra/config.py`` for ``cdk.json``), so the generated reference cannot
     drift from what is accepted. ``kind`` and ``meaning`` are for people (Markdown); ``low``/``high``
-    are inclusive bounds of a number, or the shortest/longest length of a string; ``choices`` are the
+    are inclusive bounds of a number (``low_exclusive``: above ``low``), or the shortest/longest length
+    of a string; ``choices`` are the
     accepted values; ``default_text`` describes a default that is not a plain value.
     """
 
@@ -77,6 +78,8 @@ class SettingSpec:
     high: int | float | None = None
     choices: tuple[str, ...] = ()
     default_text: str | None = None
+    low_exclusive: bool = False
+    """The value must be above ``low`` (a rate, a percentage), not at least ``low``."""
 
     @property
     def required(self) -> bool:
@@ -107,8 +110,8 @@ class SettingSpec:
         low, high = self.low, self.high
         if low is None and high is None:
             return ""
-        if self.kind == "percentage":
-            return f"above {low}, at most {high}"
+        if self.low_exclusive:
+            return f"above {low:,}, at most {high:,}"
         if "string" in self.kind:
             return f"at least {low} characters" if high is None else f"{low}–{high} characters"
         if high is None:
