@@ -1,6 +1,6 @@
 """``python -m bench.ablation [--quick]``: where a request's time goes, by taking parts away.
 
-Rows 3 and 4 of ``make bench`` miss their targets; the README says what bounds them. A timer
+Rows 3 and 4 of ``make bench`` miss their targets; docs/benchmarks.md says what bounds them. A timer
 around each part inside ``authorize`` perturbs what it measures (each timer is itself a few Python
 calls on cold caches), so this measures the other way round: the same interleaved, paired loop as
 the table, against the same floor (``verify`` alone), with variants of the authorizer that each
@@ -31,7 +31,7 @@ from typing import Any
 
 from bench import floor, ours
 from bench.common import Case, Fresh, Settings, interleaved, paired_ratio
-from bench.world import World, aws_test_credentials, build_world, event_for
+from bench.world import World, aws_test_credentials, build_world, event_for, role_table_server
 from edgeauth import authorizer as authorizer_module
 from edgeauth.authorizer import Authorizer
 from edgeauth.core import tokens as tokens_module
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
-    with mock_aws():
+    with role_table_server() as endpoint, mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         per_case = s.batch + s.rounds * s.batch + 8
         world = build_world(client, new_tokens=8 * per_case)
@@ -162,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check = floor.rs256_verifier(world.rs.private.public_key())
         # The handler module is imported as Lambda imports it (its own authorizer is never called:
         # each variant's replaces it); the audit lines go to the runtime's stdout over /dev/null.
-        with ours.lambda_process(ours.function_environment(), world.sink.stream) as handler:
+        env = ours.function_environment(endpoint_url=endpoint)
+        with ours.lambda_process(env, world.sink.stream) as handler:
             new_cases: dict[str, Case] = {
                 "floor": Fresh(floor.decoded(world.token_source(fresh_tokens())), check)
             }

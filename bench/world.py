@@ -1,7 +1,9 @@
 """What every scenario shares: keys, tokens, the moto-backed role table and our authorizer.
 
-The role table lives in moto in-process (``mock_aws``); the baseline's GetItem and our role store
-read the same table through the same client. JWKS documents are served from memory to the
+The role table lives in moto in-process (``mock_aws``); the baseline's GetItem and the in-process
+authorizers' role store read the same table through the same client. The handler as Lambda runs it
+builds its own DynamoDB client, which speaks HTTP that ``mock_aws`` cannot intercept: it reads the
+same seeded table from a moto server (:func:`role_table_server`). JWKS documents are served from memory to the
 in-process authorizers (no network in any timed loop); the cold-start scenario serves the same
 document from a loopback HTTP server.
 """
@@ -11,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO, cast
 
@@ -80,6 +83,21 @@ def seed_table(client: Any, table: str = ROLE_TABLE) -> None:
         }
     )
     put_items(client, items, table)
+
+
+@contextmanager
+def role_table_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 holding the seeded role table; yields its URL, the handler's
+    ``EDGEAUTH_ENDPOINT_URL``. Start it outside ``mock_aws`` (which would take the seeding calls)."""
+    import boto3
+
+    from bench.cold_start import moto_server
+
+    with moto_server() as endpoint:
+        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+        create_role_table(client, ROLE_TABLE)
+        seed_table(client)
+        yield endpoint
 
 
 def issuer_config(jwks_uri: str = JWKS_URL) -> dict[str, Any]:
@@ -196,6 +214,7 @@ class World:
             fetch=self.fetch,
             dynamodb_client=self.client,
             on_jwks_fetch=None,
+            log=None,
         )
 
     def event_source(self, tokens: Iterable[str]) -> Callable[[], dict[str, Any]]:

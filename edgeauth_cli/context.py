@@ -69,7 +69,9 @@ ROLE_TABLE_SETTING = Setting(
     f"pass --stack NAME or set {ENV_STACK} (e.g. EdgeAuth-dev), "
     f"or name the role table with --table NAME or {ENV_ROLE_TABLE}",
 )
-ISSUER_SETTING = Setting("issuer", f"pass --iss ISSUER or set {ENV_ISSUER}")
+ISSUER_SETTING = Setting(
+    "issuer", f"pass --iss ISSUER or set {ENV_ISSUER} (or name a configured issuer: --issuer-name NAME)"
+)
 
 Need = Callable[["CliContext", argparse.Namespace], Sequence[Setting]]
 """What a command needs, as a check: the settings missing for this context and these arguments."""
@@ -83,16 +85,23 @@ def _role_table(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
     return [] if ctx.stack or ctx.table_override else [ROLE_TABLE_SETTING]
 
 
+def _stack(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
+    return [] if ctx.stack else [STACK_SETTING]
+
+
 def _issuer(ctx: CliContext, args: argparse.Namespace) -> Sequence[Setting]:
-    return [] if getattr(args, "iss", None) or os.environ.get(ENV_ISSUER) else [ISSUER_SETTING]
+    given = getattr(args, "iss", None) or getattr(args, "issuer_name", None) or os.environ.get(ENV_ISSUER)
+    return [] if given else [ISSUER_SETTING]
 
 
 AWS: Need = _aws
 """A region and credentials (none needed on a loopback ``--endpoint-url``: the local stack)."""
 ROLE_TABLE: Need = _role_table
 """``--stack`` or ``--table`` (or their environment variables)."""
+STACK: Need = _stack
+"""``--stack`` (or ``EDGEAUTH_STACK``): the command reads several of the stack's outputs."""
 ISSUER: Need = _issuer
-"""``--iss`` or ``EDGEAUTH_ISSUER``."""
+"""``--iss``, ``--issuer-name`` or ``EDGEAUTH_ISSUER``."""
 
 
 def stack_unless(dest: str, option: str) -> Need:

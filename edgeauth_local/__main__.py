@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from edgeauth_local.errors import LocalStackError, PortInUseError, ports_in_use_message
-from edgeauth_local.stack import LocalStack, StackOptions
+from edgeauth_local.stack import LOCAL_PRESETS, LocalStack, StackOptions
 from edgeauth_local.state import STATE_DIR
 
 
@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the stage with backend_auth client_certificate: the gateway presents a locally made "
         "client certificate over TLS and the demo backend refuses connections without it",
     )
+    p.add_argument(
+        "--provider",
+        choices=sorted(LOCAL_PRESETS),
+        default=None,
+        help="run the stage's issuer as this provider's preset: the development identity provider "
+        "issues tokens shaped like that provider's (cognito: access tokens, cognito-id: ID tokens)",
+    )
     return p
 
 
@@ -76,7 +83,7 @@ Try it (subjects: carol = reader, bob = teller, alice = admin):
   curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" "${{API}}admin/config"    # 403
   curl -i "${{API}}accounts"                                                                  # 401
 
-{_dpop_usage(stack)}{_backend_tls_usage(stack)}
+{_dpop_usage(stack)}{_backend_tls_usage(stack)}{_provider_usage(stack)}
 Inspect and change it:
   edgeauth roles list
   edgeauth explain --iss {u.issuer} --sub carol GET /admin/config
@@ -98,6 +105,31 @@ def tour_exports(stack: LocalStack) -> str:
         f"export API={u.api} EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={stack.spec.stack_name} "
         f"EDGEAUTH_ISSUER={u.issuer}"
     )
+
+
+def _provider_usage(stack: LocalStack) -> str:
+    """How to call the API with the provider-shaped tokens of ``--provider`` (when given)."""
+    if stack.idp is None or stack.urls is None:
+        return ""
+    settings = stack.idp.settings
+    if settings.provider == "generic":
+        return "Provider-shaped tokens: run 'python -m edgeauth_local --provider cognito' (or entra, okta, ...).\n"
+    moto = f"--endpoint-url {stack.urls.moto} --stack {stack.spec.stack_name}"
+    examples = {
+        "github-actions": (
+            "repo:octo-org/octo-repo:ref:refs/heads/main",
+            f"  edgeauth {moto} groups map repository=octo-org/octo-repo teller --issuer-name {settings.name}\n",
+        ),
+        "kubernetes": (
+            "system:serviceaccount:payments:ledger",
+            f"  edgeauth {moto} subjects grant system:serviceaccount:payments:ledger reader "
+            f"--issuer-name {settings.name}\n",
+        ),
+    }
+    sub, grant = examples.get(settings.provider, ("bob", ""))
+    return f"""Tokens shaped like {settings.provider}'s (issuer {settings.name}: its settings expanded in the startup log)
+{grant}  curl -i -H "Authorization: Bearer $(edgeauth token --sub '{sub}')" {stack.urls.api}accounts/42
+"""
 
 
 def _dpop_usage(stack: LocalStack) -> str:
@@ -163,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dpop=args.dpop,
         state_dir=STATE_DIR,
         client_certificate=args.client_certificate,
+        provider=args.provider,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
     stack = LocalStack(options)

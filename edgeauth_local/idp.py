@@ -16,6 +16,17 @@ Endpoints (``base`` = the issuer without its trailing slash):
   (``edgeauth token --dpop`` makes one); a real authorization server would take the key from a DPoP
   proof sent to its token endpoint (RFC 9449 §5), this one trusts what it is told.
 
+Provider-shaped tokens: when the issuer it plays has a ``provider`` preset (``python -m
+edgeauth_local --provider cognito``, see :func:`edgeauth_local.stack.provider_context`), the tokens
+have that provider's shape, as its documentation shows it (the module docstring of
+:mod:`edgeauth.core.providers` lists the sources): Cognito access or ID tokens (``token_use``,
+``client_id`` or ``aud``, ``cognito:groups``, no ``typ``), Entra (``ver``, ``azp``/``appid``,
+``scp``, ``roles``), Okta (``cid``, ``scp`` as an array), Auth0 (``aud`` with ``/userinfo``,
+``azp``), Keycloak (``typ: Bearer``, ``azp``, ``realm_access.roles``), GitHub Actions (the
+``repository``, ``ref``... claims read from the asked ``sub``, ``repo:<owner>/<repo>:ref:<ref>``)
+and Kubernetes (``kubernetes.io`` from ``sub`` ``system:serviceaccount:<ns>:<name>``). The
+requested groups go where the provider puts them; ``claims`` still overrides anything.
+
 The key is made at start and lives in memory: tokens do not survive a restart.
 """
 
@@ -25,7 +36,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,29 +113,262 @@ class DevIdentityProvider:
         }
 
     def mint(self, req: TokenRequest) -> str:
+        """A signed token for ``req``, shaped like the preset's provider (module docstring).
+        Raises ValueError for a request the provider could not have answered (a GitHub Actions
+        ``sub`` that is not ``repo:<owner>/<repo>:...``)."""
         now = int(time.time())
         ttl = max(1, min(int(req.ttl), MAX_TTL))
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": sorted(self.settings.audiences)[0],
-            "sub": req.sub,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "jti": uuid.uuid4().hex,
-        }
         scope = req.scope if req.scope is not None else " ".join(sorted(self.settings.required_scopes))
-        if scope:
-            claims["scope"] = scope
-        if req.groups:
-            claims[self.settings.groups_claim or "groups"] = list(req.groups)
-        if req.client_id and self.settings.client_claim:
-            claims[self.settings.client_claim] = req.client_id
+        shape = _SHAPES.get(self.settings.provider, _generic)
+        typ, claims = shape(self.settings, req, now, ttl, scope)
         if req.dpop_jkt is not None:
             claims["cnf"] = {"jkt": req.dpop_jkt}
         claims.update(req.claims)
-        headers = {"kid": self.kid, "typ": self.settings.token_type or "JWT"}
+        # PyJWT adds typ JWT unless told None (Cognito, Okta and Kubernetes tokens have no typ).
+        headers: dict[str, Any] = {"kid": self.kid, "typ": self.settings.token_type or typ}
         return jwt.encode(claims, self._key, algorithm=self.alg, headers=headers)
+
+
+Shape = Callable[[IssuerSettings, TokenRequest, int, int, str], tuple[str | None, dict[str, Any]]]
+"""``(settings, request, now, ttl, scope) -> (header typ, claims)``."""
+
+
+def _audience(settings: IssuerSettings) -> str | None:
+    return sorted(settings.audiences)[0] if settings.audiences else None
+
+
+def _client(settings: IssuerSettings, req: TokenRequest) -> str:
+    if req.client_id:
+        return req.client_id
+    return sorted(settings.client_ids)[0] if settings.client_ids else "edgeauth-local-app"
+
+
+def _allowed(settings: IssuerSettings, claim: str, default: str) -> str:
+    """The one value a preset check allows for ``claim`` (Cognito's token_use, Entra's ver)."""
+    for check in settings.claim_checks:
+        if check.path.text == claim and check.allowed:
+            return sorted(check.allowed)[0]
+    return default
+
+
+def _put_groups(
+    settings: IssuerSettings, claims: dict[str, Any], groups: Sequence[str], default: str
+) -> None:
+    """The groups at the issuer's first groups claim path (nested objects made as needed)."""
+    if not groups:
+        return
+    path = settings.groups_claims[0].segments if settings.groups_claims else (default,)
+    node = claims
+    for segment in path[:-1]:
+        node = node.setdefault(segment, {})
+    node[path[-1]] = list(groups)
+
+
+def _generic(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "aud": _audience(settings),
+        "sub": req.sub,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    if claims["aud"] is None:  # an issuer whose recipient check is client_ids
+        del claims["aud"]
+    if scope:
+        claims["scope"] = scope
+    _put_groups(settings, claims, req.groups, "groups")
+    if req.client_id and settings.client_claim:
+        claims[settings.client_claim] = req.client_id
+    return "JWT", claims
+
+
+def _cognito(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    use = _allowed(settings, "token_use", "access")
+    event = str(uuid.uuid4())
+    claims: dict[str, Any] = {"sub": req.sub}
+    if req.groups:
+        claims["cognito:groups"] = list(req.groups)
+    claims.update(
+        {"iss": settings.issuer, "origin_jti": str(uuid.uuid4()), "event_id": event, "token_use": use}
+    )
+    if use == "access":
+        claims.update(
+            {
+                "version": 2,
+                "client_id": _client(settings, req),
+                "scope": scope or "aws.cognito.signin.user.admin",
+            }
+        )
+        claims["username"] = req.sub
+    else:
+        claims.update({"aud": _client(settings, req), "cognito:username": req.sub, "email_verified": True})
+    claims.update({"auth_time": now, "exp": now + ttl, "iat": now, "jti": str(uuid.uuid4())})
+    return None, claims
+
+
+def _entra(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    ver = _allowed(settings, "ver", "2.0")
+    tenant = settings.jwks_uri.split("/")[3] if settings.jwks_uri else str(uuid.UUID(int=0))
+    claims: dict[str, Any] = {
+        "aud": _audience(settings),
+        "iss": settings.issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, req.sub)),
+        "sub": req.sub,
+        "tid": tenant,
+        "uti": uuid.uuid4().hex[:22],
+        "ver": ver,
+        ("azp" if ver == "2.0" else "appid"): _client(settings, req),
+    }
+    if scope:
+        claims["scp"] = scope
+    if req.groups:
+        claims["roles"] = list(req.groups)  # app roles: what Entra puts in an API's tokens
+    return "JWT", claims
+
+
+def _okta(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    claims: dict[str, Any] = {
+        "ver": 1,
+        "jti": "AT." + uuid.uuid4().hex,
+        "iss": settings.issuer,
+        "aud": _audience(settings),
+        "sub": req.sub,
+        "iat": now,
+        "exp": now + ttl,
+        "cid": _client(settings, req),
+        "uid": "00u" + uuid.uuid5(uuid.NAMESPACE_URL, req.sub).hex[:17],
+        "scp": scope.split() if scope else ["openid"],
+        "auth_time": now,
+    }
+    _put_groups(settings, claims, req.groups, "groups")
+    return None, claims
+
+
+def _auth0(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "sub": req.sub,
+        "aud": [_audience(settings), settings.issuer.rstrip("/") + "/userinfo"],
+        "iat": now,
+        "exp": now + ttl,
+        "scope": scope or "openid profile",
+        settings.client_claim or "azp": _client(settings, req),
+    }
+    if settings.client_claim == "client_id":  # the RFC 9068 profile
+        claims["jti"] = uuid.uuid4().hex
+    _put_groups(settings, claims, req.groups, "https://edgeauth.local/roles")
+    return "JWT", claims
+
+
+def _keycloak(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    claims: dict[str, Any] = {
+        "exp": now + ttl,
+        "iat": now,
+        "jti": "onrtac:" + str(uuid.uuid4()),
+        "iss": settings.issuer,
+        "aud": _audience(settings) or "account",
+        "sub": req.sub,
+        "typ": "Bearer",
+        "azp": _client(settings, req),
+        "sid": str(uuid.uuid4()),
+        "scope": scope or "openid profile email",
+        "realm_access": {"roles": ["default-roles"]},
+        "resource_access": {"account": {"roles": ["view-profile"]}},
+        "preferred_username": req.sub,
+    }
+    _put_groups(settings, claims, req.groups, "groups")
+    return "JWT", claims
+
+
+_GITHUB_SUB = re.compile(
+    r"repo:(?P<repo>(?P<owner>[^:/]+)/[^:/]+):(?:ref:(?P<ref>.+)|environment:(?P<env>.+)|pull_request)"
+)
+_K8S_SUB = re.compile(r"system:serviceaccount:(?P<ns>[^:]+):(?P<name>[^:]+)")
+
+
+def _github_actions(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    m = _GITHUB_SUB.fullmatch(req.sub)
+    if m is None:
+        raise ValueError(
+            "a GitHub Actions sub looks like repo:<owner>/<repo>:ref:<ref> (or :environment:<name>, :pull_request)"
+        )
+    ref = m.group("ref") or "refs/heads/main"
+    claims: dict[str, Any] = {
+        "jti": str(uuid.uuid4()),
+        "sub": req.sub,
+        "aud": _audience(settings),
+        "ref": ref,
+        "sha": uuid.uuid4().hex + uuid.uuid4().hex[:8],
+        "repository": m.group("repo"),
+        "repository_owner": m.group("owner"),
+        "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
+        "event_name": "pull_request" if req.sub.endswith(":pull_request") else "push",
+        "job_workflow_ref": f"{m.group('repo')}/.github/workflows/deploy.yml@{ref}",
+        "runner_environment": "github-hosted",
+        "iss": settings.issuer,
+        "nbf": now,
+        "exp": now + min(ttl, 21600),
+        "iat": now,
+    }
+    if m.group("env"):
+        claims["environment"] = m.group("env")
+    return "JWT", claims
+
+
+def _kubernetes(
+    settings: IssuerSettings, req: TokenRequest, now: int, ttl: int, scope: str
+) -> tuple[str | None, dict[str, Any]]:
+    m = _K8S_SUB.fullmatch(req.sub)
+    if m is None:
+        raise ValueError(
+            "a Kubernetes service account sub looks like system:serviceaccount:<namespace>:<name>"
+        )
+    claims: dict[str, Any] = {
+        "aud": [_audience(settings)],
+        "exp": now + ttl,
+        "iat": now,
+        "iss": settings.issuer,
+        "jti": str(uuid.uuid4()),
+        "kubernetes.io": {
+            "namespace": m.group("ns"),
+            "pod": {"name": f"{m.group('name')}-0", "uid": str(uuid.uuid4())},
+            "serviceaccount": {"name": m.group("name"), "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, req.sub))},
+        },
+        "nbf": now,
+        "sub": req.sub,
+    }
+    return None, claims
+
+
+_SHAPES: dict[str, Shape] = {
+    "generic": _generic,
+    "cognito": _cognito,
+    "entra": _entra,
+    "okta": _okta,
+    "auth0": _auth0,
+    "keycloak": _keycloak,
+    "github-actions": _github_actions,
+    "kubernetes": _kubernetes,
+}
 
 
 def _parse_request(body: bytes) -> TokenRequest:
@@ -188,7 +432,11 @@ class IdpHandler(QuietHandler):
         except ValueError as e:
             self.send_json(400, {"error": "invalid_request", "error_description": str(e)})
             return
-        token = self.idp.mint(req)
+        try:
+            token = self.idp.mint(req)
+        except ValueError as e:
+            self.send_json(400, {"error": "invalid_request", "error_description": str(e)})
+            return
         self.send_json(
             200,
             {

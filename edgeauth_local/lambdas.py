@@ -315,7 +315,7 @@ class AuthorizerRuntime:
         self._platform_lines = platform_lines
         self._stream = log_stream_name()
         # Cold start: a bad setting raises ConfigError here, as the function would fail its init.
-        self.authorizer = build_authorizer(self.env, emit=self._emit_text)
+        self.authorizer = build_authorizer(self.env, emit=self._emit_text, log=self._log_line)
         self.invocations = 0
         self._count_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda-authorizer")

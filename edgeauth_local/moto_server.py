@@ -7,7 +7,9 @@ authorizers`` (``FlushStageAuthorizersCache``, which moto does not implement) is
 flushing the local gateway's authorizer cache. The role-events handler's ``apigateway`` client
 points at this server like every other client of the local stack, so its flush really empties the
 gateway's cache. ``DescribeStacks`` of the local stack's name is answered with its outputs (what
-``edgeauth --stack`` reads), without deploying the template to moto's CloudFormation. A write to
+``edgeauth --stack`` reads), and ``GetTemplate`` with its template (where ``edgeauth
+--issuer-name`` and ``explain`` read the configured issuers), without deploying the template to
+moto's CloudFormation. A write to
 API keys or usage plans (``/apikeys…``, ``/usageplans…``: create, update, delete, a key added to or
 removed from a plan) calls :attr:`MotoServer.on_usage_change` once moto has applied it and before
 the caller has its answer, so the local gateway meters the next request on what the write left.
@@ -76,6 +78,15 @@ class _FlushInterceptor:
                         "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))]
                     )
                     return [data]
+            if form.get("Action") == ["GetTemplate"]:
+                name = (form.get("StackName") or [""])[0]
+                template = self._server.stack_templates.get(name)
+                if template is not None:
+                    data = _get_template_xml(template)
+                    start_response(
+                        "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))]
+                    )
+                    return [data]
         result: Iterable[bytes] = self._app(environ, start_response)
         if environ.get("REQUEST_METHOD") in _WRITES and _USAGE_WRITE.match(environ.get("PATH_INFO", "")):
             on_change = self._server.on_usage_change
@@ -105,6 +116,17 @@ def _describe_stacks_xml(name: str, outputs: dict[str, str]) -> bytes:
     ).encode()
 
 
+def _get_template_xml(template: str) -> bytes:
+    return (
+        '<GetTemplateResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+        f"<GetTemplateResult><TemplateBody>{escape(template)}</TemplateBody>"
+        "<StagesAvailable><member>Original</member><member>Processed</member></StagesAvailable>"
+        "</GetTemplateResult>"
+        "<ResponseMetadata><RequestId>edgeauth-local</RequestId></ResponseMetadata>"
+        "</GetTemplateResponse>"
+    ).encode()
+
+
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -114,6 +136,8 @@ class MotoServer:
         self.flushes = 0
         self.stack_outputs: dict[str, dict[str, str]] = {}
         """Answered to ``DescribeStacks`` here (moto's CloudFormation costs seconds to import)."""
+        self.stack_templates: dict[str, str] = {}
+        """Answered to ``GetTemplate`` here: the template (JSON text) the local stack runs."""
         self._server: Any = None
         self._thread: threading.Thread | None = None
 

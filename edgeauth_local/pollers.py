@@ -10,8 +10,11 @@ What the Lambda service does for a stream event source mapping, per shard, in or
   redelivers from it; an identifier that is not in the batch fails the whole batch;
 * a function error or timeout retries the whole batch (halved first when
   ``BisectBatchOnFunctionError``), with backoff, up to ``MaximumRetryAttempts`` (``-1``: forever,
-  as on AWS until the records expire); after that the batch is discarded, as with no on-failure
-  destination, and counted in :attr:`StreamPoller.discarded`.
+  as on AWS until the records expire); after that the batch is discarded and counted in
+  :attr:`StreamPoller.discarded`, and, with an on-failure destination (``DestinationConfig``), its
+  coordinates are sent there as Lambda sends them (an invocation record with ``KinesisBatchInfo`` or
+  ``DDBStreamBatchInfo``: shard, first and last sequence numbers, the stream's ARN), which is what
+  ``edgeauth audit replay`` reads.
 
 Starting position: the local streams are created empty when the stack starts, so the pollers read
 from ``TRIM_HORIZON`` whatever the template says, and no record written at start-up is missed.
@@ -32,6 +35,8 @@ from edgeauth_local.lambdas import LambdaError
 from edgeauth_local.template import REGION, EventSourceSpec
 
 Invoke = Callable[[dict[str, Any]], Any]
+OnFailure = Callable[[str], None]
+"""Sends one on-failure record (a JSON document) to the mapping's on-failure destination."""
 MAX_BACKOFF = 5.0
 
 
@@ -58,8 +63,12 @@ class StreamPoller:
         *,
         interval: float = 0.1,
         role_arn: str = "",
+        on_failure: OnFailure | None = None,
+        function_arn: str = "",
     ) -> None:
         self.spec = spec
+        self._on_failure = on_failure
+        self._function_arn = function_arn
         self._invoke = invoke
         self._client = client
         self.stream_arn = stream_arn
@@ -208,12 +217,59 @@ class StreamPoller:
                 f"{self.spec.max_retries} retries ({shard.last_error or 'partial batch failure'})",
                 file=sys.__stderr__,
             )
+            self._send_on_failure(shard, shard.pending[:dropped], shard.retries)
             shard.pending = shard.pending[dropped:]
             self.discarded += dropped
             shard.retries, shard.limit = 0, 0
             return True
         self._stop.wait(min(MAX_BACKOFF, 0.1 * 2 ** min(shard.retries, 6)))
         return True
+
+    def _send_on_failure(self, shard: _Shard, records: list[dict[str, Any]], invocations: int) -> None:
+        """The invocation record Lambda sends to an on-failure destination for a discarded batch."""
+        if self._on_failure is None or not records:
+            return
+        import json
+        import uuid
+
+        def arrival(record: dict[str, Any]) -> str:
+            stamp = record.get("ApproximateArrivalTimestamp") or (record.get("dynamodb") or {}).get(
+                "ApproximateCreationDateTime"
+            )
+            when = (
+                stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(float(stamp or time.time()))
+            )
+            return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+        info = {
+            "shardId": shard.shard_id,
+            "startSequenceNumber": self._sequence(records[0]),
+            "endSequenceNumber": self._sequence(records[-1]),
+            "approximateArrivalOfFirstRecord": arrival(records[0]),
+            "approximateArrivalOfLastRecord": arrival(records[-1]),
+            "batchSize": len(records),
+            "streamArn": self.stream_arn,
+        }
+        document = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self._function_arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            ("KinesisBatchInfo" if self.spec.kind == "kinesis" else "DDBStreamBatchInfo"): info,
+        }
+        try:
+            self._on_failure(json.dumps(document))
+        except Exception as e:  # the destination failing must not stop the poller
+            print(f"edgeauth-local: {self.spec.logical_id}: on-failure destination: {e}", file=sys.__stderr__)
 
     def _failed_index(self, batch: list[dict[str, Any]], result: Any) -> int | None:
         """Index of the first record to redeliver, or ``None`` when the batch succeeded."""

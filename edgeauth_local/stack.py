@@ -86,6 +86,9 @@ class StackOptions:
     (:func:`client_certificate_context`)."""
     tls_dir: Path | None = None
     """Parent of the TLS material's directory (default :data:`TLS_DIR`)."""
+    provider: str | None = None
+    """Synthesize with the stage's loopback issuer as this provider's preset (:func:`provider_context`):
+    the development identity provider then issues tokens shaped like that provider's."""
     seed: bool = True
     pollers: bool = True
     authorizer_timeout: float | None = None
@@ -114,7 +117,7 @@ class StackUrls:
 def dpop_context(stage: str = "dev", mode: str = "required") -> dict[str, Any]:
     """CDK context that turns DPoP on for ``stage``: ``cdk.json``'s ``edgeauth`` settings with every
     loopback issuer of the stage set to ``dpop: mode`` and ``authorizer_cache_ttl`` 0 (required with
-    DPoP: README "DPoP (RFC 9449)"). ``python -m edgeauth_local --dpop`` and the e2e tests use it."""
+    DPoP: docs/authorizer.md "DPoP (RFC 9449)"). ``python -m edgeauth_local --dpop`` and the e2e tests use it."""
     import copy
 
     root = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {}).get("edgeauth")
@@ -151,6 +154,76 @@ def client_certificate_context(stage: str = "dev", base: dict[str, Any] | None =
     return {"edgeauth": edgeauth}
 
 
+LOCAL_PRESETS: dict[str, dict[str, Any]] = {
+    "cognito": {
+        "provider": "cognito",
+        "user_pool_id": "us-east-1_EdgeAuthLocal",
+        "client_ids": ["edgeauth-local-app"],
+        "token_use": "access",
+    },
+    "cognito-id": {
+        "provider": "cognito",
+        "user_pool_id": "us-east-1_EdgeAuthLocal",
+        "client_ids": ["edgeauth-local-app"],
+        "token_use": "id",
+    },
+    "entra": {
+        "provider": "entra",
+        "tenant_id": "00000000-0000-4000-8000-00000000ed9e",
+        "application_id": "11111111-0000-4000-8000-00000000ed9e",
+        "token_version": 2,
+    },
+    "okta": {
+        "provider": "okta",
+        "domain": "edgeauth-local.okta.com",
+        "authorization_server": "default",
+        "groups_claim": "groups",
+    },
+    "auth0": {
+        "provider": "auth0",
+        "domain": "edgeauth-local.us.auth0.com",
+        "audiences": ["https://api.edgeauth.local"],
+        "groups_claim": "https://edgeauth.local/roles",
+    },
+    "keycloak": {
+        "provider": "keycloak",
+        "base_url": "http://127.0.0.1:8081",
+        "realm": "edgeauth",
+        "client_ids": ["edgeauth-local-app"],
+    },
+    "github-actions": {
+        "provider": "github-actions",
+        "audiences": ["https://api.edgeauth.local"],
+        "owners": ["octo-org", "edgeauth-local"],
+    },
+    "kubernetes": {"provider": "kubernetes", "audiences": ["edgeauth-local"]},
+}
+"""What ``--provider NAME`` makes of the dev stage's loopback issuer: the preset's values (made up,
+valid for the preset), with the loopback issuer and discovery kept, so that the development
+identity provider plays that provider (``cognito`` issues access tokens, ``cognito-id`` ID tokens)."""
+
+
+def provider_context(stage: str = "dev", provider: str = "cognito") -> dict[str, Any]:
+    """CDK context with ``stage``'s loopback issuers turned into ``provider``'s preset
+    (:data:`LOCAL_PRESETS`), issuer URL, discovery and algorithms kept. ``python -m edgeauth_local
+    --provider NAME`` and the e2e tests use it. Raises :class:`TemplateError` for an unknown name."""
+    import copy
+
+    if provider not in LOCAL_PRESETS:
+        raise TemplateError(f"unknown provider {provider!r}; use one of {', '.join(LOCAL_PRESETS)}")
+    root = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {}).get("edgeauth")
+    if not isinstance(root, dict) or stage not in root.get("stages", {}):
+        raise TemplateError(f"cdk.json defines no stage {stage!r}")
+    edgeauth = copy.deepcopy(root)
+    settings = edgeauth["stages"][stage]
+    issuers = settings.get("issuers", [])
+    for n, issuer in enumerate(issuers):
+        if isinstance(issuer, dict) and is_loopback_host(urlsplit(str(issuer.get("issuer"))).hostname):
+            kept = {k: issuer[k] for k in ("issuer", "algorithms", "dpop") if k in issuer}
+            issuers[n] = {**LOCAL_PRESETS[provider], **kept, "discovery": True}
+    return {"edgeauth": edgeauth}
+
+
 def _with_port(url: str, port: int) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, f"{parts.hostname}:{port}", parts.path, parts.query, parts.fragment))
@@ -175,7 +248,10 @@ class LocalStack:
         self.tls: LocalTls | None = None
         """The backend hop's certificates, when the template's backend is https."""
         self.urls: StackUrls | None = None
+        self._issuers_json = ""
         self._clients: dict[str, Any] = {}
+        self.queue_urls: dict[str, str] = {}
+        """SQS queues of the template (dead-letter queues): URL by ARN."""
         self._stopped = threading.Event()
         self._state_path: Path | None = None
 
@@ -241,13 +317,23 @@ class LocalStack:
         elif o.template_path is not None:
             raw, stack = load_template_file(o.template_path), o.stack_name or f"EdgeAuth-{o.stage}"
         else:
-            variant = [
-                v for v, on in (("DPoP required", o.dpop), ("client certificate", o.client_certificate)) if on
-            ]
-            o.log(f"synthesizing the CDK app (stage {o.stage}{''.join(', ' + v for v in variant)}) …")
             extra = dpop_context(o.stage) if o.dpop else None
+            if o.provider is not None:
+                if o.dpop:
+                    raise TemplateError("--provider and --dpop cannot be combined")
+                extra = provider_context(o.stage, o.provider)
             if o.client_certificate:
                 extra = client_certificate_context(o.stage, extra)
+            variant = [
+                v
+                for v, on in (
+                    ("DPoP required", o.dpop),
+                    (f"issuer as {o.provider}", o.provider is not None),
+                    ("client certificate", o.client_certificate),
+                )
+                if on
+            ]
+            o.log(f"synthesizing the CDK app (stage {o.stage}{''.join(', ' + v for v in variant)}) …")
             stack, raw = synthesize(o.stage, extra_context=extra)
         return read_template(raw, stack)
 
@@ -307,6 +393,7 @@ class LocalStack:
         issuers_json = auth_fn.environment[C.ENV_ISSUERS].replace(
             json.dumps(dev_issuer.issuer)[1:-1], json.dumps(issuer_url)[1:-1]
         )
+        self._issuers_json = issuers_json
         self.idp = idp.DevIdentityProvider(self._issuer_settings(issuers_json, issuer_url))
         self._idp_server.configure(idp=self.idp)
 
@@ -443,6 +530,9 @@ class LocalStack:
         kinesis = self.client("kinesis")
         for stream in t.streams:
             kinesis.create_stream(StreamName=stream.name, ShardCount=stream.shards)
+        sqs = self.client("sqs")
+        for queue in t.queues:
+            self.queue_urls[queue.arn] = sqs.create_queue(QueueName=queue.name)["QueueUrl"]
         logs = self.client("logs")
         groups = {g.name for g in t.log_groups} | {f.log_group for f in t.functions.values()}
         if t.api.stage.access_log_group:
@@ -571,9 +661,23 @@ class LocalStack:
                 table = es.source_arn.split(":table/", 1)[1].split("/", 1)[0]
                 arn = self.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
                 client = self.client("dynamodbstreams")
-            poller = StreamPoller(es, runtime.invoke, client, arn)
+            url = self.queue_urls.get(es.on_failure or "")
+            on_failure = self._sender(url) if url is not None else None
+            function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{runtime.spec.name}"
+            poller = StreamPoller(
+                es, runtime.invoke, client, arn, on_failure=on_failure, function_arn=function_arn
+            )
             poller.start()
             self.pollers.append(poller)
+
+    def _sender(self, queue_url: str) -> Callable[[str], None]:
+        """Sends a message to ``queue_url`` in moto (an event source mapping's on-failure destination)."""
+        sqs = self.client("sqs")
+
+        def send(body: str) -> None:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+        return send
 
     def _register_outputs(self, t: LocalTemplate) -> None:
         """The template's outputs (local values), answered to ``DescribeStacks`` for ``--stack``."""
@@ -581,7 +685,17 @@ class LocalStack:
             return
         outputs = dict(t.outputs)
         outputs[C.OUTPUT_API_URL] = self.urls.api
+        # On AWS, Ref of a queue is its URL (the template reader resolves it to the name).
+        by_name = {q.name: self.queue_urls[q.arn] for q in t.queues if q.arn in self.queue_urls}
+        outputs = {key: by_name.get(value, value) for key, value in outputs.items()}
         self.moto.stack_outputs[t.stack_name] = outputs
+        # GetTemplate: the template as the local stack runs it (the issuers with the local URL).
+        import copy
+
+        template = copy.deepcopy(t.raw)
+        props = template["Resources"][t.authorizer.function]["Properties"]
+        props.setdefault("Environment", {}).setdefault("Variables", {})[C.ENV_ISSUERS] = self._issuers_json
+        self.moto.stack_templates[t.stack_name] = json.dumps(template)
 
     # -- waiting (tests, demo) -------------------------------------------------------------------------------
 

@@ -190,6 +190,13 @@ class LogGroupSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionSpec:
     logical_id: str
     log_group: str
@@ -212,6 +219,8 @@ class EventSourceSpec:
     bisect_on_error: bool
     max_batching_window: float
     enabled: bool
+    on_failure: str | None = None
+    """ARN of the on-failure destination (``DestinationConfig.OnFailure``), e.g. an SQS queue's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +237,7 @@ class LocalTemplate:
     event_sources: tuple[EventSourceSpec, ...]
     outputs: dict[str, str]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    queues: tuple[QueueSpec, ...] = ()
 
     @property
     def authorizer(self) -> AuthorizerSpec:
@@ -306,6 +316,11 @@ class Resolver:
             if p.get(prop):
                 return str(self.resolve(p[prop]))
             return self.generated_name(logical_id, limit)
+        if rtype == "AWS::Lambda::Alias":  # Ref is the alias's ARN: …:function:NAME:ALIAS (SnapStart)
+            function = str(self.resolve(p.get("FunctionName")))
+            if not function.startswith("arn:"):
+                function = f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{function}"
+            return f"{function}:{self.resolve(p.get('Name'))}"
         if rtype == "AWS::ApiGateway::Stage":
             return str(self.resolve(p.get("StageName", logical_id)))
         if rtype == "AWS::ApiGateway::RestApi":
@@ -714,8 +729,10 @@ def read_template(raw: Mapping[str, Any], stack_name: str) -> LocalTemplate:
                 bisect_on_error=_bool(p.get("BisectBatchOnFunctionError")),
                 max_batching_window=float(p.get("MaximumBatchingWindowInSeconds", 0)),
                 enabled=_bool(p.get("Enabled"), default=True),
+                on_failure=_on_failure(r, p),
             )
         )
+    queues = [QueueSpec(lid, r.ref(lid), r.arn(lid)) for lid, _ in _of_type(res, "AWS::SQS::Queue")]
     outputs = {}
     for key, out in (raw.get("Outputs") or {}).items():
         try:
@@ -732,8 +749,14 @@ def read_template(raw: Mapping[str, Any], stack_name: str) -> LocalTemplate:
         subscriptions=tuple(subscriptions),
         event_sources=tuple(event_sources),
         outputs=outputs,
+        queues=tuple(queues),
         raw=dict(raw),
     )
+
+
+def _on_failure(r: Resolver, props: Mapping[str, Any]) -> str | None:
+    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return str(r.resolve(destination)) if destination else None
 
 
 # --- Synthesis ----------------------------------------------------------------------------------

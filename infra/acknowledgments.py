@@ -92,6 +92,13 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
             "Alarm notifications carry alarm names, states and metric values, no request data. SSE "
             "would need a customer-managed key whose policy lets CloudWatch publish (aws/sns does not).",
         )
+    _ack(
+        stack.audit.checkpoints,
+        "AwsSolutions-DDB3",
+        "The audit consumer's checkpoints must never go back in time: a point-in-time restore would "
+        "make it write again events it had committed (duplicates). Lost, only a batch in flight at "
+        "that moment can be written twice (docs/audit.md, 'Exactly once').",
+    )
     for queue in (stack.audit.dead_letters, stack.role_events.dead_letters):
         _ack(
             queue,

@@ -94,8 +94,8 @@ ALARMS: Final[tuple[AlarmDefinition, ...]] = (
         ids.ALARM_AUDIT_DEAD_LETTERS,
         "fault",
         "1 (fixed)",
-        "Batches of audit records were dead-lettered: their records were not processed. The messages "
-        "name the shard and sequence numbers to replay.",
+        "Batches of audit records were dead-lettered: their events are not in the audit log group. "
+        "'edgeauth audit replay' writes them (exactly once) while the stream still holds the records.",
     ),
     AlarmDefinition(
         ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
@@ -110,6 +110,26 @@ ALARMS: Final[tuple[AlarmDefinition, ...]] = (
         "1 (fixed)",
         "The role-events function could not flush the authorizer cache: role edits and revocations "
         "take effect only when cached answers expire (the authorizer cache TTL).",
+    ),
+    AlarmDefinition(
+        ids.ALARM_AUDIT_DELIVERY_ERRORS,
+        "fault",
+        "`audit_delivery_errors`",
+        "CloudWatch Logs failed to deliver lines of a source log group to the audit stream (it retries "
+        "for up to 24 hours, then drops them: they would never reach the audit trail).",
+    ),
+    AlarmDefinition(
+        ids.ALARM_AUDIT_DELIVERY_THROTTLING,
+        "level",
+        "`audit_delivery_throttling`",
+        "The audit stream throttled CloudWatch Logs' deliveries of audit lines (delayed and retried).",
+    ),
+    AlarmDefinition(
+        ids.ALARM_AUDIT_WRITE_THROTTLED,
+        "level",
+        "`audit_write_throttles`",
+        "CloudWatch Logs or DynamoDB throttled the audit consumer's writes (retried, or the records "
+        "delivered again: the audit log group falls behind).",
     ),
 )
 """Every alarm the stack creates. :class:`Monitoring` refuses to create one that is not here."""

@@ -65,6 +65,16 @@ LOG_RETENTION_DAYS: Final = frozenset(
 DEFAULT_LOG_RETENTION_DAYS: Final = 30
 DEFAULT_AUDIT_LOG_RETENTION_DAYS: Final = 365
 
+AUDIT_LOG_CLASSES: Final = ("INFREQUENT_ACCESS", "STANDARD")
+"""CloudWatch Logs classes for the audit log group (docs/benchmarks.md, "Capacity and cost model", weighs
+them)."""
+DEFAULT_AUDIT_LOG_CLASS: Final = "INFREQUENT_ACCESS"
+MIN_AUDIT_STREAM_RETENTION_HOURS: Final = 168
+"""Seven days: dead-lettered records stay readable long enough to be re-driven (``edgeauth audit replay``)."""
+MAX_AUDIT_STREAM_RETENTION_HOURS: Final = 8760
+ACCESS_LOG_FORMATS: Final = ("compact", "full")
+DEFAULT_ACCESS_LOG_FORMAT: Final = "compact"
+
 QUOTA_PERIODS: Final = ("DAY", "WEEK", "MONTH")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -182,6 +192,33 @@ STAGE_SETTINGS: Final[tuple[SettingSpec, ...]] = (
         DEFAULT_AUDIT_LOG_RETENTION_DAYS,
         choices=tuple(str(d) for d in sorted(LOG_RETENTION_DAYS)),
     ),
+    SettingSpec(
+        "audit_log_class",
+        "string",
+        "the audit log group's class: `INFREQUENT_ACCESS` (half the ingestion price; Logs Insights without "
+        "`pattern`/`diff`/`filterIndex`/`unmask`) or `STANDARD`; fixed once the group exists (a change "
+        "replaces it, the old one is retained). See [Capacity and cost "
+        "model](benchmarks.md#capacity-and-cost-model)",
+        DEFAULT_AUDIT_LOG_CLASS,
+        choices=AUDIT_LOG_CLASSES,
+    ),
+    SettingSpec(
+        "audit_stream_retention_hours",
+        "integer",
+        "how long the audit stream keeps records: how long dead letters stay replayable "
+        "([`edgeauth audit replay`](cli.md#cli-edgeauth-audit-replay))",
+        MIN_AUDIT_STREAM_RETENTION_HOURS,
+        MIN_AUDIT_STREAM_RETENTION_HOURS,
+        MAX_AUDIT_STREAM_RETENTION_HOURS,
+    ),
+    SettingSpec(
+        "access_log_format",
+        "string",
+        "`compact` (short keys, about 460 bytes a line) or `full` (the long keys, about 840): the audit "
+        "consumer reads both",
+        DEFAULT_ACCESS_LOG_FORMAT,
+        choices=ACCESS_LOG_FORMATS,
+    ),
     SettingSpec("log_level", "string", "the functions' log level (Powertools)", "INFO", choices=LOG_LEVELS),
     SettingSpec("alarms", "object", "alarm thresholds (the alarm settings below)", default_text="see below"),
     SettingSpec(
@@ -220,6 +257,13 @@ STAGE_SETTINGS: Final[tuple[SettingSpec, ...]] = (
     ),
     SettingSpec(
         "termination_protection", "boolean", "CloudFormation termination protection of the stack", False
+    ),
+    SettingSpec(
+        "snapstart",
+        "boolean",
+        "Lambda SnapStart for the authorizer: published versions, API Gateway invokes the alias `live` "
+        "(see [SnapStart](benchmarks.md#snapstart))",
+        False,
     ),
 )
 """Every key of a stage in ``cdk.json`` (``context.edgeauth.stages.<stage>``), in the order the reference
@@ -283,6 +327,33 @@ ALARM_SETTINGS: Final[tuple[SettingSpec, ...]] = (
         300,
         1,
         7 * 86400,
+    ),
+    SettingSpec(
+        "audit_delivery_errors",
+        "integer",
+        "alarm when the audit subscriptions' `DeliveryErrors`, summed over both source groups, ≥ this "
+        "([runbook](operations.md#auditdeliveryerrors))",
+        1,
+        1,
+        1_000_000_000,
+    ),
+    SettingSpec(
+        "audit_delivery_throttling",
+        "integer",
+        "alarm when the audit subscriptions' `DeliveryThrottling`, summed over both source groups, ≥ this "
+        "([runbook](operations.md#auditdeliverythrottling))",
+        1,
+        1,
+        1_000_000_000,
+    ),
+    SettingSpec(
+        "audit_write_throttles",
+        "integer",
+        "alarm when the audit consumer's throttled writes (`AuditWriteThrottled`) ≥ this "
+        "([runbook](operations.md#auditwritethrottled))",
+        20,
+        1,
+        1_000_000_000,
     ),
 )
 """The keys of a stage's ``alarms`` (every one optional). ``_alarms`` takes defaults and bounds from
@@ -446,6 +517,9 @@ class AlarmSettings:
     rate_min_requests: int = _ALARM["rate_min_requests"].default
     throttled: int = _ALARM["throttled"].default
     iterator_age_seconds: int = _ALARM["iterator_age_seconds"].default
+    audit_delivery_errors: int = _ALARM["audit_delivery_errors"].default
+    audit_delivery_throttling: int = _ALARM["audit_delivery_throttling"].default
+    audit_write_throttles: int = _ALARM["audit_write_throttles"].default
     topic_arn: str | None = None
     emails: tuple[str, ...] = ()
 
@@ -469,6 +543,12 @@ class StageConfig:
     throttling: Throttle
     log_retention_days: int
     audit_log_retention_days: int
+    audit_log_class: str
+    """``INFREQUENT_ACCESS`` (half the ingestion price; Logs Insights without ``pattern``/``diff``/
+    ``filterIndex``/``unmask``) or ``STANDARD``. Fixed once the group exists."""
+    audit_stream_retention_hours: int
+    access_log_format: str
+    """``compact`` (short keys) or ``full`` (:data:`edgeauth.constants.ACCESS_LOG_FORMATS`)."""
     log_level: str
     alarms: AlarmSettings
     api_cloudwatch_role: bool
@@ -478,6 +558,9 @@ class StageConfig:
     """A REGIONAL WAFv2 web ACL the stack associates with the stage."""
     authorizer_reserved_concurrency: int | None
     """Reserved concurrency of the authorizer function (None: it shares the account's pool)."""
+    snapstart: bool = False
+    """Lambda SnapStart for the authorizer: published versions, API Gateway calls the ``live``
+    alias (docs/benchmarks.md, "SnapStart"). Off by default: it costs a cache and a restore charge."""
 
     @property
     def stack_name(self) -> str:
@@ -616,6 +699,15 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         audit_log_retention_days=_retention(
             f"{where}.audit_log_retention_days", _given(raw, "audit_log_retention_days")
         ),
+        audit_log_class=_choice(
+            f"{where}.audit_log_class", _given(raw, "audit_log_class"), _STAGE["audit_log_class"].choices
+        ),
+        audit_stream_retention_hours=_stage_int(where, raw, "audit_stream_retention_hours"),
+        access_log_format=_choice(
+            f"{where}.access_log_format",
+            _given(raw, "access_log_format"),
+            _STAGE["access_log_format"].choices,
+        ),
         log_level=_choice(f"{where}.log_level", _given(raw, "log_level"), _STAGE["log_level"].choices),
         alarms=alarms,
         api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", _given(raw, "api_cloudwatch_role")),
@@ -625,6 +717,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         backend_auth=backend_auth,
         waf_acl_arn=waf_acl_arn,
         authorizer_reserved_concurrency=concurrency,
+        snapstart=_bool(f"{where}.snapstart", _given(raw, "snapstart")),
     )
 
 
@@ -974,6 +1067,9 @@ def _alarms(where: str, raw: Any) -> AlarmSettings:
         rate_min_requests=integer("rate_min_requests"),
         throttled=integer("throttled"),
         iterator_age_seconds=integer("iterator_age_seconds"),
+        audit_delivery_errors=integer("audit_delivery_errors"),
+        audit_delivery_throttling=integer("audit_delivery_throttling"),
+        audit_write_throttles=integer("audit_write_throttles"),
     )
 
 

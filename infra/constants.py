@@ -38,6 +38,7 @@ MONITORING: Final = "Monitoring"
 
 # --- Ids inside the constructs ---------------------------------------------------------------------
 FUNCTION: Final = "Function"
+AUTHORIZER_ALIAS: Final = "LiveAlias"
 FUNCTION_LOG_GROUP: Final = "LogGroup"
 FUNCTION_ROLE: Final = "Role"
 TABLE: Final = "Table"
@@ -50,6 +51,7 @@ AUDIT_STREAM: Final = "Stream"
 AUDIT_LOG_GROUP: Final = "AuditLogs"
 AUDIT_CONSUMER: Final = "Consumer"
 AUDIT_DLQ: Final = "DeadLetters"
+AUDIT_CHECKPOINTS: Final = "Checkpoints"
 SUBSCRIPTION_ROLE: Final = "SubscriptionRole"
 AUTHORIZER_SUBSCRIPTION: Final = "AuthorizerLogsToStream"
 ACCESS_SUBSCRIPTION: Final = "AccessLogsToStream"
@@ -86,6 +88,9 @@ ALARM_ROLE_EVENTS_ITERATOR_AGE: Final = "RoleEventsIteratorAge"
 ALARM_AUDIT_DEAD_LETTERS: Final = "AuditDeadLetters"
 ALARM_ROLE_EVENTS_DEAD_LETTERS: Final = "RoleEventsDeadLetters"
 ALARM_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
+ALARM_AUDIT_DELIVERY_ERRORS: Final = "AuditDeliveryErrors"
+ALARM_AUDIT_DELIVERY_THROTTLING: Final = "AuditDeliveryThrottling"
+ALARM_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
 
 # Metrics the access log group's metric filters publish (namespace edgeauth.constants.METRICS_NAMESPACE,
 # dimension ApiId) and the alarms read.

@@ -13,7 +13,7 @@ from infra import bundling
 from infra import constants as ids
 from infra.config import StageConfig
 from infra.constructs.api import Api
-from infra.constructs.audit_pipeline import AuditPipeline
+from infra.constructs.audit_pipeline import SUBSCRIPTION_FILTER_NAME, AuditPipeline
 from infra.constructs.authorizer import Authorizer
 from infra.constructs.dpop_replay_table import DpopReplayTable
 from infra.constructs.monitoring import Monitoring
@@ -78,7 +78,7 @@ class EdgeAuthStack(Stack):
             default_usage_key=default_key,
             replay_table=self.dpop_replay_table.table if self.dpop_replay_table else None,
         )
-        self.api = Api(self, ids.API, config=config, authorizer_function=self.authorizer.function)
+        self.api = Api(self, ids.API, config=config, authorizer_function=self.authorizer.handler)
         self.usage_plans = UsagePlans(
             self,
             ids.USAGE_PLANS,
@@ -119,6 +119,7 @@ class EdgeAuthStack(Stack):
             role_events=self.role_events.function,
             audit_dead_letters=self.audit.dead_letters,
             role_events_dead_letters=self.role_events.dead_letters,
+            audit_subscriptions=[(group, SUBSCRIPTION_FILTER_NAME) for group in self.audit.source_log_groups],
         )
         self._outputs()
 
@@ -134,6 +135,11 @@ class EdgeAuthStack(Stack):
             C.OUTPUT_ROLE_TABLE: (self.role_table.table.table_name, "DynamoDB role table"),
             C.OUTPUT_AUDIT_STREAM: (self.audit.stream.stream_name, "Kinesis audit stream"),
             C.OUTPUT_AUDIT_LOG_GROUP: (self.audit.audit_log_group.log_group_name, "Normalised audit events"),
+            C.OUTPUT_AUDIT_CHECKPOINT_TABLE: (
+                self.audit.checkpoints.table_name,
+                "Audit consumer checkpoints",
+            ),
+            C.OUTPUT_AUDIT_DEAD_LETTERS: (self.audit.dead_letters.queue_url, "Audit consumer dead letters"),
             C.OUTPUT_AUTHORIZER_LOG_GROUP: (self.authorizer.log_group.log_group_name, "Authorizer log group"),
             C.OUTPUT_ACCESS_LOG_GROUP: (self.api.access_log_group.log_group_name, "API access log group"),
             C.OUTPUT_ROLE_CACHE_TTL: (str(self.config.role_cache_ttl), "Authorizer role cache, seconds"),

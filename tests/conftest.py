@@ -1,4 +1,10 @@
-"""Shared fixtures: AWS credentials for moto, the role table, an authorizer wired to fakes."""
+"""Shared fixtures: AWS credentials for moto, the role table, an authorizer wired to fakes.
+
+Two role tables: ``dynamodb`` is moto in-process (``mock_aws``), for code that uses boto3 (the CLI,
+the other functions); ``dynamodb_server`` is the same table on moto's server, reached over HTTP,
+for the authorizer's own client (``edgeauth.adapters.dynamodb``), which ``mock_aws`` cannot
+intercept. Suites of the authorizer point their ``dynamodb`` fixture at the server.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from edgeauth import constants as C
+from tests.support import dynamo_server
 from tests.support.dynamo import create_role_table
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -31,6 +38,25 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def dynamodb(aws: None) -> Any:
     client = boto3.client("dynamodb", region_name="us-east-1")
+    create_role_table(client, ROLE_TABLE, stream=True)
+    return client
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's server on 127.0.0.1, one per session (each ``dynamodb_server`` starts from empty)."""
+    server, url = dynamo_server.start_moto()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dynamodb_server(moto_url: str) -> Any:
+    """A boto3 client of moto's server, with the role table created (and its stream, as on AWS)."""
+    dynamo_server.reset(moto_url)
+    client = dynamo_server.boto3_client(moto_url)
     create_role_table(client, ROLE_TABLE, stream=True)
     return client
 
@@ -67,4 +93,7 @@ def issuer_env(**issuer: Any) -> dict[str, str]:
         C.ENV_ROLE_TABLE: ROLE_TABLE,
         C.ENV_DEFAULT_USAGE_KEY: "edgeauth-default-key-0123456789",
         "AWS_REGION": "us-east-1",
+        # The Lambda environment's credentials (the authorizer's DynamoDB client reads them here).
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
     }

@@ -5,8 +5,10 @@ the MkDocs hook ``tools/docs_hooks.py`` for every page) replaces it with the Mar
 :data:`GENERATORS` ``[NAME]``. An unknown name stops the build (:class:`DocsError`). The sources:
 
 * ``environment``, ``issuer-settings``: the authorizer's settings as its loader reads them
-  (``edgeauth.core.settings.ENVIRONMENT``, ``ISSUER_SETTINGS``); ``function-environment``: what the
-  CDK app sets for the other functions (``edgeauth.constants.FUNCTION_ENVIRONMENT``);
+  (``edgeauth.core.settings.ENVIRONMENT``, ``ISSUER_SETTINGS``); ``provider-presets``: the issuer
+  presets (``edgeauth.core.providers.PRESETS``), each linked to its page of ``docs/providers/``;
+  ``function-environment``: what the CDK app sets for the other functions
+  (``edgeauth.constants.FUNCTION_ENVIRONMENT``);
 * ``stage-settings``, ``stage-object-settings``, ``alarm-settings``: the ``cdk.json`` keys as
   ``infra/config.py`` reads them;
 * ``cli``: every command and option of the ``edgeauth`` parser (``edgeauth_cli.main.build_parser``);
@@ -65,6 +67,22 @@ def issuer_settings() -> str:
     from edgeauth.core.settings import ISSUER_SETTINGS
 
     return _settings_table(ISSUER_SETTINGS, "key")
+
+
+def provider_presets() -> str:
+    """One row per provider preset: its page, what it accepts, the values it requires, its own keys."""
+    from edgeauth.core.providers import PRESETS
+    from edgeauth.core.settings import PROVIDERS
+
+    rows = []
+    for name in PROVIDERS:
+        preset = PRESETS[name]
+        page = f"`{name}`" if name == "generic" else f"[`{name}`](providers/{name}.md)"
+        # A requirement is a key, or alternatives ("application_id or application_id_uri").
+        required = ", ".join(" or ".join(f"`{key}`" for key in r.split(" or ")) for r in preset.required)
+        own = ", ".join(f"`{k}`" for k in sorted(preset.keys))
+        rows.append([page, preset.summary, required or "—", own or "—"])
+    return table(["provider", "accepts", "requires", "its own settings"], rows)
 
 
 def function_environment() -> str:
@@ -251,6 +269,7 @@ def benchmark_chart(path: Path = LATEST_BENCH) -> str:
 GENERATORS: Final[dict[str, Callable[[], str]]] = {
     "environment": environment,
     "issuer-settings": issuer_settings,
+    "provider-presets": provider_presets,
     "function-environment": function_environment,
     "stage-settings": stage_settings,
     "alarm-settings": alarm_settings,

@@ -82,6 +82,10 @@ def register(subparsers: Any) -> None:
     )
     q.set_defaults(func=cmd_query, needs=(AWS, stack_unless("log_group", "--log-group NAME")))
 
+    from edgeauth_cli.commands import audit_replay
+
+    audit_replay.add_parser(sub)
+
 
 # --- presets ---------------------------------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ decided, and the exact answer (policy, context, usage key) the authorizer return
 With ``--token`` the claims are decoded locally WITHOUT verifying the signature (the output says so):
 explain answers "what would the role table decide for these claims", not "is this token valid". The
 token and its signature are never printed. Pass ``--token -`` to read it from stdin (keeps it out of
-shell history).
+shell history). When the token's issuer is configured (read from ``--stack``'s template or
+``$EDGEAUTH_ISSUERS``), the trace also shows the issuer's settings as the authorizer uses them (a
+provider preset expanded), each of its checks passed or failed, the verdict of the claim checks,
+and the groups and client exactly as the authorizer reads them (claim paths, mapped claims).
 """
 
 from __future__ import annotations
@@ -24,11 +27,16 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore
+from edgeauth.core.claim_report import claim_report
+from edgeauth.core.errors import AuthenticationError
 from edgeauth.core.policy import MethodArn, authorizer_answer
 from edgeauth.core.roles import EffectiveRoles, decide
 from edgeauth.core.routes import METHODS, RouteTable, TemplateError
+from edgeauth.core.settings import IssuerSettings, describe_issuer
+from edgeauth.core.tokens import client_of, group_keys
 from edgeauth_cli import render
 from edgeauth_cli.context import AWS, ENV_ISSUER, ROLE_TABLE, CliContext, CliError
+from edgeauth_cli.issuers import add_issuer_name_argument, configured_issuers, issuer_for, named_issuer
 from edgeauth_cli.table_writer import aws_error_text
 
 EXIT_USAGE = 2
@@ -55,12 +63,19 @@ def register(subparsers: Any) -> None:
     who = parser.add_argument_group("who (a token, or the claims themselves)")
     who.add_argument("--token", help="a JWT ('-' reads it from stdin); decoded WITHOUT verification")
     who.add_argument("--iss", help=f"issuer (default: ${ENV_ISSUER})")
+    add_issuer_name_argument(who)
     who.add_argument("--sub", help="subject")
     who.add_argument("--groups", nargs="*", default=None, metavar="GROUP", help="group claim values")
     who.add_argument("--client-id", help="client id (selects the client's usage key)")
-    who.add_argument("--groups-claim", default="groups", help="token claim holding groups (default: groups)")
     who.add_argument(
-        "--client-claim", default="client_id", help="token claim naming the client (default: client_id)"
+        "--groups-claim",
+        default=None,
+        help="token claim holding groups (default: the configured issuer's, else groups)",
+    )
+    who.add_argument(
+        "--client-claim",
+        default=None,
+        help="token claim naming the client (default: the configured issuer's, else client_id)",
     )
     routes = parser.add_argument_group("routes (default: the API's resources)")
     routes.add_argument(
@@ -128,35 +143,55 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
     notes: list[str] = []
     iat: float | None = None
     header: dict[str, Any] = {}
+    configured: IssuerSettings | None = None
+    refusal: AuthenticationError | None = None
+    checks: list[dict[str, Any]] = []
     if args.token:
-        if args.iss or args.sub:
-            raise CliError("give either --token or --iss/--sub, not both", EXIT_USAGE)
+        if args.iss or args.sub or args.issuer_name:
+            raise CliError("give either --token or --iss/--issuer-name/--sub, not both", EXIT_USAGE)
         from_stdin = args.token == "-"  # noqa: S105 - '-' means stdin, not a secret
         token = sys.stdin.readline().strip() if from_stdin else args.token
         header, claims = unverified_claims(token)
-        notes.append("token decoded WITHOUT verifying its signature, expiry or audience")
         issuer, sub = claims.get("iss"), claims.get("sub")
         if not isinstance(issuer, str) or not isinstance(sub, str):
             raise CliError("the token has no string 'iss' and 'sub' claims", EXIT_USAGE)
-        raw_groups = claims.get(args.groups_claim, [])
-        if isinstance(raw_groups, list) and all(isinstance(g, str) for g in raw_groups):
-            groups = tuple(sorted(set(raw_groups)))
-        else:
-            groups = ()
+        issuers: tuple[IssuerSettings, ...] | None = None
+        if args.groups_claim is None and args.client_claim is None:
+            try:
+                issuers = configured_issuers(ctx)
+            except CliError as e:  # explain still traces the roles without the issuer's settings
+                notes.append(f"the issuer settings could not be read ({e}): its checks are not shown")
+            configured = issuer_for(issuer, issuers)
+        if configured is not None:
             notes.append(
-                f"claim {args.groups_claim!r} is not a list of strings: the authorizer refuses such a token"
+                "token decoded WITHOUT verifying its signature; its claims are checked as the authorizer "
+                "checks them (checks, below)"
+            )
+            import time
+
+            outcomes, refusal = claim_report(configured, header, claims, time.time())
+            checks = [
+                {"check": o.check, "result": "passed" if o.passed else "failed", "detail": o.detail}
+                for o in outcomes
+            ]
+            groups, client_id = _principal(configured, claims, notes)
+        else:
+            notes.append("token decoded WITHOUT verifying its signature, expiry or audience")
+            if issuers is not None:
+                notes.append(f"the token's issuer {issuer!r} is not configured: the authorizer answers 401")
+            groups, client_id = _claims_principal(
+                claims, args.groups_claim or "groups", args.client_claim or "client_id", notes
             )
         if args.groups is not None:
             groups = tuple(sorted(set(args.groups)))
-        raw_client = claims.get(args.client_claim)
-        client_id = args.client_id or (raw_client if isinstance(raw_client, str) else None)
+        client_id = args.client_id or client_id
         raw_iat = claims.get("iat")
         iat = float(raw_iat) if isinstance(raw_iat, int | float) and not isinstance(raw_iat, bool) else None
     else:
-        issuer = args.iss or os.environ.get(ENV_ISSUER)
+        issuer = named_issuer(ctx, args) or args.iss or os.environ.get(ENV_ISSUER)
         sub = args.sub
         if not issuer or not sub:
-            raise CliError(f"give --token, or --sub and --iss (or ${ENV_ISSUER})", EXIT_USAGE)
+            raise CliError(f"give --token, or --sub and --iss/--issuer-name (or ${ENV_ISSUER})", EXIT_USAGE)
         groups = tuple(sorted(set(args.groups or ())))
         client_id = args.client_id
 
@@ -188,6 +223,7 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
 
     trace: dict[str, Any] = {
         "notes": notes,
+        **({"issuer": describe_issuer(configured), "checks": checks} if configured is not None else {}),
         "principal": {
             "iss": issuer,
             "sub": sub,
@@ -236,6 +272,11 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
         )
     trace["matched"] = list(decision.matched)
     trace["decision"] = {"effect": decision.effect, "reason": decision.reason, "rule": decision.rule}
+    if refusal is not None:
+        trace["decision"] = {"effect": "Unauthorized", "reason": refusal.reason, "rule": None}
+        notes.append(f"the issuer's checks refuse this token ({refusal.reason}): the authorizer answers 401")
+        _print(ctx, trace, None)
+        return 0
     if revoked and args.token:
         trace["decision"] = {"effect": "Unauthorized", "reason": "revoked", "rule": None}
         notes.append("the token was issued at or before the subject's not_before: the authorizer answers 401")
@@ -270,8 +311,42 @@ def cmd_explain(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def _principal(
+    issuer: IssuerSettings, claims: dict[str, Any], notes: list[str]
+) -> tuple[tuple[str, ...], str | None]:
+    """Groups (group claims and mapped claims) and client as the authorizer reads them."""
+    groups: tuple[str, ...] = ()
+    client_id: str | None = None
+    try:
+        groups = group_keys(issuer, claims) if issuer.groups_claims or issuer.mapped_claims else ()
+    except AuthenticationError as e:
+        notes.append(f"groups: {e.detail} ({e.reason}): the authorizer refuses such a token")
+    if issuer.client_claim:
+        try:
+            client_id = client_of(issuer, claims)
+        except AuthenticationError as e:
+            notes.append(f"client: {e.detail} ({e.reason}): the authorizer refuses such a token")
+            raw = claims.get(issuer.client_claim)
+            client_id = raw if isinstance(raw, str) else None
+    return groups, client_id
+
+
+def _claims_principal(
+    claims: dict[str, Any], groups_claim: str, client_claim: str, notes: list[str]
+) -> tuple[tuple[str, ...], str | None]:
+    """Groups and client from top-level claims named on the command line (no issuer settings)."""
+    raw_groups = claims.get(groups_claim, [])
+    if isinstance(raw_groups, list) and all(isinstance(g, str) for g in raw_groups):
+        groups = tuple(sorted(set(raw_groups)))
+    else:
+        groups = ()
+        notes.append(f"claim {groups_claim!r} is not a list of strings: the authorizer refuses such a token")
+    raw_client = claims.get(client_claim)
+    return groups, raw_client if isinstance(raw_client, str) else None
+
+
 def _status(role: str, effective: EffectiveRoles) -> str:
-    """Whether and why a role counts, as core/roles.py decides (README "The role table")."""
+    """Whether and why a role counts, as core/roles.py decides (docs/roles.md)."""
     parsed = effective.roles.get(role)
     if parsed is None:
         if role in effective.beyond_limit:
@@ -310,6 +385,13 @@ def _print(ctx: CliContext, trace: dict[str, Any], policy: dict[str, Any] | None
         return
     for n in trace["notes"]:
         print(f"NOTE: {n}")
+    if "issuer" in trace:
+        i = trace["issuer"]
+        print(f"issuer:     {i['issuer']} (name {i['name'] or '-'}, provider {i['provider']})")
+        for c in trace["checks"]:
+            print(
+                f"check:      {c['result']:<6}  {c['check']}" + (f"  [{c['detail']}]" if c["detail"] else "")
+            )
     p = trace["principal"]
     print(
         f"principal:  iss={p['iss']} sub={p['sub']} groups={render.cell(p['groups'])} client={p['client_id'] or '-'}"

@@ -14,11 +14,11 @@ from edgeauth import constants as C
 from edgeauth.adapters.role_store import group_key
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import (
-    add_issuer_argument,
     add_roles,
     check_role_names,
-    issuer_of,
-    optional_issuer,
+    issuer_argument,
+    resolved_issuer,
+    resolved_optional_issuer,
     role_list,
     subparser,
 )
@@ -52,9 +52,13 @@ def register(subparsers: Any) -> None:
         "add roles to a group's mapping (creates it)",
         "example:\n  edgeauth groups map admins admin teller --iss https://login.example.com/\n",
     )
-    map_.add_argument("group", metavar="GROUP", help="the group claim value, exactly as in tokens")
+    map_.add_argument(
+        "group",
+        metavar="GROUP",
+        help="the group claim value, exactly as in tokens, or '<claim>=<value>' for a mapped claim",
+    )
     map_.add_argument("roles", metavar="ROLE", nargs="+", help="role names (must exist)")
-    add_issuer_argument(map_)
+    issuer_argument(map_)
     map_.set_defaults(func=cmd_map, needs=(AWS, ROLE_TABLE, ISSUER))
 
     unmap = subparser(
@@ -67,7 +71,7 @@ def register(subparsers: Any) -> None:
     unmap.add_argument("group", metavar="GROUP", help="the group claim value")
     unmap.add_argument("roles", metavar="ROLE", nargs="*", help="role names to remove (default: all)")
     unmap.add_argument("--yes", action="store_true", help="remove the whole mapping without asking")
-    add_issuer_argument(unmap)
+    issuer_argument(unmap)
     unmap.set_defaults(func=cmd_unmap, needs=(AWS, ROLE_TABLE, ISSUER))
 
     list_ = subparser(
@@ -76,12 +80,12 @@ def register(subparsers: Any) -> None:
         "list group mappings (of one issuer with --iss, else of all issuers)",
         "example:\n  edgeauth groups list --iss https://login.example.com/\n",
     )
-    add_issuer_argument(list_)
+    issuer_argument(list_)
     list_.set_defaults(func=cmd_list)
 
 
 def cmd_map(ctx: CliContext, args: argparse.Namespace) -> int:
-    issuer = issuer_of(args)
+    issuer = resolved_issuer(ctx, args)
     check_role_names(ctx, args.roles)
     _, added, written = add_roles(ctx, group_key(issuer, args.group), args.roles)
     if not written:
@@ -92,7 +96,7 @@ def cmd_map(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 def cmd_unmap(ctx: CliContext, args: argparse.Namespace) -> int:
-    issuer = issuer_of(args)
+    issuer = resolved_issuer(ctx, args)
     key = group_key(issuer, args.group)
     old = read_item(ctx.client("dynamodb"), ctx.role_table, key)
     if old is None:
@@ -119,7 +123,7 @@ def cmd_unmap(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 def cmd_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    issuer = optional_issuer(args)
+    issuer = resolved_optional_issuer(ctx, args)
     client = ctx.client("dynamodb")
     if issuer:
         items = read_prefix(client, ctx.role_table, C.GROUP_PK_PREFIX + issuer)

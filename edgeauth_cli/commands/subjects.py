@@ -26,6 +26,7 @@ from edgeauth_cli.context import (
     CliError,
     MissingSettingsError,
 )
+from edgeauth_cli.issuers import add_issuer_name_argument, named_issuer
 from edgeauth_cli.table_writer import Change, content, read_item, writer_for
 
 EXIT_INVALID = 3
@@ -57,6 +58,22 @@ def issuer_of(args: argparse.Namespace) -> str:
     if issuer is None:
         raise MissingSettingsError([ISSUER_SETTING])
     return issuer
+
+
+def issuer_argument(parser: argparse.ArgumentParser) -> None:
+    """``--iss`` and ``--issuer-name`` (resolved by :func:`resolved_issuer`)."""
+    add_issuer_argument(parser)
+    add_issuer_name_argument(parser)
+
+
+def resolved_issuer(ctx: CliContext, args: argparse.Namespace) -> str:
+    """``--issuer-name`` resolved to its issuer, else :func:`issuer_of`."""
+    return named_issuer(ctx, args) or issuer_of(args)
+
+
+def resolved_optional_issuer(ctx: CliContext, args: argparse.Namespace) -> str | None:
+    """``--issuer-name`` resolved to its issuer, else :func:`optional_issuer`."""
+    return named_issuer(ctx, args) or optional_issuer(args)
 
 
 def subparser(
@@ -135,7 +152,7 @@ def register(subparsers: Any) -> None:
     )
     grant.add_argument("sub", metavar="SUB", help="the token's 'sub' claim")
     grant.add_argument("roles", metavar="ROLE", nargs="+", help="role names (must exist)")
-    add_issuer_argument(grant)
+    issuer_argument(grant)
     grant.set_defaults(func=cmd_grant)
 
     revoke = subparser(
@@ -146,7 +163,7 @@ def register(subparsers: Any) -> None:
     )
     revoke.add_argument("sub", metavar="SUB", help="the token's 'sub' claim")
     revoke.add_argument("roles", metavar="ROLE", nargs="+", help="role names to remove")
-    add_issuer_argument(revoke)
+    issuer_argument(revoke)
     revoke.set_defaults(func=cmd_revoke)
 
     show = subparser(
@@ -159,12 +176,12 @@ def register(subparsers: Any) -> None:
     show.add_argument(
         "--groups", nargs="*", default=[], metavar="GROUP", help="group claim values to include"
     )
-    add_issuer_argument(show)
+    issuer_argument(show)
     show.set_defaults(func=cmd_show)
 
 
 def cmd_grant(ctx: CliContext, args: argparse.Namespace) -> int:
-    issuer = issuer_of(args)
+    issuer = resolved_issuer(ctx, args)
     check_role_names(ctx, args.roles)
     key = subject_key(issuer, args.sub)
     old, added, written = add_roles(ctx, key, args.roles)
@@ -176,7 +193,7 @@ def cmd_grant(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
-    issuer = issuer_of(args)
+    issuer = resolved_issuer(ctx, args)
     key = subject_key(issuer, args.sub)
     old = read_item(ctx.client("dynamodb"), ctx.role_table, key)
     if old is None:
@@ -199,7 +216,7 @@ def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
 
 
 def cmd_show(ctx: CliContext, args: argparse.Namespace) -> int:
-    issuer = issuer_of(args)
+    issuer = resolved_issuer(ctx, args)
     item = read_item(ctx.client("dynamodb"), ctx.role_table, subject_key(issuer, args.sub))
     store = RoleStore(ctx.role_table, ctx.client("dynamodb"), cache_ttl=0)
     grants, _ = store.grants(issuer, args.sub, tuple(sorted(set(args.groups))))

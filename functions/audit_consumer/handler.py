@@ -1,37 +1,41 @@
-"""The audit consumer Lambda: Kinesis (CloudWatch Logs subscriptions) → audit log group.
+"""The audit consumer Lambda: Kinesis (CloudWatch Logs subscriptions) → audit log group, exactly once.
 
-Thin: Powertools' ``BatchProcessor`` for Kinesis runs :func:`record_handler` per record and returns
-``batchItemFailures`` naming only the records whose write failed (the event source mapping must have
-``ReportBatchItemFailures``). Kinesis then redelivers from the first failed record; records after it
-that had succeeded are redelivered too and recognised as duplicates by the writer (see
-:mod:`edgeauth.audit.writer`), as are the records of a batch redelivered after a crash.
+Thin: the batch goes whole to :meth:`edgeauth.audit.consumer.AuditConsumer.process_batch`, which
+writes each shard's events under its checkpoint (:mod:`edgeauth.audit.shard_writer`) and says from
+which record, if any, a shard must be delivered again; that record is returned in
+``batchItemFailures`` (the event source mapping has ``ReportBatchItemFailures``), so Kinesis
+redelivers exactly the records after the last committed one. A failed write never raises: a raise
+would make Lambda retry (and bisect) the whole batch, which the checkpoint makes harmless but slow.
 
-Environment: :data:`edgeauth.constants.ENV_AUDIT_LOG_GROUP` (required),
+Environment: :data:`edgeauth.constants.ENV_AUDIT_LOG_GROUP`,
+:data:`edgeauth.constants.ENV_AUDIT_CHECKPOINT_TABLE`,
+:data:`edgeauth.constants.ENV_AUTHORIZER_LOG_GROUP` and :data:`edgeauth.constants.ENV_ACCESS_LOG_GROUP`
+(required: a line's kind comes from its source group, see :class:`edgeauth.audit.schema.AuditSources`),
 :data:`edgeauth.constants.ENV_ENDPOINT_URL` (local stack only).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edgeauth import constants as C
-from edgeauth.audit.consumer import AuditConsumer, KinesisSource, RecordOutcome, shard_of
-from edgeauth.audit.writer import AuditLogWriter
+from edgeauth.audit.checkpoint import CheckpointStore
+from edgeauth.audit.consumer import AuditConsumer, BatchOutcome, KinesisSource, shard_of
+from edgeauth.audit.schema import AuditSources
+from edgeauth.audit.shard_writer import ShardWriter
+from edgeauth.audit.writer import AuditLogWriter, consumer_client
 
 SERVICE = C.AUDIT_CONSUMER_SERVICE
-SETTLE_SECONDS = 2.0
-"""Wait before reading back a log stream on the redelivery path (see the writer's docstring)."""
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=C.METRICS_NAMESPACE, service=SERVICE)
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 _state: dict[str, AuditConsumer] = {}
 
@@ -40,11 +44,24 @@ def get_consumer() -> AuditConsumer:
     """The container's consumer, built on first use from the environment."""
     consumer = _state.get("consumer")
     if consumer is None:
-        group = os.environ.get(C.ENV_AUDIT_LOG_GROUP)
-        if not group:
-            raise RuntimeError(f"{C.ENV_AUDIT_LOG_GROUP} is not set")
-        consumer = _state["consumer"] = AuditConsumer(AuditLogWriter(group, settle_seconds=SETTLE_SECONDS))
+        group, table, authorizer_group, access_group = (
+            _required(C.ENV_AUDIT_LOG_GROUP),
+            _required(C.ENV_AUDIT_CHECKPOINT_TABLE),
+            _required(C.ENV_AUTHORIZER_LOG_GROUP),
+            _required(C.ENV_ACCESS_LOG_GROUP),
+        )
+        consumer = _state["consumer"] = AuditConsumer(
+            ShardWriter(AuditLogWriter(group, consumer_client()), CheckpointStore(table)),
+            AuditSources(authorizer_log_group=authorizer_group, access_log_group=access_group),
+        )
     return consumer
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set")
+    return value
 
 
 def set_consumer(consumer: AuditConsumer | None) -> None:
@@ -55,37 +72,47 @@ def set_consumer(consumer: AuditConsumer | None) -> None:
         _state["consumer"] = consumer
 
 
-def source_of(record: KinesisStreamRecord) -> KinesisSource:
-    """The coordinates and data of a Lambda Kinesis record."""
-    return KinesisSource(
-        stream_arn=record.event_source_arn or "",
-        shard_id=shard_of(record.event_id or ""),
-        sequence_number=record.kinesis.sequence_number,
-        data_b64=record.kinesis.data,
-        arrival_ms=int(float(record.kinesis.approximate_arrival_timestamp or 0) * 1000),
-    )
+def sources_of(event: dict[str, Any]) -> list[KinesisSource]:
+    """The coordinates and data of every record of a Lambda Kinesis event."""
+    return [
+        KinesisSource(
+            stream_arn=record.event_source_arn or "",
+            shard_id=shard_of(record.event_id or ""),
+            sequence_number=record.kinesis.sequence_number,
+            data_b64=record.kinesis.data,
+            arrival_ms=int(float(record.kinesis.approximate_arrival_timestamp or 0) * 1000),
+        )
+        for record in KinesisStreamEvent(event).records
+    ]
 
 
-def record_handler(record: KinesisStreamRecord) -> RecordOutcome:
-    outcome = get_consumer().process(source_of(record))
-    if outcome.written:
-        metrics.add_metric(name="AuditEventsWritten", unit=MetricUnit.Count, value=outcome.written)
-    if outcome.duplicates:
-        metrics.add_metric(name="AuditDuplicatesSkipped", unit=MetricUnit.Count, value=outcome.duplicates)
-    if outcome.malformed:
-        metrics.add_metric(name="AuditMalformed", unit=MetricUnit.Count, value=outcome.malformed)
-    if outcome.skipped_lines:
-        metrics.add_metric(name="AuditLinesSkipped", unit=MetricUnit.Count, value=outcome.skipped_lines)
-    return outcome
+def _deadline_ms(context: Any) -> int | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(time.time() * 1000) + int(remaining()) if callable(remaining) else None
 
 
-@metrics.log_metrics
+def _count(outcome: BatchOutcome) -> None:
+    for name, value in (
+        ("AuditEventsWritten", outcome.written),
+        ("AuditDuplicatesSkipped", outcome.duplicates),
+        ("AuditMalformed", outcome.malformed),
+        ("AuditLinesSkipped", outcome.skipped_lines),
+        ("AuditReadbacks", outcome.readbacks),
+        (C.METRIC_AUDIT_WRITE_THROTTLED, outcome.throttled),
+        ("AuditRecordsRedelivered", len(outcome.failed)),
+    ):
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    failures = response.get("batchItemFailures", [])
-    if failures:
-        logger.warning("audit records failed", extra={"failed": len(failures)})
-    return dict(response)
+    outcome = get_consumer().process_batch(sources_of(event), deadline_ms=_deadline_ms(context))
+    _count(outcome)
+    if outcome.failed:
+        logger.warning(
+            "audit records to be delivered again",
+            extra={"from_sequence_numbers": outcome.failed, "errors": outcome.errors},
+        )
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in outcome.failed]}

@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from edgeauth.adapters import jwks_fetcher
-from edgeauth.adapters.role_store import RoleStore, dynamodb_client_factory
+from edgeauth.adapters.dynamodb import client_factory
+from edgeauth.adapters.role_store import RoleStore
 from edgeauth.authorizer import Authorizer
 from edgeauth.core.jwks import Fetch, JwksCache
-from edgeauth.core.settings import Settings, load_settings
+from edgeauth.core.settings import Settings, describe_issuer, load_settings
 from edgeauth.core.tokens import TokenVerifier
 
 _logger: Any = None
@@ -54,6 +55,27 @@ def _namespace() -> str:
     return os.environ.get(ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE)
 
 
+def settings_line(settings: Settings, now: float | None = None) -> str:
+    """The cold start's one ``INFO`` line, in the Powertools Logger shape: every issuer's settings
+    as the verifier uses them, a provider preset expanded (:func:`describe_issuer`). What an
+    operator reads to see what a preset turned into; it holds no secret (the settings have none)."""
+    import json
+    import time
+
+    from edgeauth.constants import AUTHORIZER_SERVICE, ENV_POWERTOOLS_SERVICE_NAME
+
+    ts = time.time() if now is None else now
+    record = {
+        "level": "INFO",
+        "location": "edgeauth.bootstrap",
+        "message": "issuer settings",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z",
+        "service": os.environ.get(ENV_POWERTOOLS_SERVICE_NAME) or AUTHORIZER_SERVICE,
+        "issuers": [describe_issuer(i) for i in settings.issuers],
+    }
+    return json.dumps(record, separators=(",", ":"))
+
+
 def build_authorizer(
     env: Mapping[str, str],
     *,
@@ -61,22 +83,34 @@ def build_authorizer(
     fetch: Fetch = jwks_fetcher.fetch,
     dynamodb_client: Any = None,
     on_jwks_fetch: Callable[[str, bool], None] | None = record_jwks_fetch,
+    time_left: Callable[[], float | None] | None = None,
+    log: Callable[[str], Any] | None = print,
 ) -> Authorizer:
     """Validate ``env`` (raises ConfigError) and assemble an :class:`Authorizer`.
 
     ``emit`` is called with each audit line, without a newline (the handler's is
-    :func:`edgeauth.adapters.stdout.line_writer`)."""
+    :func:`edgeauth.adapters.stdout.line_writer`). Without ``dynamodb_client`` (boto3's or
+    :class:`~edgeauth.adapters.dynamodb.DynamoDBClient`), the role and replay tables are read
+    through a :class:`~edgeauth.adapters.dynamodb.DynamoDBClient` built on first use from ``env``
+    (credentials, ``AWS_REGION``, ``EDGEAUTH_ENDPOINT_URL``, ``EDGEAUTH_DYNAMODB_TIMEOUT``);
+    ``time_left`` tells it how long the invocation has left (the handler's
+    :class:`~edgeauth.adapters.invocation.CurrentInvocation`). ``log``, unless ``None``, is called once with
+    :func:`settings_line` (the handler's prints it to stdout, as its other log lines)."""
     settings: Settings = load_settings(env)
+    if log is not None:
+        log(settings_line(settings))
     key_sets = {i.issuer: JwksCache(i, fetch, on_fetch=on_jwks_fetch) for i in settings.issuers}
     verifier = TokenVerifier(settings.issuer_by_name, key_sets, cache_size=settings.token_cache_size)
     store = RoleStore(
         settings.role_table,
         dynamodb_client,
         cache_ttl=settings.role_cache_ttl,
-        client_factory=dynamodb_client_factory(
+        client_factory=client_factory(
+            env,
             env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             settings.endpoint_url,
             settings.dynamodb_timeout,
+            time_left,
         ),
     )
 

@@ -7,9 +7,10 @@ infrastructure and the code: treat it like a schema change.
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
-# --- Environment variables read by the authorizer (see README "Configuration") ---------------------
+# --- Environment variables read by the authorizer (see docs/configuration.md) ---------------------
 ENV_ISSUERS: Final = "EDGEAUTH_ISSUERS"
 """JSON list of trusted issuers (see :mod:`edgeauth.core.settings`)."""
 ENV_ROLE_TABLE: Final = "EDGEAUTH_ROLE_TABLE"
@@ -38,8 +39,11 @@ AUDIT_CONSUMER_SERVICE: Final = "edgeauth-audit-consumer"
 ROLE_EVENTS_SERVICE: Final = "edgeauth-role-events"
 METRIC_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
 """Emitted by the role-events handler (dimension ``service``) when the cache flush kept failing."""
+METRIC_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
+"""Emitted by the audit consumer (dimension ``service``): CloudWatch Logs or DynamoDB calls refused by
+throttling (each retried, or its records delivered again)."""
 
-# --- Role table (see README "The role table") --------------------------------------------------------
+# --- Role table (see docs/roles.md) --------------------------------------------------------
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 
@@ -53,7 +57,7 @@ GROUP_PK_PREFIX: Final = "GROUP#"
 CLIENT_PK_PREFIX: Final = "CLIENT#"
 """Client item: ``pk = "CLIENT#<issuer>"``, ``sk = <client id>``."""
 
-# --- DPoP replay table (see README "DPoP (RFC 9449)") -----------------------------------------------
+# --- DPoP replay table (see docs/authorizer.md "DPoP (RFC 9449)") -----------------------------------------------
 DPOP_REPLAY_KEY: Final = "pk"
 """Partition key (string) of the replay table: the proof's replay key (a hash of key and ``jti``)."""
 DPOP_REPLAY_EXPIRES_AT: Final = "expires_at"
@@ -88,13 +92,28 @@ CONTEXT_REASON: Final = "reason"
 AUDIT_DECISION_MESSAGE: Final = "authorization decision"
 """``message`` of the authorizer's one JSON audit line per decision."""
 AUDIT_SCHEMA_VERSION: Final = 1
+"""``audit_version`` of the authorizer's decision line (:mod:`edgeauth.core.audit_line`)."""
 AUDIT_DECISION_FAULT: Final = "error"
 """``decision`` of an audit line whose request answered 500 (a dependency fault, a malformed event, an
 internal error). The authorizer's fault alarm counts these lines (infra/constructs/monitoring.py)."""
+AUDIT_EVENT_VERSION: Final = 2
+"""``audit_version`` of the normalised events in the audit log group. Version 2 leaves out what every
+event of the group would repeat (docs/audit.md "Event schema"); version 1 events stay readable by the same
+saved queries."""
+
+# --- Audit consumer checkpoint table (see docs/audit.md "Exactly once") ----------------------------------------
+CHECKPOINT_KEY: Final = "pk"
+"""Partition key (string) of the audit consumer's checkpoint table: ``<kinesis stream>/<shard id>``."""
 
 # --- Other functions' environment ------------------------------------------------------------------
 ENV_AUDIT_LOG_GROUP: Final = "EDGEAUTH_AUDIT_LOG_GROUP"
 """Audit consumer and role-events handler: the log group that receives normalised audit events."""
+ENV_AUTHORIZER_LOG_GROUP: Final = "EDGEAUTH_AUTHORIZER_LOG_GROUP"
+"""Audit consumer: the authorizer's log group. Its lines may become ``decision`` events, and only its."""
+ENV_ACCESS_LOG_GROUP: Final = "EDGEAUTH_ACCESS_LOG_GROUP"
+"""Audit consumer: the stage's access log group. Its lines become ``access`` (or ``malformed``) events."""
+ENV_AUDIT_CHECKPOINT_TABLE: Final = "EDGEAUTH_AUDIT_CHECKPOINT_TABLE"
+"""Audit consumer: the DynamoDB table of per-shard checkpoints (exactly once, docs/audit.md "Exactly once")."""
 ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
 """Role-events handler: the REST API whose stage authorizer cache is flushed on a role edit."""
 ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
@@ -102,6 +121,21 @@ ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
 
 FUNCTION_ENVIRONMENT: Final = (
     (ENV_AUDIT_LOG_GROUP, "audit consumer, role events", "the audit log group (required)"),
+    (
+        ENV_AUTHORIZER_LOG_GROUP,
+        "audit consumer",
+        "the authorizer's log group: only its lines may become `decision` events (required)",
+    ),
+    (
+        ENV_ACCESS_LOG_GROUP,
+        "audit consumer",
+        "the stage's access log group: its lines become `access` (or `malformed`) events (required)",
+    ),
+    (
+        ENV_AUDIT_CHECKPOINT_TABLE,
+        "audit consumer",
+        "the table of per-shard checkpoints that makes delivery exactly once (required)",
+    ),
     (ENV_REST_API_ID, "role events", "the REST API whose authorizer cache a role edit flushes (required)"),
     (ENV_STAGE_NAME, "role events", "the stage whose authorizer cache a role edit flushes (required)"),
     (
@@ -123,7 +157,7 @@ HANDLER_AUDIT_CONSUMER: Final = "audit_consumer.handler.handler"
 HANDLER_ROLE_EVENTS: Final = "role_events.handler.handler"
 
 # API Gateway identity sources of the REQUEST authorizer: the token and the route, so that every
-# cached policy is about exactly one route (see ARCHITECTURE / README "Why the route is in the key").
+# cached policy is about exactly one route (see docs/authorizer.md "Why the route is in the cache key").
 IDENTITY_SOURCES: Final = (
     "method.request.header.Authorization",
     "context.httpMethod",
@@ -132,7 +166,7 @@ IDENTITY_SOURCES: Final = (
 DPOP_HEADER: Final = "DPoP"
 """Request header carrying the DPoP proof (RFC 9449 §4.1)."""
 IDENTITY_SOURCE_DPOP: Final = "method.request.header.DPoP"
-"""Added to :data:`IDENTITY_SOURCES` when every issuer has ``dpop`` = ``required`` (README "DPoP")."""
+"""Added to :data:`IDENTITY_SOURCES` when every issuer has ``dpop`` = ``required`` (docs/authorizer.md "DPoP (RFC 9449)")."""
 
 # CloudFormation output keys of the stack (read by the CLI's --stack and by the local stack).
 OUTPUT_API_URL: Final = "ApiUrl"
@@ -151,6 +185,9 @@ OUTPUT_DPOP_REPLAY_TABLE: Final = "DpopReplayTableName"
 """Only when an issuer has ``dpop`` on (the table exists only then)."""
 OUTPUT_AUDIT_STREAM: Final = "AuditStreamName"
 OUTPUT_AUDIT_LOG_GROUP: Final = "AuditLogGroupName"
+OUTPUT_AUDIT_CHECKPOINT_TABLE: Final = "AuditCheckpointTableName"
+OUTPUT_AUDIT_DEAD_LETTERS: Final = "AuditDeadLetterQueueUrl"
+"""The audit consumer's dead-letter queue (``edgeauth audit replay`` reads it)."""
 OUTPUT_AUTHORIZER_LOG_GROUP: Final = "AuthorizerLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP: Final = "AccessLogGroupName"
 OUTPUT_USAGE_PLAN_PREFIX: Final = "UsagePlan"
@@ -191,6 +228,44 @@ ACCESS_LOG_FIELDS: Final = {
     "errorMessage": "$context.error.message",
     "errorResponseType": "$context.error.responseType",
 }
+
+ACCESS_LOG_FIELDS_COMPACT: Final = {
+    "requestId": "$context.requestId",
+    "t": "$context.requestTimeEpoch",
+    "apiId": "$context.apiId",
+    "m": "$context.httpMethod",
+    "res": "$context.resourcePath",
+    "p": "$context.path",
+    "status": "$context.status",
+    "len": "$context.responseLength",
+    "lat": "$context.responseLatency",
+    "ilat": "$context.integrationLatency",
+    "ist": "$context.integration.status",
+    "ip": "$context.identity.sourceIp",
+    "ua": "$context.identity.userAgent",
+    "key": "$context.identity.apiKeyId",
+    "sub": "$context.authorizer.sub",
+    "iss": "$context.authorizer.iss",
+    "rol": "$context.authorizer.roles",
+    "cid": "$context.authorizer.clientId",
+    "ast": "$context.authorizer.status",
+    "alat": "$context.authorizer.latency",
+    "aerr": "$context.authorizer.error",
+    "err": "$context.error.message",
+    "et": "$context.error.responseType",
+}
+"""The compact access log format: the ``$context`` values of :data:`ACCESS_LOG_FIELDS` that audit events
+keep, under short keys: without ``extendedRequestId`` (unused), ``principalId`` (the authorizer sets it
+to ``sub``), ``stage`` and ``protocol`` (the same on every line). About 45 % fewer bytes per request
+ingested (docs/benchmarks.md "Capacity and cost model"). ``requestId``, ``status`` and ``apiId`` keep their
+names: the access log metric filters select on them (``apiId`` is their dimension)."""
+
+ACCESS_LOG_FORMATS: Final = {
+    "full": json.dumps(ACCESS_LOG_FIELDS),
+    "compact": json.dumps(ACCESS_LOG_FIELDS_COMPACT, separators=(",", ":")),
+}
+"""The stage's access log format text by the ``access_log_format`` setting. The audit consumer reads
+lines of either (a deployment switches formats while lines of the other are still in flight)."""
 
 # Headers the API adds to every request it proxies to the backend, from the authorizer's answer.
 # API Gateway sets them itself (a client-sent header of the same name is overwritten), so the backend

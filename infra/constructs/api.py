@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
@@ -18,8 +17,9 @@ from infra import constants as ids
 from infra.config import Route, StageConfig
 from infra.constructs.retention import retention_days
 
-ACCESS_LOG_FORMAT: Final = json.dumps(C.ACCESS_LOG_FIELDS)
-"""The stage's access log format: one JSON object per request (the local gateway writes the same)."""
+ACCESS_LOG_FORMAT: Final = C.ACCESS_LOG_FORMATS["full"]
+"""The ``full`` access log format: one JSON object per request (the local gateway writes what the
+template says). The stage uses ``C.ACCESS_LOG_FORMATS[config.access_log_format]``."""
 
 ERROR_BODY: Final = '{"message":$context.error.messageString,"requestId":"$context.requestId"}'
 """Body of every gateway response: API Gateway's own message (already a JSON string) and the request
@@ -152,7 +152,9 @@ class Api(Construct):
                 client_certificate_id=self.client_certificate.ref if self.client_certificate else None,
                 metrics_enabled=False,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+                access_log_format=apigw.AccessLogFormat.custom(
+                    C.ACCESS_LOG_FORMATS[config.access_log_format]
+                ),
             ),
         )
         self.stage: apigw.Stage = self.rest_api.deployment_stage

@@ -30,6 +30,8 @@ TIMEOUT = Duration.seconds(5)
 """Above the JWKS fetch (≤ 2 s) plus role reads with retries; well below API Gateway's 29 s."""
 MEMORY_MB = 512
 """Lambda's CPU scales with memory; 512 MB keeps RS256 verification and cold start fast."""
+SNAPSTART_ALIAS = "live"
+"""The alias API Gateway invokes when the stage has ``snapstart`` on."""
 
 
 class Authorizer(Construct):
@@ -41,6 +43,11 @@ class Authorizer(Construct):
     partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES`; with a ``replay_table`` (DPoP
     on), also ``dynamodb:PutItem`` on that table, whose name it gets in ``EDGEAUTH_DPOP_REPLAY_TABLE``.
     With ``authorizer_reserved_concurrency``, the function has that reserved concurrency.
+
+    :attr:`handler` is what API Gateway invokes: the function itself, or with the stage's
+    ``snapstart`` on, the alias :data:`SNAPSTART_ALIAS` of its current published version (SnapStart
+    applies to published versions only; each deploy that changes the function publishes a new
+    version, snapshotted before the alias moves to it).
     """
 
     def __init__(
@@ -76,6 +83,7 @@ class Authorizer(Construct):
             # Optional: keeps other functions of the account from starving the authorizer (and caps
             # it: beyond it, invocations are throttled and clients get 500).
             reserved_concurrency=config.authorizer_reserved_concurrency,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snapstart else None,
         )
         fn.role.add_to_policy(
             iam.PolicyStatement(
@@ -95,3 +103,10 @@ class Authorizer(Construct):
         self.function: lambda_.Function = fn.function
         self.log_group: logs.LogGroup = fn.log_group
         self.role: iam.Role = fn.role
+        self.handler: lambda_.IFunction = (
+            lambda_.Alias(
+                self, ids.AUTHORIZER_ALIAS, alias_name=SNAPSTART_ALIAS, version=fn.function.current_version
+            )
+            if config.snapstart
+            else fn.function
+        )

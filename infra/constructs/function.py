@@ -27,6 +27,7 @@ class EdgeAuthFunction(Construct):
       tracing adds): every other permission is granted by the caller, explicitly;
     * Powertools' service name, metrics namespace and log level are set in the environment;
     * ``reserved_concurrency`` (None: none) both guarantees and caps the function's concurrency.
+    * ``snap_start`` as given (SnapStart applies to published versions only).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class EdgeAuthFunction(Construct):
         timeout: Duration,
         memory_size: int,
         reserved_concurrency: int | None = None,
+        snap_start: lambda_.SnapStartConf | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -80,6 +82,7 @@ class EdgeAuthFunction(Construct):
             timeout=timeout,
             memory_size=memory_size,
             reserved_concurrent_executions=reserved_concurrency,
+            snap_start=snap_start,
             environment={
                 C.ENV_POWERTOOLS_SERVICE_NAME: service,
                 C.ENV_POWERTOOLS_METRICS_NAMESPACE: C.METRICS_NAMESPACE,

@@ -35,6 +35,9 @@ AUTHORIZER_FAULTS_PATTERN: Final = logs.FilterPattern.all(
 )
 """The authorizer's audit lines of requests that answered 500: dependency faults (role table, JWKS,
 DPoP replay table), malformed events, internal errors. Not 401s (``unauthorized``) nor 403s."""
+SUBSCRIPTION_DESTINATION_TYPE: Final = "Kinesis"
+"""The ``DestinationType`` dimension CloudWatch Logs publishes its subscription metrics under for a
+Kinesis Data Streams destination."""
 
 DECISIONS_SEARCH: Final = (
     f"SEARCH('{{{C.METRICS_NAMESPACE},decision,reason}} MetricName=\"Decisions\"', 'Sum', 300)"
@@ -53,7 +56,10 @@ class Monitoring(Construct):
     * API 5xx count; 401 and 403 rates (percent of requests, once there are ``rate_min_requests``);
       429 count;
     * iterator age of the audit consumer and of the role-events function; messages in either
-      dead-letter queue.
+      dead-letter queue;
+    * the audit subscriptions' delivery errors and throttling (CloudWatch Logs' ``DeliveryErrors``
+      and ``DeliveryThrottling`` of each source group's filter), and the audit consumer's throttled
+      writes (its ``AuditWriteThrottled`` metric).
 
     Each alarm states its datapoints-to-alarm and missing-data treatment (:meth:`_alarm`). Every
     alarm notifies :attr:`topic` (state changes to ALARM and back to OK) when the settings name one:
@@ -77,6 +83,7 @@ class Monitoring(Construct):
         role_events: lambda_.IFunction,
         audit_dead_letters: sqs.IQueue,
         role_events_dead_letters: sqs.IQueue,
+        audit_subscriptions: Sequence[tuple[logs.ILogGroup, str]] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         period = Duration.seconds(settings.period_seconds)
@@ -246,6 +253,8 @@ class Monitoring(Construct):
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a failure only
         )
 
+        self._audit_alarms(settings, period, audit_subscriptions)
+
         self.dashboard = cw.Dashboard(self, ids.DASHBOARD, default_interval=Duration.hours(3))
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=4),
@@ -308,6 +317,61 @@ class Monitoring(Construct):
                     ),
                 ],
             ),
+        )
+
+    def _audit_alarms(
+        self, settings: AlarmSettings, period: Duration, subscriptions: Sequence[tuple[logs.ILogGroup, str]]
+    ) -> None:
+        """The audit pipeline's own alarms (the consumer's iterator age and dead letters are above)."""
+        for alarm_id, metric_name, threshold in (
+            (ids.ALARM_AUDIT_DELIVERY_ERRORS, "DeliveryErrors", settings.audit_delivery_errors),
+            (ids.ALARM_AUDIT_DELIVERY_THROTTLING, "DeliveryThrottling", settings.audit_delivery_throttling),
+        ):
+            metrics = {
+                f"m{i}": cw.Metric(
+                    namespace="AWS/Logs",
+                    metric_name=metric_name,
+                    dimensions_map={
+                        "LogGroupName": group.log_group_name,
+                        "DestinationType": SUBSCRIPTION_DESTINATION_TYPE,
+                        "FilterName": filter_name,
+                    },
+                    statistic=cw.Stats.SUM,
+                    period=period,
+                )
+                for i, (group, filter_name) in enumerate(subscriptions)
+            }
+            if not metrics:
+                continue
+            total = cw.MathExpression(
+                expression=" + ".join(f"FILL({name}, 0)" for name in metrics),
+                using_metrics=dict(metrics),
+                period=period,
+                label=f"{metric_name} (audit subscriptions)",
+            )
+            self._alarm(
+                alarm_id,
+                total,
+                threshold,
+                # Delivery errors are a fault (the stream's key, policy or existence): the first window
+                # alarms. Throttling is a level, expected for moments while an on-demand stream scales:
+                # only throttling in every evaluated window means the stream cannot keep up.
+                # CloudWatch Logs publishes these metrics only when something failed.
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+        self._alarm(
+            ids.ALARM_AUDIT_WRITE_THROTTLED,
+            cw.Metric(
+                namespace=C.METRICS_NAMESPACE,
+                metric_name=C.METRIC_AUDIT_WRITE_THROTTLED,
+                dimensions_map={"service": C.AUDIT_CONSUMER_SERVICE},
+                statistic=cw.Stats.SUM,
+                period=period,
+            ),
+            settings.audit_write_throttles,
+            # A level: throttled calls are retried under the shard's lease, so a moment of it is
+            # absorbed; in every evaluated window it means the consumer falls behind.
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a throttle only
         )
 
     def _alarm(

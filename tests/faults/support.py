@@ -1,5 +1,5 @@
-"""Fault-injection helpers: an authorizer wired exactly as in production (real botocore client from
-the product's factory, real JWKS fetcher), servers that misbehave on 127.0.0.1, and a timer."""
+"""Fault-injection helpers: an authorizer wired exactly as in production (the DynamoDB client from
+the product's factory, the real JWKS fetcher), servers that misbehave on 127.0.0.1, and a timer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from edgeauth import constants as C
 from edgeauth.authorizer import Authorizer, Unauthorized
 from edgeauth.bootstrap import build_authorizer
 from edgeauth.core.jwks import Fetch
@@ -44,16 +45,13 @@ def answer_of(authorizer: Authorizer, token: str, **event: Any) -> tuple[str, Ba
     return answer["policyDocument"]["Statement"][0]["Effect"].lower(), None
 
 
-def production_authorizer(
-    lines: list[str], fetch: Fetch, *, dynamodb_client: Any = None, **issuer: Any
-) -> Authorizer:
-    """``build_authorizer`` as the Lambda handler calls it (the DynamoDB client from the product's
-    factory when ``dynamodb_client`` is None)."""
+def production_authorizer(lines: list[str], fetch: Fetch, *, endpoint_url: str, **issuer: Any) -> Authorizer:
+    """``build_authorizer`` as the Lambda handler calls it: the DynamoDB client from the product's
+    factory, reaching the role table at ``endpoint_url`` (``EDGEAUTH_ENDPOINT_URL``)."""
     return build_authorizer(
-        issuer_env(**issuer),
+        {**issuer_env(**issuer), C.ENV_ENDPOINT_URL: endpoint_url},
         emit=lines.append,
         fetch=fetch,
-        dynamodb_client=dynamodb_client,
         on_jwks_fetch=None,
     )
 

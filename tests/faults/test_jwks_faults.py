@@ -54,6 +54,12 @@ def server() -> Iterator[MisbehavingServer]:
 
 
 @pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    """The role table on moto's server: the authorizer reads it with its own client, over HTTP."""
+    return dynamodb_server
+
+
+@pytest.fixture
 def table(dynamodb: Any) -> Any:
     put_role(dynamodb, "reader", allow=["GET /accounts/{id}"])
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
@@ -64,7 +70,7 @@ def authorizer_for(server: MisbehavingServer, table: Any, lines: list[str], **is
     return production_authorizer(
         lines,
         fetch,
-        dynamodb_client=table,
+        endpoint_url=table.meta.endpoint_url,
         jwks_uri=server.url("/jwks.json"),
         jwks_timeout_seconds=TIMEOUT,
         jwks_max_bytes=4096,

@@ -1,9 +1,10 @@
 """Role table faults, end to end through the authorizer with the production DynamoDB client.
 
-The client comes from the product's own factory (``dynamodb_client_factory``: 0.5 s connect/read
-timeouts, botocore standard retries, 3 attempts), and the fault is injected underneath it, so its
-retries and timeouts are the real ones: a ``before-send`` hook registered first (it answers, or
-raises, instead of the network), or a real server on 127.0.0.1 that never answers.
+The client comes from the product's own factory (``edgeauth.adapters.dynamodb.client_factory``: 0.5 s
+connect/read timeouts, botocore's standard retries, 3 attempts), and the fault is injected
+underneath it, so its retries and timeouts are the real ones: an HTTP proxy in front of moto's
+server (:class:`tests.support.dynamo_server.DynamoProxy`) answers, stays silent or drops the
+connection instead of forwarding, or a real server on 127.0.0.1 that never answers.
 
 Expected answer for every fault: an error (API Gateway answers 500 and caches nothing), never an
 allow and never a Deny (a Deny would be cached), with the audit line saying why; within
@@ -19,62 +20,43 @@ unprocessed keys (``::test_unprocessed_keys_are_retried_a_bounded_number_of_time
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
-from moto.core.botocore_stubber import MockRawResponse
 
 from edgeauth import constants as C
 from edgeauth.bootstrap import build_authorizer
 from edgeauth.core.errors import RoleStoreError
 from tests.conftest import ROLE_TABLE, issuer_env, put_item, put_role
 from tests.faults.support import MisbehavingServer, answer_of, elapsed, hang, last_line
+from tests.support.dynamo_server import DynamoProxy, Fault, Seen, error_document
 from tests.support.fakes import FakeKeyEndpoint
 from tests.support.tokens import ISSUER, claims, jwks, make_key, sign
 
 BOUND = 5.0
-"""Seconds within which a role-table fault must be answered (README: 3 attempts of ≤ 0.5 s, with
+"""Seconds within which a role-table fault must be answered (docs/configuration.md: 3 attempts of ≤ 0.5 s, with
 botocore's backoff in between; API Gateway gives the authorizer 29 s at most)."""
-EVENT = "before-send.dynamodb.BatchGetItem"
 KEY = make_key("RS256", "k1")
 JWKS_URL = "https://idp.example.com/jwks.json"
 
-
-def _error_response(status: int, code: str) -> Callable[..., AWSResponse]:
-    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code})
-
-    def respond(request: Any, **kwargs: Any) -> AWSResponse:
-        headers = HTTPHeaders()
-        headers["x-amzn-RequestId"] = "fault"
-        return AWSResponse(request.url, status, headers, MockRawResponse(body))
-
-    return respond
-
-
-def _raise(exc: Exception) -> Callable[..., None]:
-    def fail(request: Any, **kwargs: Any) -> None:
-        raise exc
-
-    return fail
-
-
-FAULTS: dict[str, Callable[..., Any]] = {
-    "throttled (ProvisionedThroughputExceeded)": _error_response(
+FAULTS: dict[str, Fault] = {
+    "throttled (ProvisionedThroughputExceeded)": error_document(
         400, "ProvisionedThroughputExceededException"
     ),
-    "throttled (ThrottlingException)": _error_response(400, "ThrottlingException"),
-    "access denied": _error_response(400, "AccessDeniedException"),
-    "missing table": _error_response(400, "ResourceNotFoundException"),
-    "internal server error": _error_response(500, "InternalServerError"),
-    "read timeout": _raise(ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")),
-    "connection refused": _raise(
-        EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-    ),
+    "throttled (ThrottlingException)": error_document(400, "ThrottlingException"),
+    "access denied": error_document(400, "AccessDeniedException"),
+    "missing table": error_document(400, "ResourceNotFoundException"),
+    "internal server error": error_document(500, "InternalServerError"),
+    "read timeout": Fault(hang=True),
+    "connection dropped": Fault(drop=True),
 }
+
+
+@pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    """The role table on moto's server: the authorizer reads it with its own client, over HTTP."""
+    return dynamodb_server
 
 
 @pytest.fixture
@@ -84,26 +66,44 @@ def table(dynamodb: Any) -> Any:
     return dynamodb
 
 
-def _authorizer(lines: list[str]) -> Any:
-    # dynamodb_client=None: the product's factory builds the client (inside moto's mock).
+@pytest.fixture
+def proxy(table: Any) -> Iterator[DynamoProxy]:
+    p = DynamoProxy(table.meta.endpoint_url)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def _authorizer(lines: list[str], endpoint_url: str) -> Any:
+    # No dynamodb_client: the product's factory builds the client, as the handler's build does.
     return build_authorizer(
-        issuer_env(), emit=lines.append, fetch=FakeKeyEndpoint({JWKS_URL: jwks(KEY)}), on_jwks_fetch=None
+        {**issuer_env(), C.ENV_ENDPOINT_URL: endpoint_url},
+        emit=lines.append,
+        fetch=FakeKeyEndpoint({JWKS_URL: jwks(KEY)}),
+        on_jwks_fetch=None,
     )
 
 
+def _batch_gets(inject: Fault, calls: list[int]) -> Callable[[Seen], Fault | None]:
+    def fault(seen: Seen) -> Fault | None:
+        if not seen.target.endswith(".BatchGetItem"):
+            return None
+        calls.append(1)
+        return inject
+
+    return fault
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_role_table_fault_is_an_error_within_the_bound_and_never_an_allow(table: Any, fault: str) -> None:
+def test_a_role_table_fault_is_an_error_within_the_bound_and_never_an_allow(
+    proxy: DynamoProxy, fault: str
+) -> None:
     lines: list[str] = []
-    authorizer = _authorizer(lines)
+    authorizer = _authorizer(lines, proxy.url)
     token = sign(KEY, claims(sub="carol"))
     calls: list[int] = []
-    inject = FAULTS[fault]
-
-    def hook(request: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return inject(request, **kwargs)
-
-    authorizer.store.client.meta.events.register_first(EVENT, hook)
+    proxy.fault = _batch_gets(FAULTS[fault], calls)
     with elapsed() as t:
         outcome, exc = answer_of(authorizer, token)
     assert outcome == "error" and isinstance(exc, RoleStoreError), (outcome, exc)
@@ -112,21 +112,21 @@ def test_a_role_table_fault_is_an_error_within_the_bound_and_never_an_allow(tabl
     line = last_line(lines)
     assert (line["decision"], line["reason"]) == ("error", "role_store_unavailable")
     # THEN once the fault is gone the very same request is answered normally: nothing was cached.
-    authorizer.store.client.meta.events.unregister(EVENT, hook)
+    proxy.fault = None
     assert answer_of(authorizer, token)[0] == "allow"
 
 
-def test_one_throttled_attempt_is_retried_and_answered_correctly(table: Any) -> None:
+def test_one_throttled_attempt_is_retried_and_answered_correctly(proxy: DynamoProxy) -> None:
     lines: list[str] = []
-    authorizer = _authorizer(lines)
-    throttle = _error_response(400, "ProvisionedThroughputExceededException")
+    authorizer = _authorizer(lines, proxy.url)
+    throttle = error_document(400, "ProvisionedThroughputExceededException")
     calls: list[int] = []
 
-    def once(request: Any, **kwargs: Any) -> Any:
+    def once(seen: Seen) -> Fault | None:
         calls.append(1)
-        return throttle(request, **kwargs) if len(calls) == 1 else None  # None: moto answers
+        return throttle if len(calls) == 1 else None  # None: moto answers
 
-    authorizer.store.client.meta.events.register_first(EVENT, once)
+    proxy.fault = once
     with elapsed() as t:
         assert answer_of(authorizer, sign(KEY, claims(sub="carol")))[0] == "allow"
         assert answer_of(authorizer, sign(KEY, claims(sub="mallory")))[0] == "deny"
@@ -154,6 +154,22 @@ def test_a_role_table_that_accepts_but_never_answers_times_out_within_the_bound(
         server.close()
 
 
+def test_a_role_table_endpoint_refusing_connections_is_an_error_within_the_bound(table: Any) -> None:
+    """Nothing listens at the endpoint: every attempt is refused at connect."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    lines: list[str] = []
+    authorizer = _authorizer(lines, closed)
+    with elapsed() as t:
+        outcome, exc = answer_of(authorizer, sign(KEY, claims(sub="carol")))
+    assert outcome == "error" and isinstance(exc, RoleStoreError), (outcome, exc)
+    assert t[0] < BOUND
+    assert (last_line(lines)["decision"], last_line(lines)["reason"]) == ("error", "role_store_unavailable")
+
+
 def test_the_table_deleted_under_a_warm_container_fails_closed_once_the_role_cache_expires(
     table: Any,
 ) -> None:
@@ -162,7 +178,7 @@ def test_the_table_deleted_under_a_warm_container_fails_closed_once_the_role_cac
     from tests.support.fakes import Clock
 
     lines: list[str] = []
-    authorizer = _authorizer(lines)
+    authorizer = _authorizer(lines, table.meta.endpoint_url)
     clock = Clock(1_000.0)
     authorizer.store._clock = clock
     token = sign(KEY, claims(sub="carol"))

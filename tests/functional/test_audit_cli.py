@@ -35,7 +35,7 @@ def seed_audit(logs: Any, group: str = AUDIT_GROUP) -> None:
                 latency_ms=float(i),
             )
         )
-        ev = normalise_log_event(SourceLogEvent("/aws/lambda/auth", "s", f"e{i}", now + i, line))
+        ev = normalise_log_event(SourceLogEvent("/aws/lambda/auth", "s", f"e{i}", now + i, line), "decision")
         assert ev is not None
         events.append(ev)
     logs.create_log_group(logGroupName=group)

@@ -19,11 +19,18 @@ from edgeauth.authorizer import Unauthorized
 from edgeauth.bootstrap import build_authorizer
 from edgeauth.core.errors import ConfigError, RoleStoreError
 from tests.conftest import issuer_env, put_item, put_role
+from tests.support.dynamo_server import authorizer_client
 from tests.support.events import API_ARN, authorizer_event
 from tests.support.fakes import FakeKeyEndpoint
 from tests.support.tokens import ISSUER, claims, make_key, sign
 
 JWKS_URL = "https://idp.example.com/jwks.json"
+
+
+@pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    """The role table on moto's server: the authorizer reads it with its own client, over HTTP."""
+    return dynamodb_server
 
 
 class Harness:
@@ -37,7 +44,7 @@ class Harness:
             issuer_env(**issuer),
             emit=self.lines.append,
             fetch=self.endpoint,
-            dynamodb_client=dynamodb,
+            dynamodb_client=authorizer_client(dynamodb),
             on_jwks_fetch=None,
         )
 
@@ -409,7 +416,7 @@ def test_a_principals_roles_are_encoded_for_the_audit_line_once_not_on_every_new
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A principal may hold hundreds of roles: encoding their names for every new route cost more
-    # than the rest of the route's answer (README "Benchmarks", RBAC at scale).
+    # than the rest of the route's answer (docs/benchmarks.md, "RBAC at scale").
     import edgeauth.authorizer as authorizer_module
 
     encoded: list[Any] = []

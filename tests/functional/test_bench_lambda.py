@@ -32,7 +32,7 @@ from moto import mock_aws
 from bench import cold_start, ours
 from bench.__main__ import per_request
 from bench.common import Settings
-from bench.world import World, build_world, token_claims
+from bench.world import World, build_world, role_table_server, token_claims
 from edgeauth import constants as C
 from edgeauth.adapters.stdout import line_writer
 from tests.support.tokens import jwks, make_key, sign
@@ -53,7 +53,14 @@ class FileSink:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def endpoint() -> Iterator[str]:
+    """The seeded role table on a moto server: the handler's own client reads it over HTTP."""
+    with role_table_server() as url:
+        yield url
+
+
+@pytest.fixture
+def world(tmp_path: Path, endpoint: str) -> Iterator[World]:
     with mock_aws():
         built = build_world(boto3.client("dynamodb", region_name="us-east-1"), new_tokens=8)
         built.sink.close()
@@ -66,11 +73,11 @@ def decision_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_rows_3_and_4_call_the_handler_with_a_fresh_trace_id_on_every_invocation(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, endpoint: str
 ) -> None:
     environ_before, stdout_before, path_before = dict(os.environ), sys.stdout, list(sys.path)
     try:
-        rows = per_request(world, Settings(quick=True, rounds=2, batch=2, cold_runs=1))
+        rows = per_request(world, Settings(quick=True, rounds=2, batch=2, cold_runs=1), endpoint)
     finally:
         gc.unfreeze()
         world.sink.close()
@@ -88,12 +95,14 @@ def test_rows_3_and_4_call_the_handler_with_a_fresh_trace_id_on_every_invocation
 
 
 def test_the_handler_is_the_stacks_entry_point_called_as_the_runtime_calls_it(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, endpoint: str
 ) -> None:
     module_name, _, function_name = C.HANDLER_AUTHORIZER.rpartition(".")
     with (
         cold_start.jwks_server(world.jwks_body) as served,
-        ours.lambda_process(ours.function_environment(jwks_uri=served.url), world.sink.stream) as handler,
+        ours.lambda_process(
+            ours.function_environment(jwks_uri=served.url, endpoint_url=endpoint), world.sink.stream
+        ) as handler,
     ):
         assert handler is getattr(sys.modules[module_name], function_name)
         assert sys.stdout is world.sink.stream

@@ -111,7 +111,7 @@ def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> N
 
 
 def test_the_ablation_runs_every_variant_and_reports_each_part() -> None:
-    # ``python -m bench.ablation`` is what the README's "what bounds" paragraphs quote.
+    # ``python -m bench.ablation`` is what docs/benchmarks.md's "what bounds" paragraphs quote.
     proc = run_bench("bench.ablation", "--quick")
     lines = proc.stdout.splitlines()
     heads = [line for line in lines if not line.startswith(" ")]

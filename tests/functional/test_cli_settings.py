@@ -25,6 +25,7 @@ EDGEAUTH = str(Path(sys.executable).with_name("edgeauth"))
 ARGS: dict[str, list[str]] = {
     "audit presets": [],
     "audit query": ["denied-by-subject"],
+    "audit replay": [],
     "clients add": ["mobile-app", "--tier", "standard"],
     "clients list": [],
     "clients remove": ["mobile-app", "--yes"],
@@ -164,7 +165,7 @@ def test_region_and_credentials_leave_the_stack_and_issuer_to_name(home: Path) -
     assert result.stderr.splitlines() == [
         "edgeauth: error: missing settings: stack: pass --stack NAME or set EDGEAUTH_STACK "
         "(e.g. EdgeAuth-dev), or name the role table with --table NAME or EDGEAUTH_ROLE_TABLE; "
-        "issuer: pass --iss ISSUER or set EDGEAUTH_ISSUER"
+        "issuer: pass --iss ISSUER or set EDGEAUTH_ISSUER (or name a configured issuer: --issuer-name NAME)"
     ]
 
 

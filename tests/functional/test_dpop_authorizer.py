@@ -24,6 +24,7 @@ from edgeauth.core.errors import ConfigError, DependencyError, ReplayStoreError
 from edgeauth.core.tokens import b64url_decode
 from edgeauth_local.dpop_client import DpopKey
 from tests.conftest import issuer_env, put_item, put_role
+from tests.support.dynamo_server import authorizer_client
 from tests.support.events import authorizer_event
 from tests.support.fakes import FakeKeyEndpoint
 from tests.support.tokens import ISSUER, b64json, b64url, claims, jwks, make_key, sign
@@ -32,6 +33,12 @@ JWKS_URL = "https://idp.example.com/jwks.json"
 REPLAY_TABLE = "edgeauth-dpop-replay-test"
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 URL = f"https://{DOMAIN}/prod/accounts/42"  # execute-api host: the stage is in the path
+
+
+@pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    """The role table on moto's server: the authorizer reads it with its own client, over HTTP."""
+    return dynamodb_server
 
 
 def create_replay_table(client: Any) -> None:
@@ -53,7 +60,11 @@ class Harness:
         env = issuer_env(dpop=mode, **issuer)
         env[C.ENV_DPOP_REPLAY_TABLE] = REPLAY_TABLE
         self.authorizer = build_authorizer(
-            env, emit=self.lines.append, fetch=self.endpoint, dynamodb_client=dynamodb, on_jwks_fetch=None
+            env,
+            emit=self.lines.append,
+            fetch=self.endpoint,
+            dynamodb_client=authorizer_client(dynamodb),
+            on_jwks_fetch=None,
         )
 
     def token(self, sub: str = "carol", bound: bool = True, **extra: Any) -> str:
@@ -389,7 +400,7 @@ def test_bound_token_as_bearer_is_refused_even_when_no_issuer_has_dpop(tables: A
         issuer_env(),
         emit=lines.append,
         fetch=FakeKeyEndpoint({JWKS_URL: jwks(key)}),
-        dynamodb_client=tables,
+        dynamodb_client=authorizer_client(tables),
         on_jwks_fetch=None,
     )
     assert auth.replay_store is None
@@ -493,7 +504,11 @@ def test_dpop_scheme_for_an_issuer_with_dpop_off_is_refused(tables: Any) -> None
     env[C.ENV_ISSUERS] = json.dumps([*json.loads(env[C.ENV_ISSUERS]), second])
     env[C.ENV_DPOP_REPLAY_TABLE] = REPLAY_TABLE
     h.authorizer = build_authorizer(
-        env, emit=h.lines.append, fetch=h.endpoint, dynamodb_client=tables, on_jwks_fetch=None
+        env,
+        emit=h.lines.append,
+        fetch=h.endpoint,
+        dynamodb_client=authorizer_client(tables),
+        on_jwks_fetch=None,
     )
     token = h.token()
     assert h.refused(token, [h.proof(token)]) == "dpop_not_enabled"
@@ -573,5 +588,5 @@ def test_event_without_domain_name_is_a_wiring_fault(h: Harness) -> None:
 
 def test_dpop_on_without_a_replay_table_stops_init_naming_the_setting(tables: Any) -> None:
     with pytest.raises(ConfigError) as info:
-        build_authorizer(issuer_env(dpop="optional"), emit=print, dynamodb_client=tables)
+        build_authorizer(issuer_env(dpop="optional"), emit=print, dynamodb_client=authorizer_client(tables))
     assert info.value.setting == C.ENV_DPOP_REPLAY_TABLE

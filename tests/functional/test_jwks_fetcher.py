@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from edgeauth.adapters import crt_http
 from edgeauth.adapters.jwks_fetcher import fetch
 from edgeauth.core.errors import JwksUnavailableError
 from edgeauth.core.jwks import JwksCache
@@ -356,6 +357,8 @@ def test_refused_urls_fail_without_any_connection_or_name_lookup(
     monkeypatch.setattr(socket, "create_connection", record)
     monkeypatch.setattr(socket, "getaddrinfo", record)
     monkeypatch.setattr(socket.socket, "connect", record)
+    # The fetch connects through awscrt (its own sockets and resolver), so that too:
+    monkeypatch.setattr(crt_http.Connection, "open", record)
     with pytest.raises(JwksUnavailableError):
         fetch(url, 2.0, 65536)
     assert attempts == []

@@ -21,11 +21,18 @@ from edgeauth.authorizer import MEMO_KEY_CHARS, Unauthorized
 from edgeauth.bootstrap import build_authorizer
 from edgeauth.core.tokens import b64url_decode
 from tests.conftest import issuer_env, put_item, put_role
+from tests.support.dynamo_server import authorizer_client
 from tests.support.events import authorizer_event
 from tests.support.fakes import FakeKeyEndpoint
 from tests.support.tokens import ISSUER, b64url, claims, jwks, make_key, sign
 
 JWKS_URL = "https://idp.example.com/jwks.json"
+
+
+@pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    """The role table on moto's server: the authorizer reads it with its own client, over HTTP."""
+    return dynamodb_server
 
 
 class Harness:
@@ -37,7 +44,7 @@ class Harness:
             issuer_env(),
             emit=self.lines.append,
             fetch=self.endpoint,
-            dynamodb_client=dynamodb,
+            dynamodb_client=authorizer_client(dynamodb),
             on_jwks_fetch=None,
         )
 

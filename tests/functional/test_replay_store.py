@@ -1,4 +1,7 @@
-"""The DPoP replay table adapter on moto: first use, replay, expiry, retried writes, faults."""
+"""The DPoP replay table adapter on moto: first use, replay, expiry, retried writes, faults.
+
+The table is on moto's server; the tests that write run with both clients the store takes: boto3's
+and the authorizer's own (``edgeauth.adapters.dynamodb``)."""
 
 from __future__ import annotations
 
@@ -11,13 +14,25 @@ from edgeauth import constants as C
 from edgeauth.adapters.replay_store import DynamoReplayStore
 from edgeauth.core.errors import DependencyError, ReplayStoreError
 from tests.functional.test_dpop_authorizer import REPLAY_TABLE, create_replay_table
+from tests.support.dynamo_server import authorizer_client
 from tests.support.fakes import Clock
+
+
+@pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    return dynamodb_server
 
 
 @pytest.fixture
 def ddb(dynamodb: Any) -> Any:
     create_replay_table(dynamodb)
     return dynamodb
+
+
+@pytest.fixture(params=["boto3", "authorizer"])
+def client(request: pytest.FixtureRequest, ddb: Any) -> Any:
+    """The store's client: boto3's, or the authorizer's, on the same server."""
+    return ddb if request.param == "boto3" else authorizer_client(ddb)
 
 
 def item(ddb: Any, key: str) -> dict[str, Any] | None:
@@ -27,9 +42,9 @@ def item(ddb: Any, key: str) -> dict[str, Any] | None:
     return found
 
 
-def test_first_use_then_replay(ddb: Any) -> None:
+def test_first_use_then_replay(ddb: Any, client: Any) -> None:
     clock = Clock()
-    store = DynamoReplayStore(REPLAY_TABLE, ddb, clock=clock)
+    store = DynamoReplayStore(REPLAY_TABLE, client, clock=clock)
     assert store.first_use("k1", clock.now + 330.4) is True
     assert store.first_use("k1", clock.now + 330) is False
     assert store.first_use("k2", clock.now + 330) is True
@@ -40,10 +55,10 @@ def test_first_use_then_replay(ddb: Any) -> None:
     assert set(stored) == {C.DPOP_REPLAY_KEY, C.DPOP_REPLAY_EXPIRES_AT, C.DPOP_REPLAY_OWNER}
 
 
-def test_expired_record_not_yet_swept_does_not_count(ddb: Any) -> None:
+def test_expired_record_not_yet_swept_does_not_count(ddb: Any, client: Any) -> None:
     # DynamoDB's TTL sweep is eventual: an expired item may still be there. It is no replay.
     clock = Clock()
-    store = DynamoReplayStore(REPLAY_TABLE, ddb, clock=clock)
+    store = DynamoReplayStore(REPLAY_TABLE, client, clock=clock)
     assert store.first_use("k", clock.now + 10)
     clock.advance(9)
     assert store.first_use("k", clock.now + 10) is False
@@ -62,12 +77,12 @@ class RetriedAfterLostAnswer:
         return self.real.put_item(**kwargs)
 
 
-def test_a_retry_of_our_own_applied_write_is_still_a_first_use(ddb: Any) -> None:
-    store = DynamoReplayStore(REPLAY_TABLE, RetriedAfterLostAnswer(ddb))  # type: ignore[arg-type]
+def test_a_retry_of_our_own_applied_write_is_still_a_first_use(ddb: Any, client: Any) -> None:
+    store = DynamoReplayStore(REPLAY_TABLE, RetriedAfterLostAnswer(client))  # type: ignore[arg-type]
     assert store.first_use("k", 4_000_000_000) is True
     # ...while another request's write of the same id is a replay, retried or not.
     assert store.first_use("k", 4_000_000_000) is False
-    assert DynamoReplayStore(REPLAY_TABLE, ddb).first_use("k", 4_000_000_000) is False
+    assert DynamoReplayStore(REPLAY_TABLE, client).first_use("k", 4_000_000_000) is False
 
 
 class Failing:

@@ -243,7 +243,7 @@ def test_keys_only_record_is_audited_with_keys(env) -> None:
     (event,) = audit_events(logs)
     assert event["entity"] == "subject" and event["sub"] == "alice"
     assert event["actor"] == role_events.UNKNOWN_CONSOLE
-    assert event["audit_version"] == C.AUDIT_SCHEMA_VERSION
+    assert event["audit_version"] == C.AUDIT_EVENT_VERSION
 
 
 def test_flushes_again_once_authorizer_role_caches_have_expired(env) -> None:

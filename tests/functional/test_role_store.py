@@ -1,4 +1,7 @@
-"""RoleStore against moto DynamoDB: exact-key reads, caching, console-written items, faults."""
+"""RoleStore against moto DynamoDB: exact-key reads, caching, console-written items, faults.
+
+The table is on moto's server; each read test runs with both clients the store takes: boto3's
+(the CLI's ``explain``) and the authorizer's own (``edgeauth.adapters.dynamodb``)."""
 
 from __future__ import annotations
 
@@ -10,17 +13,29 @@ from botocore.exceptions import ClientError
 from edgeauth.adapters.role_store import RoleStore
 from edgeauth.core.errors import RoleStoreError
 from tests.conftest import ROLE_TABLE, put_item, put_role
+from tests.support.dynamo_server import authorizer_client
 from tests.support.fakes import Clock
 from tests.support.tokens import ISSUER
 
 
-def test_grants_resolve_subject_groups_and_client_in_one_read(dynamodb: Any) -> None:
+@pytest.fixture
+def dynamodb(dynamodb_server: Any) -> Any:
+    return dynamodb_server
+
+
+@pytest.fixture(params=["boto3", "authorizer"])
+def client(request: pytest.FixtureRequest, dynamodb: Any) -> Any:
+    """The store's client: boto3's, or the authorizer's, on the same server."""
+    return dynamodb if request.param == "boto3" else authorizer_client(dynamodb)
+
+
+def test_grants_resolve_subject_groups_and_client_in_one_read(dynamodb: Any, client: Any) -> None:
     put_role(dynamodb, "reader", allow=["GET /a"])
     put_role(dynamodb, "ops", allow=["GET /ops"])
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
     put_item(dynamodb, f"GROUP#{ISSUER}", "operators", roles=["ops"])
     put_item(dynamodb, f"CLIENT#{ISSUER}", "cli", usage_key="u" * 24, tier="gold")
-    store = RoleStore(ROLE_TABLE, dynamodb)
+    store = RoleStore(ROLE_TABLE, client)
     grants, hit = store.grants(ISSUER, "carol", ("operators",), "cli")
     assert not hit
     assert grants.effective.granting == ("ops", "reader")
@@ -31,7 +46,7 @@ def test_grants_resolve_subject_groups_and_client_in_one_read(dynamodb: Any) -> 
     }
 
 
-def test_console_written_string_sets_are_read(dynamodb: Any) -> None:
+def test_console_written_string_sets_are_read(dynamodb: Any, client: Any) -> None:
     dynamodb.put_item(
         TableName=ROLE_TABLE,
         Item={"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"SS": ["GET /a", "GET /b"]}},
@@ -40,12 +55,12 @@ def test_console_written_string_sets_are_read(dynamodb: Any) -> None:
         TableName=ROLE_TABLE,
         Item={"pk": {"S": f"SUBJECT#{ISSUER}"}, "sk": {"S": "carol"}, "roles": {"SS": ["reader"]}},
     )
-    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "carol")
+    grants, _ = RoleStore(ROLE_TABLE, client).grants(ISSUER, "carol")
     assert grants.effective.granting == ("reader",)
     assert not grants.problems
 
 
-def test_wrong_attribute_types_grant_nothing_and_are_reported(dynamodb: Any) -> None:
+def test_wrong_attribute_types_grant_nothing_and_are_reported(dynamodb: Any, client: Any) -> None:
     dynamodb.put_item(
         TableName=ROLE_TABLE,
         Item={"pk": {"S": "ROLE#reader"}, "sk": {"S": "ROLE"}, "allow": {"S": "GET /a"}},
@@ -54,22 +69,22 @@ def test_wrong_attribute_types_grant_nothing_and_are_reported(dynamodb: Any) -> 
         TableName=ROLE_TABLE,
         Item={"pk": {"S": f"SUBJECT#{ISSUER}"}, "sk": {"S": "carol"}, "roles": {"L": [{"S": "reader"}]}},
     )
-    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "carol")
+    grants, _ = RoleStore(ROLE_TABLE, client).grants(ISSUER, "carol")
     assert grants.effective.granting == ()
     assert any("ROLE" in p or "reader" in p for p in grants.problems)
 
 
-def test_non_numeric_not_before_means_revoked(dynamodb: Any) -> None:
+def test_non_numeric_not_before_means_revoked(dynamodb: Any, client: Any) -> None:
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=[], not_before="yesterday")
-    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "carol")
+    grants, _ = RoleStore(ROLE_TABLE, client).grants(ISSUER, "carol")
     assert grants.not_before == float("inf")
 
 
-def test_reads_are_cached_for_the_ttl_then_reread(dynamodb: Any) -> None:
+def test_reads_are_cached_for_the_ttl_then_reread(dynamodb: Any, client: Any) -> None:
     put_role(dynamodb, "reader", allow=["GET /a"])
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
     clock = Clock()
-    store = RoleStore(ROLE_TABLE, dynamodb, cache_ttl=30, clock=clock)
+    store = RoleStore(ROLE_TABLE, client, cache_ttl=30, clock=clock)
     store.grants(ISSUER, "carol")
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=[])
     clock.advance(29)
@@ -80,13 +95,13 @@ def test_reads_are_cached_for_the_ttl_then_reread(dynamodb: Any) -> None:
     assert not hit and grants.effective.granting == ()
 
 
-def test_no_principal_keeps_an_edited_role_longer_than_one_ttl(dynamodb: Any) -> None:
+def test_no_principal_keeps_an_edited_role_longer_than_one_ttl(dynamodb: Any, client: Any) -> None:
     # GIVEN the reader role read (and cached) at t=0 for alice
     put_role(dynamodb, "reader", allow=["GET /a"])
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "alice", roles=["reader"])
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
     clock = Clock()
-    store = RoleStore(ROLE_TABLE, dynamodb, cache_ttl=30, clock=clock)
+    store = RoleStore(ROLE_TABLE, client, cache_ttl=30, clock=clock)
     store.grants(ISSUER, "alice")
     # WHEN the role loses its permission at t=20 and carol is first resolved at t=25 (from the
     # cached role item, still valid)
@@ -114,12 +129,12 @@ class _Unprocessed:
         return self.real.batch_get_item(**kwargs)
 
 
-def test_unprocessed_keys_are_retried_a_bounded_number_of_times(dynamodb: Any) -> None:
+def test_unprocessed_keys_are_retried_a_bounded_number_of_times(dynamodb: Any, client: Any) -> None:
     put_item(dynamodb, f"SUBJECT#{ISSUER}", "carol", roles=["reader"])
-    flaky = _Unprocessed(dynamodb, failures=2)
+    flaky = _Unprocessed(client, failures=2)
     grants, _ = RoleStore(ROLE_TABLE, flaky).grants(ISSUER, "carol")  # type: ignore[arg-type]
     assert [s.role for s in grants.effective.sources] == ["reader"]
-    stuck = _Unprocessed(dynamodb, failures=100)
+    stuck = _Unprocessed(client, failures=100)
     with pytest.raises(RoleStoreError):
         RoleStore(ROLE_TABLE, stuck).grants(ISSUER, "carol")  # type: ignore[arg-type]
     assert stuck.calls == 4
@@ -144,8 +159,8 @@ def test_client_errors_fail_closed_and_nothing_is_cached(dynamodb: Any, code: st
     assert not hit and [s.role for s in grants.effective.sources] == ["reader"]
 
 
-def test_token_without_sub_reads_no_subject_item(dynamodb: Any) -> None:
-    grants, _ = RoleStore(ROLE_TABLE, dynamodb).grants(ISSUER, "", ())
+def test_token_without_sub_reads_no_subject_item(dynamodb: Any, client: Any) -> None:
+    grants, _ = RoleStore(ROLE_TABLE, client).grants(ISSUER, "", ())
     assert grants.effective.granting == ()
 
 

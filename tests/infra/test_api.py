@@ -94,7 +94,7 @@ def test_stage_logs_json_traces_and_throttles_without_data_trace(synth: Synth) -
             "StageName": synth.config.stage,
             "TracingEnabled": True,
             "AccessLogSetting": {
-                "Format": json.dumps(C.ACCESS_LOG_FIELDS),
+                "Format": C.ACCESS_LOG_FORMATS[synth.config.access_log_format],
                 "DestinationArn": Match.object_like(
                     {"Fn::Join": ["", Match.array_with([{"Ref": access_logs_id}])]}
                 ),

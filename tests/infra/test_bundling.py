@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeauth import constants as C
-from infra.bundling import PLATFORM, BundlingError, install_requirements
+from infra.bundling import PLATFORM, REQUIREMENTS, BundlingError, install_requirements
 from tests.infra.conftest import Synth
 
 EM_AARCH64 = 183  # ELF e_machine of 64-bit ARM
@@ -39,6 +39,41 @@ def test_asset_contains_cryptography_built_for_linux_aarch64(synth: Synth) -> No
         assert header[:4] == b"\x7fELF", so
         assert header[4] == 2, f"{so} is not 64-bit"
         assert struct.unpack_from("<H", header, 18)[0] == EM_AARCH64, f"{so} is not built for aarch64"
+
+
+def test_asset_contains_awscrt_built_for_linux_aarch64(synth: Synth) -> None:
+    # The authorizer's DynamoDB client signs and connects with awscrt (no boto3 on its path).
+    asset = asset_dir(synth)
+    (dist_info,) = asset.glob("awscrt-*.dist-info")
+    tags = [
+        line.split(":", 1)[1].strip()
+        for line in (dist_info / "WHEEL").read_text().splitlines()
+        if line.startswith("Tag:")
+    ]
+    assert tags and all(tag.endswith("aarch64") for tag in tags), tags
+    (native,) = asset.glob("_awscrt*.so")
+    header = native.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and struct.unpack_from("<H", header, 18)[0] == EM_AARCH64
+
+
+def test_awscrt_is_pinned_in_the_bundles_requirements() -> None:
+    pins = [line.split("==") for line in REQUIREMENTS.read_text().splitlines() if line.startswith("awscrt")]
+    assert len(pins) == 1 and pins[0][0] == "awscrt" and pins[0][1]
+
+
+def test_a_bundle_without_an_awscrt_wheel_fails_naming_awscrt(tmp_path: Path) -> None:
+    # GIVEN the bundle's awscrt pin and a package index without it (an empty offline wheelhouse)
+    requirements = tmp_path / "requirements.txt"
+    (pin,) = [line for line in REQUIREMENTS.read_text().splitlines() if line.startswith("awscrt==")]
+    requirements.write_text(pin + "\n")
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    # WHEN bundling for Lambda THEN the error names awscrt and the platform
+    with pytest.raises(BundlingError) as info:
+        install_requirements(
+            requirements, tmp_path / "cache", pip_options=("--no-index", "--find-links", str(wheelhouse))
+        )
+    assert f"no wheel of {pin!r}" in str(info.value) and PLATFORM in str(info.value)
 
 
 def test_asset_contains_the_code_and_no_local_artifacts(synth: Synth) -> None:

@@ -55,6 +55,10 @@ def test_minimal_stage_gets_secure_defaults() -> None:
     # Outside dev the backend gets the stage's client certificate unless the stage says otherwise.
     assert config.backend_auth == BackendAuth("client_certificate")
     assert config.waf_acl_arn is None and config.authorizer_reserved_concurrency is None
+    # the audit pipeline's: half-price audit log class, a week of stream, the compact access log
+    assert config.audit_log_class == "INFREQUENT_ACCESS"
+    assert config.audit_stream_retention_hours == 168
+    assert config.access_log_format == "compact"
 
 
 def test_issuers_env_is_what_the_authorizer_accepts() -> None:
@@ -288,6 +292,18 @@ def mutate(path: str, value: Any) -> dict[str, Any]:
         ),
         ("alarms", {"p99": 1}, "edgeauth.stages.prod.alarms.p99: is not a known setting"),
         ("authorizer_ttl", 30, "edgeauth.stages.prod.authorizer_ttl: is not a known setting"),
+        ("audit_log_class", "DELIVERY", "edgeauth.stages.prod.audit_log_class: must be one of"),
+        (
+            "audit_stream_retention_hours",
+            24,
+            "edgeauth.stages.prod.audit_stream_retention_hours: must be between 168 and 8760",
+        ),
+        ("access_log_format", "clf", "edgeauth.stages.prod.access_log_format: must be one of"),
+        (
+            "alarms",
+            {"audit_write_throttles": 0},
+            "edgeauth.stages.prod.alarms.audit_write_throttles: must be",
+        ),
     ],
 )
 def test_invalid_setting_fails_with_its_name(path: str, value: Any, message: str) -> None:

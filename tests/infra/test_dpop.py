@@ -55,7 +55,7 @@ def replay_table_id(s: Synth) -> str:
 
 def test_no_replay_table_or_dpop_setting_when_dpop_is_off(synth: Synth) -> None:
     assert synth.stack.dpop_replay_table is None
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 1)
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 2)  # the role table, the audit checkpoints
     env = synth.resource(synth.stack.authorizer.function)["Properties"]["Environment"]["Variables"]
     assert C.ENV_DPOP_REPLAY_TABLE not in env
     assert C.OUTPUT_DPOP_REPLAY_TABLE not in synth.template.to_json()["Outputs"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from infra import constants as ids
+from infra.alarms import RUNBOOK
 from infra.constructs.monitoring import AUTHORIZER_FAULTS_PATTERN, STATUS_METRICS
 from tests.infra.conftest import Synth
 
@@ -17,6 +18,7 @@ ANY_WINDOW = {
     ids.ALARM_AUDIT_DEAD_LETTERS,
     ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
     ids.ALARM_CACHE_FLUSH_FAILED,
+    ids.ALARM_AUDIT_DELIVERY_ERRORS,
 }
 # Alarms on levels that callers or bursts move briefly: every evaluated window must breach.
 SUSTAINED = {
@@ -26,6 +28,8 @@ SUSTAINED = {
     ids.ALARM_THROTTLED,
     ids.ALARM_CONSUMER_ITERATOR_AGE,
     ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
+    ids.ALARM_AUDIT_DELIVERY_THROTTLING,
+    ids.ALARM_AUDIT_WRITE_THROTTLED,
 }
 
 
@@ -48,6 +52,9 @@ def test_every_required_alarm_exists(synth: Synth) -> None:
         ids.ALARM_AUDIT_DEAD_LETTERS,
         ids.ALARM_ROLE_EVENTS_DEAD_LETTERS,
         ids.ALARM_CACHE_FLUSH_FAILED,
+        ids.ALARM_AUDIT_DELIVERY_ERRORS,
+        ids.ALARM_AUDIT_DELIVERY_THROTTLING,
+        ids.ALARM_AUDIT_WRITE_THROTTLED,
     }
     assert set(synth.stack.monitoring.alarms) == expected
     synth.template.resource_count_is("AWS::CloudWatch::Alarm", len(expected))
@@ -206,3 +213,45 @@ def test_failed_cache_flush_alarms_on_the_role_events_metric(synth: Synth) -> No
     assert props["MetricName"] == "AuthorizerCacheFlushFailed"
     assert props["Dimensions"] == [{"Name": "service", "Value": "edgeauth-role-events"}]
     assert props["Threshold"] == 1
+
+
+def test_audit_subscription_delivery_alarms_sum_both_source_groups_filters(synth: Synth) -> None:
+    from infra.constructs.audit_pipeline import SUBSCRIPTION_FILTER_NAME
+    from infra.constructs.monitoring import SUBSCRIPTION_DESTINATION_TYPE
+
+    settings = synth.config.alarms
+    groups = [
+        {"Ref": synth.logical_id(synth.stack.authorizer.log_group)},
+        {"Ref": synth.logical_id(synth.stack.api.access_log_group)},
+    ]
+    for alarm_id, metric_name, threshold in (
+        (ids.ALARM_AUDIT_DELIVERY_ERRORS, "DeliveryErrors", settings.audit_delivery_errors),
+        (ids.ALARM_AUDIT_DELIVERY_THROTTLING, "DeliveryThrottling", settings.audit_delivery_throttling),
+    ):
+        props = alarm(synth, alarm_id)
+        assert (
+            props["Threshold"] == threshold and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        )
+        stats = [m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m]
+        assert {(s["Metric"]["Namespace"], s["Metric"]["MetricName"], s["Stat"]) for s in stats} == {
+            ("AWS/Logs", metric_name, "Sum")
+        }
+        dims = [{d["Name"]: d["Value"] for d in s["Metric"]["Dimensions"]} for s in stats]
+        assert sorted(map(str, (d["LogGroupName"] for d in dims))) == sorted(map(str, groups))
+        assert {d["FilterName"] for d in dims} == {SUBSCRIPTION_FILTER_NAME}
+        assert {d["DestinationType"] for d in dims} == {SUBSCRIPTION_DESTINATION_TYPE}
+        (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
+        assert expression.count("FILL(") == 2
+        assert props["AlarmDescription"].endswith(f"Runbook: {RUNBOOK}#{alarm_id.lower()}")
+
+
+def test_audit_consumer_write_throttling_alarm(synth: Synth) -> None:
+    props = alarm(synth, ids.ALARM_AUDIT_WRITE_THROTTLED)
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        C.METRICS_NAMESPACE,
+        C.METRIC_AUDIT_WRITE_THROTTLED,
+        "Sum",
+    )
+    assert props["Dimensions"] == [{"Name": "service", "Value": C.AUDIT_CONSUMER_SERVICE}]
+    assert props["Threshold"] == synth.config.alarms.audit_write_throttles
+    assert props["AlarmDescription"].endswith(f"Runbook: {RUNBOOK}#{ids.ALARM_AUDIT_WRITE_THROTTLED.lower()}")

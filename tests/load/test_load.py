@@ -12,7 +12,9 @@ Five kinds of request, interleaved at random (seeded):
 
 Then: no wrong decision, no 500 (nor any status not in the table), and every request present exactly
 once (by request id) among the access events of the audit log group, after the pipeline (access log
-→ subscription → Kinesis → audit consumer) has drained. At most one decision event per request id.
+→ subscription → Kinesis → audit consumer) has drained; and exactly once among the decision events
+when the authorizer ran for it (the authorizer's invocations are recorded as they happen), never
+when it did not (a cached answer, a request refused before the authorizer).
 
 Bounded: ``EDGEAUTH_LOAD_COUNT`` requests (default 2,000, the reduced count ``make test`` runs;
 ``EDGEAUTH_LOAD_FULL=1`` makes it 20,000), every HTTP call has a timeout, the clients stop at a
@@ -255,7 +257,18 @@ def test_mixed_load_through_the_local_gateway_decides_right_and_audits_every_req
 ) -> None:
     _add_tiny_client(stack)
     plan = _plan(stack, COUNT, seed=7)
-    results, took = _run(stack, plan)
+    invoked: list[str] = []  # request ids the authorizer ran for (list.append is atomic)
+    assert stack.authorizer is not None
+
+    def record(call: Any, event: Any) -> Any:
+        invoked.append(str(event["requestContext"]["requestId"]))
+        return call(event)
+
+    stack.authorizer.hook = record
+    try:
+        results, took = _run(stack, plan)
+    finally:
+        stack.authorizer.hook = None
 
     # Bounded and complete: every planned request was sent and answered before the deadline.
     errors = [r for r in results if r.error]
@@ -286,8 +299,25 @@ def test_mixed_load_through_the_local_gateway_decides_right_and_audits_every_req
     assert not missing, f"{len(missing)} of {len(wanted)} requests are not in the audit log group"
     duplicated = {i: n for i, n in access.items() if i in wanted and n > 1}
     assert not duplicated, f"{len(duplicated)} requests audited more than once"
-    decisions = Counter(e.get("request_id") for e in events if e.get("kind") == "decision")
-    assert all(decisions[i] <= 1 for i in wanted)
+    # Once as a decision event exactly when the authorizer ran for the request.
+    ran = set(invoked) & wanted
+    assert ran and len(ran) == len([i for i in invoked if i in wanted]), (
+        "the authorizer ran twice for a request"
+    )
+    deadline = time.monotonic() + AUDIT_WAIT
+    while True:
+        decisions = Counter(e.get("request_id") for e in events if e.get("kind") == "decision")
+        if ran <= set(decisions) or time.monotonic() > deadline:
+            break
+        stack.wait_for_pipeline(timeout=30)
+        events = _audit_events(stack)
+    unaudited = ran - set(decisions)
+    assert not unaudited, f"{len(unaudited)} of {len(ran)} authorizer runs have no decision event"
+    twice = {i: n for i, n in decisions.items() if i in wanted and n > 1}
+    assert not twice, f"{len(twice)} requests have more than one decision event"
+    assert not (set(decisions) & wanted) - ran, (
+        "a decision event for a request the authorizer did not run for"
+    )
     # A decision event says what the caller got: never "allow" for a refused kind.
     refused_kinds = {
         r.request_id: r.planned.kind for r in results if r.planned.kind in ("expired", "forged", "wrong_role")

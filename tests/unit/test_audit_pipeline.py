@@ -13,21 +13,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeauth.audit.batching import EVENT_OVERHEAD_BYTES, LogLine, plan_batches
+from edgeauth.audit.batching import EVENT_OVERHEAD_BYTES, LogLine, plan_batches, plan_calls
+from edgeauth.audit.checkpoint import CheckpointStore, checkpoint_key
 from edgeauth.audit.consumer import AuditConsumer, KinesisSource, normalise_record, shard_of
-from edgeauth.audit.schema import AuditEvent
+from edgeauth.audit.schema import AuditEvent, AuditSources
+from edgeauth.audit.shard_writer import LEASE_MS, SETTLE_MS, RecordEvents, ShardWriter
 from edgeauth.audit.subscription import SubscriptionDecodeError, decode_record_data
 from edgeauth.audit.writer import (
     AuditLogGroupMissingError,
     AuditLogWriter,
     AuditWriteRejectedError,
     AuditWriteThrottledError,
-    WriteResult,
-    stream_for_kinesis_record,
+    id_of,
+    stream_for_shard,
 )
 from edgeauth.core.audit_line import DecisionRecord, decision_line
+from tests.support.checkpoints import DictCheckpointTable
+from tests.support.clock import FakeClock
 
 T0 = 1_700_000_000_000
+SOURCES = AuditSources(authorizer_log_group="/aws/lambda/authorizer", access_log_group="api-access")
 
 
 @pytest.fixture(autouse=True)
@@ -140,48 +145,73 @@ class TestSubscription:
 # --- consumer with a fake sink ------------------------------------------------------------------------------
 
 
-class FakeSink:
-    def __init__(self) -> None:
-        self.streams: dict[str, list[AuditEvent]] = {}
+def consumer(
+    logs: FakeLogs | None = None, table: DictCheckpointTable | None = None, **kw: Any
+) -> AuditConsumer:
+    return AuditConsumer(shard_writer(logs or FakeLogs(), table or DictCheckpointTable(), **kw), SOURCES)
 
-    def write(self, stream: str, events: Sequence[AuditEvent]) -> WriteResult:
-        have = self.streams.setdefault(stream, [])
-        ids = {e.id for e in have}
-        new = [e for e in events if e.id not in ids]
-        have.extend(new)
-        return WriteResult(stream, len(new), len(events) - len(new))
+
+def shard_writer(
+    logs: FakeLogs, table: DictCheckpointTable, clock: FakeClock | None = None, **kw: Any
+) -> ShardWriter:
+    clock = clock or FakeClock(T0 / 1000)
+    return ShardWriter(
+        AuditLogWriter("audit", logs, clock=clock.time),  # type: ignore[arg-type]
+        CheckpointStore("checkpoints", table),  # type: ignore[arg-type]
+        clock=clock.time,
+        sleep=clock.sleep,
+        jitter=lambda: 0.5,
+        **kw,
+    )
 
 
 class TestConsumer:
     def test_given_mixed_lines_then_events_skips_and_malformed_counted(self) -> None:
-        sink = FakeSink()
-        out = AuditConsumer(sink).process(source(payload([line(), "START RequestId: 1", "garbage"])))
-        assert (out.events, out.written, out.skipped_lines, out.malformed) == (2, 2, 1, 1)
-        (stream,) = sink.streams
-        assert stream == "kinesis/audit/shardId-000000000000/100"
+        logs = FakeLogs()
+        out = consumer(logs).process_batch([source(payload([line(), "START RequestId: 1", "garbage"]))])
+        assert (out.events, out.written, out.skipped_lines, out.malformed, out.failed) == (2, 2, 1, 1, [])
+        assert list(logs.groups["audit"]) == ["kinesis/audit/shardId-000000000000"]
 
-    def test_given_control_message_then_nothing_written(self) -> None:
-        sink = FakeSink()
-        assert AuditConsumer(sink).process(source(payload([], control=True))).control
-        assert sink.streams == {}
+    def test_given_control_message_then_nothing_written_but_the_record_committed(self) -> None:
+        logs, table = FakeLogs(), DictCheckpointTable()
+        out = consumer(logs, table).process_batch([source(payload([], control=True))])
+        assert (out.control, out.written, out.failed) == (1, 0, [])
+        assert logs.groups["audit"] == {}
+        assert table.items[checkpoint_key("audit", "shardId-000000000000")]["committed"] == {"S": "100"}
 
     def test_given_undecodable_record_then_one_malformed_event_with_stable_id(self) -> None:
-        a = normalise_record(source(b"\x00\x01garbage"))
-        b = normalise_record(source(b"\x00\x01garbage"))
+        a = normalise_record(source(b"\x00\x01garbage"), SOURCES)
+        b = normalise_record(source(b"\x00\x01garbage"), SOURCES)
         assert len(a.events) == 1 and a.events[0].kind == "malformed"
         assert a.events[0].id == b.events[0].id
         assert json.loads(a.events[0].to_json())["error"] == "undecodable_record:bad_gzip"
 
-    def test_given_same_record_twice_then_written_once(self) -> None:
-        sink = FakeSink()
-        consumer = AuditConsumer(sink)
+    def test_given_same_batch_twice_then_written_once(self) -> None:
+        c = consumer()
         data = payload([line("a"), line("b")])
-        first, second = consumer.process(source(data)), consumer.process(source(data))
+        first, second = c.process_batch([source(data)]), c.process_batch([source(data)])
         assert (first.written, second.written, second.duplicates) == (2, 0, 2)
+
+    def test_given_records_of_two_shards_then_each_its_stream_and_checkpoint(self) -> None:
+        logs, table = FakeLogs(), DictCheckpointTable()
+        other = KinesisSource(
+            "arn:aws:kinesis:us-east-1:123456789012:stream/audit",
+            "shardId-000000000001",
+            "7",
+            source(payload([line("z")])).data_b64,
+            T0,
+        )
+        out = consumer(logs, table).process_batch([source(payload([line("a")])), other])
+        assert out.written == 2 and out.failed == []
+        assert sorted(logs.groups["audit"]) == [
+            "kinesis/audit/shardId-000000000000",
+            "kinesis/audit/shardId-000000000001",
+        ]
+        assert sorted(table.items) == ["audit/shardId-000000000000", "audit/shardId-000000000001"]
 
     def test_shard_of_event_id(self) -> None:
         assert shard_of("shardId-000000000001:4954") == "shardId-000000000001"
-        assert stream_for_kinesis_record("audit", "s:1", "2*") == "kinesis/audit/s_1/2_"
+        assert stream_for_shard("arn:aws:kinesis:us-east-1:1:stream/audit", "s:1*") == "kinesis/audit/s_1_"
 
 
 # --- writer with a scripted fake client ---------------------------------------------------------------------
@@ -194,11 +224,13 @@ class ClientError(Exception):
 
 
 class FakeLogs:
-    """Just enough of CloudWatch Logs for the writer; ``fail`` scripts errors per operation."""
+    """Just enough of CloudWatch Logs for the writer; ``fail`` scripts errors per operation, ``reject``
+    scripts ``rejectedLogEventsInfo`` answers of ``PutLogEvents``."""
 
     def __init__(self, group_exists: bool = True) -> None:
         self.groups: dict[str, dict[str, list[dict[str, Any]]]] = {"audit": {}} if group_exists else {}
         self.fail: dict[str, list[str]] = {}
+        self.reject: list[dict[str, int]] = []
         self.calls: list[str] = []
 
     def _maybe_fail(self, op: str) -> None:
@@ -225,13 +257,26 @@ class FakeLogs:
         self._maybe_fail("put_log_events")
         ts = [e["timestamp"] for e in logEvents]
         assert ts == sorted(ts), "PutLogEvents needs chronological order"
-        self.groups[logGroupName][logStreamName].extend(logEvents)
-        return {}
+        if logStreamName not in self.groups.get(logGroupName, {}):
+            raise ClientError("ResourceNotFoundException")
+        info = self.reject.pop(0) if self.reject else {}
+        rejected = set(range(info.get("tooOldLogEventEndIndex", 0)))
+        self.groups[logGroupName][logStreamName].extend(
+            e for i, e in enumerate(logEvents) if i not in rejected
+        )
+        return {"rejectedLogEventsInfo": info} if info else {}
 
     def get_log_events(self, **kw: Any) -> dict[str, Any]:
         self._maybe_fail("get_log_events")
-        events = self.groups[kw["logGroupName"]][kw["logStreamName"]]
-        start = int(kw.get("nextToken", "f/0").split("/")[1])
+        if kw["logStreamName"] not in self.groups.get(kw["logGroupName"], {}):
+            raise ClientError("ResourceNotFoundException")
+        events = [
+            e
+            for e in self.groups[kw["logGroupName"]][kw["logStreamName"]]
+            if kw.get("startTime", 0) <= e["timestamp"] < kw.get("endTime", 2**62)
+        ]
+        token = kw.get("nextToken", "f/0")
+        start = int(token.split("/")[1])
         page = events[start : start + 2]  # tiny pages to exercise pagination
         return {"events": page, "nextForwardToken": f"f/{start + len(page)}"}
 
@@ -309,3 +354,251 @@ class TestWriter:
         assert slept == []
         w.write("s", events(1))
         assert slept == [2.0]
+
+
+# --- exactly once: the shard writer with fakes ----------------------------------------------------------------
+
+ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/audit"
+SHARD = "shardId-000000000000"
+STREAM = "kinesis/audit/shardId-000000000000"
+
+
+def batch(first: int, count: int, per_record: int = 2) -> list[RecordEvents]:
+    return [
+        RecordEvents(
+            first + r,
+            tuple(
+                AuditEvent(
+                    id=f"{first + r:016x}{i:016x}", kind="decision", time_ms=T0 + r * 10 + i, fields={"r": r}
+                )
+                for i in range(per_record)
+            ),
+        )
+        for r in range(count)
+    ]
+
+
+def stream_ids(logs: FakeLogs) -> list[str]:
+    return [json.loads(e["message"])["id"] for e in logs.groups["audit"].get(STREAM, [])]
+
+
+def assert_once(logs: FakeLogs, records: list[RecordEvents]) -> None:
+    ids = stream_ids(logs)
+    assert len(ids) == len(set(ids)), "an event was written twice"
+    assert set(ids) == {e.id for r in records for e in r.events}
+
+
+class TestShardWriter:
+    def test_given_events_rejected_for_their_time_then_written_again_stamped_now(self) -> None:
+        # GIVEN CloudWatch Logs rejecting the first line as older than the group's retention
+        logs, table, clock = FakeLogs(), DictCheckpointTable(), FakeClock(T0 / 1000 + 3600)
+        logs.create_log_stream(logGroupName="audit", logStreamName=STREAM)
+        logs.reject.append({"tooOldLogEventEndIndex": 1})
+        records = batch(1, 2)
+        # WHEN
+        out = shard_writer(logs, table, clock).write(ARN, SHARD, records)
+        # THEN every event once, the rejected one with the current time as its log timestamp (its
+        # `time` field unchanged), and the checkpoint committed with no intent left
+        assert (out.failed_from, out.rejected, out.written) == (None, 1, 4)
+        assert_once(logs, records)
+        restamped = logs.groups["audit"][STREAM][-1]
+        assert restamped["timestamp"] == int(clock.time() * 1000)
+        assert json.loads(restamped["message"])["time"].startswith("2023-11-14T22:13:20")
+        item = table.items[checkpoint_key(ARN, SHARD)]
+        assert item["committed"] == {"S": "2"} and "last" not in item
+
+    def test_given_the_deadline_near_then_nothing_written_and_the_whole_batch_delivered_again(self) -> None:
+        logs, table, clock = FakeLogs(), DictCheckpointTable(), FakeClock(T0 / 1000)
+        out = shard_writer(logs, table, clock).write(
+            ARN, SHARD, batch(1, 3), deadline_ms=int(clock.time() * 1000) + 1000
+        )
+        assert (out.failed_from, out.written) == (1, 0)
+        assert "deadline" in (out.error or "")
+        assert "put_log_events" not in logs.calls
+        assert "last" not in table.items[checkpoint_key(ARN, SHARD)]  # nothing can be in the stream
+
+    def test_given_a_record_split_over_calls_and_the_second_refused_then_the_redelivery_reads_back(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # GIVEN calls of at most 2 lines: record 1 (2 lines), record 2 (3 lines: split in 2 calls)
+        from edgeauth.audit import shard_writer as mod
+
+        monkeypatch.setattr(mod, "plan_calls", lambda recs: plan_calls(recs, max_events=2))
+        logs, table = FakeLogs(), DictCheckpointTable()
+        logs.create_log_stream(logGroupName="audit", logStreamName=STREAM)
+        records = [*batch(1, 1), *batch(2, 1, per_record=3)]
+        calls = {"n": 0}
+        real = logs.put_log_events
+
+        def third_refused(**kw: Any) -> dict[str, Any]:
+            calls["n"] += 1
+            if calls["n"] >= 3:
+                raise ClientError("ThrottlingException")
+            return real(**kw)
+
+        logs.put_log_events = third_refused  # type: ignore[method-assign]
+        w = shard_writer(logs, table, max_put_attempts=1)
+        out = w.write(ARN, SHARD, records)
+        # THEN record 1 is committed, record 2 delivered again, and the intent stays, released, over
+        # the window of record 2's first part (which is in the stream)
+        assert (out.committed, out.failed_from) == (1, 2)
+        item = table.items[checkpoint_key(ARN, SHARD)]
+        assert item["committed"] == {"S": "1"} and "owner" not in item and item["last"] == {"S": "2"}
+        # WHEN Lambda delivers record 2 again, and CloudWatch Logs accepts it
+        logs.put_log_events = real  # type: ignore[method-assign]
+        again = w.write(ARN, SHARD, records[1:])
+        # THEN the written part is found by one readback and the rest written once
+        assert (again.failed_from, again.readbacks, again.written) == (None, 1, 1)
+        assert_once(logs, records)
+
+    def test_given_a_refused_first_call_then_no_intent_left_and_no_readback_next_time(self) -> None:
+        logs, table = FakeLogs(), DictCheckpointTable()
+        logs.create_log_stream(logGroupName="audit", logStreamName=STREAM)
+        logs.fail["put_log_events"] = ["ThrottlingException"]
+        w = shard_writer(logs, table, max_put_attempts=1)
+        records = batch(1, 2)
+        assert w.write(ARN, SHARD, records).failed_from == 1
+        assert "last" not in table.items[checkpoint_key(ARN, SHARD)]
+        assert w.write(ARN, SHARD, records).readbacks == 0
+        assert_once(logs, records)
+
+    def test_given_a_checkpoint_write_applied_but_its_answer_lost_then_the_retry_is_recognised(self) -> None:
+        # GIVEN DynamoDB applying the intent but the answer lost, and botocore retrying the write
+        logs, table = FakeLogs(), DictCheckpointTable()
+        real_put = table.put_item
+        lost = {"n": 0}
+
+        def applied_then_retried(**kw: Any) -> dict[str, Any]:
+            real_put(**kw)
+            if lost["n"] == 0:
+                lost["n"] += 1
+                return real_put(**kw)  # the retry of the same write: its condition now fails
+            return {}
+
+        table.put_item = applied_then_retried  # type: ignore[method-assign]
+        records = batch(1, 2)
+        out = shard_writer(logs, table).write(ARN, SHARD, records)
+        assert out.failed_from is None and out.error is None
+        assert_once(logs, records)
+
+    def test_given_someone_takes_the_shard_mid_batch_then_we_stop_and_commit_nothing(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from edgeauth.audit import shard_writer as mod
+
+        monkeypatch.setattr(mod, "plan_calls", lambda recs: plan_calls(recs, max_events=2))
+        logs, table, clock = FakeLogs(), DictCheckpointTable(), FakeClock(T0 / 1000)
+        logs.create_log_stream(logGroupName="audit", logStreamName=STREAM)
+        real = logs.put_log_events
+        key = checkpoint_key(ARN, SHARD)
+
+        def slow_then_overtaken(**kw: Any) -> dict[str, Any]:
+            result = real(**kw)
+            # after our first call, our lease runs out and another writer bumps the version
+            clock.advance((LEASE_MS + SETTLE_MS) / 1000)
+            item = table.items[key]
+            table.items[key] = {**item, "version": {"N": str(int(item["version"]["N"]) + 1)}}
+            return result
+
+        logs.put_log_events = slow_then_overtaken  # type: ignore[method-assign]
+        out = shard_writer(logs, table, clock).write(ARN, SHARD, batch(1, 3))
+        assert out.failed_from == 1 and "lost the shard" in (out.error or "")
+        assert "committed" not in table.items[key]
+        assert len(stream_ids(logs)) == 2  # one call went out; the second was never started
+
+    def test_given_another_writer_holding_the_shard_past_our_deadline_then_we_give_up_without_writing(
+        self,
+    ) -> None:
+        logs, table, clock = FakeLogs(), DictCheckpointTable(), FakeClock(T0 / 1000)
+        now = int(clock.time() * 1000)
+        table.items[checkpoint_key(ARN, SHARD)] = {
+            "pk": {"S": checkpoint_key(ARN, SHARD)},
+            "version": {"N": "3"},
+            "owner": {"S": "someone"},
+            "lease_until": {"N": str(now + 60_000)},
+            "first": {"S": "1"},
+            "last": {"S": "3"},
+            "min_ms": {"N": str(T0)},
+            "max_ms": {"N": str(T0 + 100)},
+            "digest": {"S": "x"},
+        }
+        out = shard_writer(logs, table, clock).write(ARN, SHARD, batch(1, 3), deadline_ms=now + 10_000)
+        assert out.failed_from == 1 and "held by another writer" in (out.error or "")
+        assert "put_log_events" not in logs.calls and clock.total_slept == 0
+
+    def test_replay_of_dead_lettered_records_reads_back_first_and_writes_only_what_is_missing(self) -> None:
+        # GIVEN dead-lettered records of which an earlier attempt wrote the first one
+        logs, table = FakeLogs(), DictCheckpointTable()
+        records = batch(5, 3)
+        w = shard_writer(logs, table)
+        w.write(ARN, SHARD, records[:1])
+        table.items.clear()  # the earlier attempt's checkpoint says nothing about the replay
+        # WHEN they are re-driven under their own checkpoint key
+        key = f"{checkpoint_key(ARN, SHARD)}/replay/5-7"
+        first = w.write(ARN, SHARD, records, key=key, assume_written=True)
+        second = w.write(ARN, SHARD, records, key=key, assume_written=True)
+        # THEN once each: the first replay read back and wrote the two missing records, the second none
+        assert (first.readbacks, first.written, first.duplicates) == (1, 4, 2)
+        assert (second.written, second.duplicates) == (0, 6)
+        assert_once(logs, records)
+
+
+def test_id_of_reads_the_third_key_or_parses() -> None:
+    ev = AuditEvent(id="ab" * 16, kind="access", time_ms=T0, fields={"sub": "x"})
+    assert id_of(ev.to_json()) == "ab" * 16
+    assert id_of('{"id":"zz"}') == "zz" and id_of("not json") is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 3 * 86_400_000), st.integers(0, 400)), max_size=6), max_size=12
+    ),
+    st.integers(1, 7),
+    st.integers(600, 3000),
+)
+def test_property_plan_calls_whole_records_and_a_true_through(
+    spec: list[list[tuple[int, int]]], max_events: int, max_bytes: int
+) -> None:
+    records = [
+        (100 + r, [LogLine(T0 + ts, "m" * size, f"{r}-{i}") for i, (ts, size) in enumerate(lines)])
+        for r, lines in enumerate(spec)
+    ]
+    calls, head = plan_calls(records, max_events=max_events, max_bytes=max_bytes)
+    where = {ln.id: k for k, call in enumerate(calls) for ln in call.lines}
+    assert sorted(where) == sorted(ln.id for _, lines in records for ln in lines)  # every line once
+    for call in calls:
+        assert 1 <= len(call.lines) <= max_events and sum(ln.size for ln in call.lines) <= max_bytes
+        assert [ln.timestamp for ln in call.lines] == sorted(ln.timestamp for ln in call.lines)
+        assert call.lines[-1].timestamp - call.lines[0].timestamp < 24 * 3600 * 1000
+    throughs = [c.through for c in calls]
+    assert [t for t in throughs if t is not None] == sorted(t for t in throughs if t is not None)
+    for k in range(len(calls) + 1):
+        done = head if k == 0 else calls[k - 1].through
+        # Once calls 0 .. k-1 are written: every record up to `done` is complete, the next one is not.
+        for sequence, lines in records:
+            if done is not None and sequence <= done:
+                assert all(where[ln.id] < k for ln in lines), (k, sequence)
+        after = [lines for sequence, lines in records if done is None or sequence > done]
+        if after:
+            assert after[0] and not all(where[ln.id] < k for ln in after[0])
+
+
+def test_events_rejected_even_stamped_now_stop_the_call_and_leave_a_released_window() -> None:
+    # GIVEN CloudWatch Logs rejecting the first line of every call, whatever its time
+    logs, table = FakeLogs(), DictCheckpointTable()
+    logs.create_log_stream(logGroupName="audit", logStreamName=STREAM)
+    logs.reject.extend([{"tooOldLogEventEndIndex": 1}] * 2)
+    records = batch(1, 2)
+    clock = FakeClock(T0 / 1000 + 3600)  # an hour after the events
+    w = shard_writer(logs, table, clock)
+    # WHEN
+    out = w.write(ARN, SHARD, records)
+    # THEN the batch is delivered again, and the intent stays released over a window that reaches
+    # the lines stamped now (so the redelivery reads back what did land)
+    assert out.failed_from == 1 and "rejected even stamped now" in (out.error or "")
+    item = table.items[checkpoint_key(ARN, SHARD)]
+    assert "owner" not in item and int(item["max_ms"]["N"]) >= int(clock.time() * 1000)
+    again = w.write(ARN, SHARD, records)
+    assert again.failed_from is None and again.readbacks == 1
+    assert_once(logs, records)

@@ -106,7 +106,8 @@ def audit_records() -> list[LogRecord]:
                 decision=decision, reason="r" if decision != "allow" else "allowed", sub=sub, latency_ms=i
             )
         )
-        ev = normalise_log_event(SourceLogEvent("/aws/lambda/auth", "s", str(i), NOW_MS - 60_000 + i, line))
+        src = SourceLogEvent("/aws/lambda/auth", "s", str(i), NOW_MS - 60_000 + i, line)
+        ev = normalise_log_event(src, "decision")
         assert ev is not None
         out.append(LogRecord(ev.time_ms, ev.to_json(), "kinesis/x"))
     return out

@@ -1,10 +1,10 @@
-"""The saved query the AuthorizerFaults runbook entry confirms the alarm with (README "Alarms and
+"""The saved query the AuthorizerFaults runbook entry confirms the alarm with (docs/operations.md "Alarms and
 runbook"), run by the local Logs Insights evaluator on normalised audit events."""
 
 from __future__ import annotations
 
 from edgeauth.audit.queries import PRESETS
-from edgeauth.audit.schema import SourceLogEvent, normalise_log_event
+from edgeauth.audit.schema import KIND_DECISION, SourceLogEvent, normalise_log_event
 from edgeauth.core.audit_line import DecisionRecord, decision_line
 from edgeauth_local.insights import LogRecord, run_query
 
@@ -15,7 +15,9 @@ def records(decisions: list[tuple[str, str]]) -> list[LogRecord]:
     out = []
     for i, (decision, reason) in enumerate(decisions):
         line = decision_line(DecisionRecord(decision=decision, reason=reason, sub="carol"))
-        event = normalise_log_event(SourceLogEvent("/aws/lambda/auth", "s", str(i), NOW_MS + i, line))
+        event = normalise_log_event(
+            SourceLogEvent("/aws/lambda/auth", "s", str(i), NOW_MS + i, line), KIND_DECISION
+        )
         assert event is not None
         out.append(LogRecord(event.time_ms, event.to_json(), "kinesis/x"))
     return out

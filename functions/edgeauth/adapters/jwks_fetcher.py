@@ -1,32 +1,27 @@
 """Fetch a JWKS or discovery document over HTTPS: short timeouts, size cap, no redirects.
 
-``http.client`` is used directly: it never follows redirects (a 3xx is a failure), it costs less to
-import than ``urllib.request`` and it lets the body be read with a hard size cap. Plain http is only
-ever reached for loopback URLs, which :func:`edgeauth.core.settings.validate_key_url` enforces at
-configuration time and again here.
+The exchange goes through :mod:`edgeauth.adapters.crt_http` (awscrt's HTTP client, already loaded
+for the DynamoDB client's signer: no ``http.client``/``ssl`` on the authorizer's cold path). It
+never follows redirects (a 3xx is a failure), bounds the whole fetch by ``timeout`` and refuses a
+body over the size cap, announced or received. Plain http is only ever reached for loopback URLs,
+which :func:`edgeauth.core.settings.validate_key_url` enforces at configuration time and again here.
+
+awscrt reads bodies framed by ``Content-Length`` or chunked encoding only; an answer with neither
+(an HTTP/1.0 server that ends the body by closing the connection), or one its parser refuses, is
+fetched again, once, with ``http.client`` (imported then only), under the same deadline and size
+cap, and judged as before.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import socket
-import ssl
-import threading
 import time
 from urllib.parse import urlsplit
 
+from edgeauth.adapters import crt_http
 from edgeauth.core.errors import JwksUnavailableError
 from edgeauth.core.settings import is_loopback_host
 
-_ssl_context: ssl.SSLContext | None = None
-
-
-def _context() -> ssl.SSLContext:
-    global _ssl_context  # noqa: PLW0603 - one TLS context per container, built on first use
-    if _ssl_context is None:
-        _ssl_context = ssl.create_default_context()
-    return _ssl_context
+HEADERS = [("Accept", "application/json"), ("User-Agent", "edgeauth")]
 
 
 def fetch(url: str, timeout: float, max_bytes: int) -> bytes:
@@ -40,17 +35,65 @@ def fetch(url: str, timeout: float, max_bytes: int) -> bytes:
     except ValueError:
         # A port out of range escaped as ValueError (not a JwksUnavailableError) before.
         raise JwksUnavailableError("key URL has an invalid port") from None
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_context())
-    elif parts.scheme == "http" and is_loopback_host(host):
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    else:
+    https = parts.scheme == "https"
+    if not https and not (parts.scheme == "http" and is_loopback_host(host)):
         raise JwksUnavailableError("key URL must be https (http only on loopback)")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     deadline = time.monotonic() + timeout
+    netloc = f"[{host}]" if ":" in host else host
+    default_port = 443 if https else 80
+    host_header = netloc if port in (None, default_port) else f"{netloc}:{port}"
+    try:
+        conn = crt_http.Connection.open(host, port or default_port, https=https, timeout=timeout)
+    except crt_http.HttpError as e:
+        # Refused, no such host, TLS refused (an untrusted certificate), or no connection in time.
+        raise JwksUnavailableError(f"key endpoint unreachable: {e.code}") from None
+    try:
+        response = conn.exchange(
+            crt_http.new_request("GET", path, [("Host", host_header), *HEADERS]),
+            timeout=max(0.0, deadline - time.monotonic()),
+            max_body=max_bytes,
+        )
+    except crt_http.BodyTooLarge:
+        raise JwksUnavailableError("key endpoint body exceeds the size cap") from None
+    except crt_http.HttpTimeout:
+        raise JwksUnavailableError("key endpoint too slow") from None
+    except crt_http.HttpError as e:
+        if e.status is not None and e.status != 200:  # an answer awscrt could not read to its end
+            raise JwksUnavailableError(f"key endpoint answered HTTP {e.status}") from None
+        if e.code != crt_http.PROTOCOL_ERROR:
+            raise JwksUnavailableError(f"key endpoint unreachable: {e.code}") from None
+        # An answer awscrt's parser refuses (a 204 with a body...): http.client judges it.
+        return _fetch_unframed(host, port, https, path, deadline, max_bytes)
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise JwksUnavailableError(f"key endpoint answered HTTP {response.status}")
+    if response.framed:
+        return response.body
+    return _fetch_unframed(host, port, https, path, deadline, max_bytes)
+
+
+def _fetch_unframed(
+    host: str, port: int | None, https: bool, path: str, deadline: float, max_bytes: int
+) -> bytes:
+    """The fetch again with ``http.client``, which reads a body that ends when the connection
+    closes and answers awscrt's parser refuses. Same deadline (what is left of it) and size cap."""
+    import contextlib
+    import http.client
+    import socket
+    import threading
+
+    from edgeauth.adapters.tls import client_context
+
+    timeout = max(0.001, deadline - time.monotonic())
+    conn: http.client.HTTPConnection = (
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=client_context())
+        if https
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
     # The socket timeout bounds each blocking call, not the whole exchange: ``resp.read(n)`` loops
     # over recv() until n bytes arrive, so a server trickling a byte per (timeout - ε) held the fetch
     # open for minutes. A watchdog shuts the socket down at the deadline: the whole fetch (after the
@@ -69,7 +112,7 @@ def fetch(url: str, timeout: float, max_bytes: int) -> bytes:
         watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _expire, (conn.sock,))
         watchdog.daemon = True
         watchdog.start()
-        conn.request("GET", path, headers={"Accept": "application/json", "User-Agent": "edgeauth"})
+        conn.request("GET", path, headers=dict(HEADERS))
         resp = conn.getresponse()
         if resp.status != 200:
             raise JwksUnavailableError(f"key endpoint answered HTTP {resp.status}")

@@ -15,7 +15,7 @@ accepted proof is recorded with one conditional write::
   a :class:`~edgeauth.core.errors.DependencyError`: the authorizer answers 500 (fails closed,
   nothing cached), never 401 and never Allow.
 
-A retried write: botocore retries a PutItem whose answer was lost (a timeout). If the first attempt
+A retried write: the client retries a PutItem whose answer was lost (a timeout). If the first attempt
 had been applied, the retry fails its condition and the request would be refused as its own replay.
 Each write therefore carries a random ``owner`` and asks for the existing item on a failed
 condition (``ReturnValuesOnConditionCheckFailure = ALL_OLD``, no extra permission): an item with
@@ -34,10 +34,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from edgeauth import constants as C
+from edgeauth.adapters.dynamodb import client_failures, failure_code
 from edgeauth.core.errors import ReplayStoreError
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from edgeauth.adapters.dynamodb import TableClient
 
 _CONDITION = "attribute_not_exists(#pk) OR #exp < :now"
 
@@ -47,15 +48,15 @@ class DynamoReplayStore:
 
     ``client`` or ``client_factory`` (called once, on first use): the authorizer passes the role
     store's client, so a container builds one DynamoDB client with the same short timeouts and
-    bounded retries (``EDGEAUTH_DYNAMODB_TIMEOUT``).
+    bounded retries (``EDGEAUTH_DYNAMODB_TIMEOUT``); boto3's client works too (tests).
     """
 
     def __init__(
         self,
         table_name: str,
-        client: DynamoDBClient | None = None,
+        client: TableClient | None = None,
         *,
-        client_factory: Callable[[], DynamoDBClient] | None = None,
+        client_factory: Callable[[], TableClient] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.table_name = table_name
@@ -64,7 +65,7 @@ class DynamoReplayStore:
         self._clock = clock
 
     @property
-    def client(self) -> DynamoDBClient:
+    def client(self) -> TableClient:
         if self._client is None:
             if self._client_factory is None:
                 raise ReplayStoreError("no DynamoDB client configured for the DPoP replay table")
@@ -76,8 +77,6 @@ class DynamoReplayStore:
 
         Raises :class:`ReplayStoreError` when the table cannot tell.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
         owner = secrets.token_hex(8)
         try:
             self.client.put_item(
@@ -92,14 +91,11 @@ class DynamoReplayStore:
                 ExpressionAttributeValues={":now": {"N": str(math.floor(self._clock()))}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as e:
-            error: dict[str, Any] = dict(e.response.get("Error") or {})
-            code = error.get("Code", "ClientError")
+        except client_failures() as e:
+            code = failure_code(e)
             if code == "ConditionalCheckFailedException":
-                response: Mapping[str, Any] = e.response
+                response: Mapping[str, Any] = getattr(e, "response", None) or {}
                 existing = response.get("Item")
                 return isinstance(existing, dict) and existing.get(C.DPOP_REPLAY_OWNER) == {"S": owner}
             raise ReplayStoreError(f"DPoP replay table write failed: {code}") from e
-        except BotoCoreError as e:
-            raise ReplayStoreError(f"DPoP replay table write failed: {type(e).__name__}") from e
         return True

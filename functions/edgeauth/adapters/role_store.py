@@ -10,8 +10,12 @@ oldest, as the verified-token cache does), so tokens carrying many distinct grou
 the container's memory without limit; and at most :data:`MAX_CACHED_PRINCIPALS` principals.
 
 Faults fail closed: throttling, timeouts, access denied or a missing table raise
-:class:`RoleStoreError` after botocore's bounded retries; unprocessed keys are retried a bounded
+:class:`RoleStoreError` after the client's bounded retries; unprocessed keys are retried a bounded
 number of times and then raise too. Nothing is cached from a failed read.
+
+The client is the authorizer's own (:class:`edgeauth.adapters.dynamodb.DynamoDBClient`, no boto3
+on the request path) or, in the CLI's ``explain`` and in tests, boto3's: both answer
+``batch_get_item`` alike and fail with :func:`~edgeauth.adapters.dynamodb.client_failures`.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from edgeauth import constants as C
+from edgeauth.adapters.dynamodb import client_failures, failure_code
 from edgeauth.core.errors import RoleStoreError
 from edgeauth.core.roles import (
     Decision,
@@ -37,7 +42,7 @@ from edgeauth.core.roles import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from edgeauth.adapters.dynamodb import TableClient
 
 Key = tuple[str, str]
 
@@ -129,10 +134,10 @@ class RoleStore:
     def __init__(
         self,
         table_name: str,
-        client: DynamoDBClient | None = None,
+        client: TableClient | None = None,
         *,
         cache_ttl: float = 30.0,
-        client_factory: Callable[[], DynamoDBClient] | None = None,
+        client_factory: Callable[[], TableClient] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_items: int = MAX_CACHED_ITEMS,
     ) -> None:
@@ -149,11 +154,17 @@ class RoleStore:
         self._lock = threading.Lock()
 
     @property
-    def client(self) -> DynamoDBClient:
+    def client(self) -> TableClient:
         if self._client is None:
             if self._client_factory is None:
                 raise RoleStoreError("no DynamoDB client configured")
             self._client = self._client_factory()
+        return self._client
+
+    @property
+    def built_client(self) -> TableClient | None:
+        """The client if it exists already (given, or built by a read or :meth:`warm`); unlike
+        :attr:`client`, never builds one (the SnapStart restore hook resets it only if it exists)."""
         return self._client
 
     def warm(self) -> None:
@@ -317,8 +328,6 @@ class RoleStore:
                 del self._items[key]
 
     def _batch_get(self, keys: list[Key]) -> dict[Key, dict[str, Any]]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         pk, sk = C.TABLE_PARTITION_KEY, C.TABLE_SORT_KEY
         request: dict[str, Any] = {
             self.table_name: {"Keys": [{pk: {"S": k[0]}, sk: {"S": k[1]}} for k in keys]}
@@ -327,11 +336,8 @@ class RoleStore:
         for attempt in range(UNPROCESSED_RETRIES + 1):
             try:
                 resp = self.client.batch_get_item(RequestItems=request)
-            except ClientError as e:
-                code = e.response.get("Error", {}).get("Code", "ClientError")
-                raise RoleStoreError(f"role table read failed: {code}") from e
-            except BotoCoreError as e:
-                raise RoleStoreError(f"role table read failed: {type(e).__name__}") from e
+            except client_failures() as e:
+                raise RoleStoreError(f"role table read failed: {failure_code(e)}") from e
             for raw in resp.get("Responses", {}).get(self.table_name, []):
                 item = item_to_python(raw)
                 found[(str(item.get(pk)), str(item.get(sk)))] = item
@@ -342,43 +348,3 @@ class RoleStore:
             if attempt < UNPROCESSED_RETRIES:
                 time.sleep(0.02 * (2**attempt))
         raise RoleStoreError("role table read failed: unprocessed keys after retries")
-
-
-def dynamodb_client_factory(
-    region: str | None, endpoint_url: str | None, timeout: float
-) -> Callable[[], DynamoDBClient]:
-    """Build the client lazily (first use), with short timeouts and bounded standard retries.
-
-    Cold start (README "Benchmarks"): the client is created from a botocore session directly.
-    ``boto3.client`` creates the very same botocore client, but importing ``boto3`` also imports
-    ``s3transfer`` (and with it ``multiprocessing``, ``concurrent.futures``...), which costs a
-    cold start about 0.3 s of CPU and 3 MB of peak memory for nothing a DynamoDB client uses. After
-    the client exists, ``gc.freeze()`` moves the objects loaded so far (botocore's service model,
-    endpoint rules...) out of the collector's reach, so no later full collection walks them again
-    (about 20 ms each, measured).
-    """
-
-    def build() -> DynamoDBClient:
-        import gc
-
-        import botocore.session
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            # ``total_max_attempts``: botocore's ``max_attempts`` counts retries, not attempts, so it
-            # made 4 attempts where the README promises 3 (found by tests/faults).
-            retries={"total_max_attempts": 3, "mode": "standard"},
-            tcp_keepalive=True,
-        )
-        client = cast(
-            "DynamoDBClient",
-            botocore.session.get_session().create_client(
-                "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
-            ),
-        )
-        gc.freeze()
-        return client
-
-    return build

@@ -6,8 +6,10 @@ Usable from the benchmark suite (``bench/``) or a shell::
 
 ``baseline`` is what any consumer must do: base64-decode, gunzip, parse the subscription JSON and
 parse each line's JSON. ``consumer`` is the whole of :func:`edgeauth.audit.consumer.normalise_record`
-plus what the writer does before the network (serialising each event and planning the
-``PutLogEvents`` batches). Both are CPU time (``time.process_time``), no I/O.
+plus what the shard writer does per record before the network (each event as a log line: rendered,
+timestamp clamped; the record planned into ``PutLogEvents`` calls). Both are CPU time
+(``time.process_time``), no I/O. The per-batch work (two checkpoint writes, one call per megabyte)
+is I/O, modelled in ``bench/capacity.py``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from edgeauth import constants as C
-from edgeauth.audit.batching import LogLine, plan_batches
+from edgeauth.audit.batching import plan_calls
 from edgeauth.audit.consumer import KinesisSource, normalise_record
+from edgeauth.audit.schema import AuditSources
 from edgeauth.audit.subscription import decode_base64_record, decode_record_data
+from edgeauth.audit.writer import AuditLogWriter
 from edgeauth.core.audit_line import DecisionRecord, decision_line
 
 
@@ -41,26 +45,25 @@ class BenchResult:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
+SOURCES = AuditSources(authorizer_log_group="/aws/lambda/authorizer", access_log_group="api-access")
+"""The source log groups of :func:`synthetic_records` (a record's kind comes from its group)."""
+
+
 def synthetic_records(
     records: int = 200, lines_per_record: int = 50, seed_ms: int = 1_700_000_000_000
 ) -> list[KinesisSource]:
-    """Kinesis records shaped like CloudWatch Logs subscription payloads: decision and access lines."""
+    """Kinesis records shaped like CloudWatch Logs subscription payloads: even records carry decision
+    lines from the authorizer's log group, odd ones access lines from the access log group (one
+    payload holds the lines of one log group, as CloudWatch Logs sends them)."""
     out: list[KinesisSource] = []
-    access = {k: "-" for k in C.ACCESS_LOG_FIELDS}
-    access.update(
-        requestId="r",
-        httpMethod="GET",
-        resourcePath="/accounts/{id}",
-        path="/accounts/1",
-        status="200",
-        responseLatency="12",
-        apiKeyId="k",
-    )
+    access = {k: "-" for k in C.ACCESS_LOG_FIELDS_COMPACT}  # the stack's default format
+    access.update({"requestId": "r", "m": "GET", "res": "/accounts/{id}", "p": "/accounts/1"})
+    access.update({"status": "200", "lat": "12", "key": "k"})
     for r in range(records):
         events = []
         for i in range(lines_per_record):
-            if i % 2:
-                msg = json.dumps(access)
+            if r % 2:
+                msg = json.dumps(access, separators=(",", ":"))
             else:
                 msg = decision_line(
                     DecisionRecord(
@@ -80,7 +83,7 @@ def synthetic_records(
         doc = {
             "messageType": "DATA_MESSAGE",
             "owner": "123456789012",
-            "logGroup": "g",
+            "logGroup": SOURCES.access_log_group if r % 2 else SOURCES.authorizer_log_group,
             "logStream": "s",
             "subscriptionFilters": ["f"],
             "logEvents": events,
@@ -97,10 +100,13 @@ def _baseline(src: KinesisSource) -> int:
     return len(payload.log_events)
 
 
+_WRITER = AuditLogWriter("audit", client=None)  # lines() renders and clamps; it calls nothing
+
+
 def _consumer(src: KinesisSource) -> int:
-    norm = normalise_record(src)
-    lines = [LogLine(e.time_ms, e.to_json(), e.id) for e in norm.events]
-    plan_batches(lines)
+    norm = normalise_record(src, SOURCES)
+    lines = _WRITER.lines(norm.events)
+    plan_calls([(int(src.sequence_number), lines)])
     return len(lines)
 
 

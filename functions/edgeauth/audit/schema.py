@@ -1,4 +1,4 @@
-"""The audit event schema (version :data:`edgeauth.constants.AUDIT_SCHEMA_VERSION`) and its builders.
+"""The audit event schema (version :data:`edgeauth.constants.AUDIT_EVENT_VERSION`) and its builders.
 
 One audit event is one flat JSON object, written as one log event in the audit log group, so that
 CloudWatch Logs Insights discovers every key as a field. Every event has:
@@ -6,44 +6,54 @@ CloudWatch Logs Insights discovers every key as a field. Every event has:
 =============  ==========================================================================
 key            meaning
 =============  ==========================================================================
-audit_version  schema version (``1``); a reader that sees a newer version must not guess
+audit_version  schema version (``2``; version 1 events carried the fields noted below);
+               a reader that sees a newer version must not guess
 kind           ``decision`` | ``access`` | ``role_change`` | ``malformed``
 id             32 hex characters, a hash of the event's source coordinates (see below)
 time           ISO-8601 UTC with milliseconds (``2024-05-01T12:00:00.123Z``); the log event's
-               timestamp is the same instant
-source         where it came from: the source log group, or ``dynamodb`` / ``kinesis``
+               timestamp is the same instant (unless outside what CloudWatch Logs accepts)
 truncated      comma-separated names of fields that were cut (absent when none was)
 =============  ==========================================================================
 
 Kinds and their fields (absent when unknown; never ``null`` in the written JSON):
 
-* ``decision`` (the authorizer's line, :mod:`edgeauth.core.audit_line`): ``decision``, ``reason``,
-  ``rule``, ``iss``, ``sub``, ``kid``, ``jti``, ``client_id``, ``roles`` (comma-separated),
-  ``method``, ``resource``, ``path``, ``source_ip``, ``request_id``, ``api_id``, ``stage``,
-  ``latency_ms``, ``role_cache_hit`` (0/1), ``xray_trace_id``, ``service``.
-* ``access`` (API Gateway's access log, :data:`edgeauth.constants.ACCESS_LOG_FIELDS`): ``request_id``,
-  ``method``, ``resource``, ``path``, ``status``, ``latency_ms``, ``integration_latency_ms``,
-  ``integration_status``, ``authorizer_status``, ``authorizer_latency_ms``, ``authorizer_error``,
-  ``api_key_id``, ``principal``, ``iss``, ``sub``, ``client_id``, ``roles``, ``source_ip``,
-  ``user_agent``, ``api_id``, ``stage``, ``protocol``, ``response_length``, ``error_message``,
-  ``error_type``, and two derived fields: ``refused_by`` (``gateway`` when API Gateway refused before
-  the authorizer ran: missing token 401, unknown route 403, 429; ``authorizer``; ``backend``; absent
-  for a success) and ``reason`` (a stable code such as ``missing_token``, ``unknown_route``,
-  ``throttled``, ``quota_exceeded``, ``access_denied``; absent for a success).
-* ``role_change`` (:func:`role_change_event`): ``actor``, ``action`` (``insert``/``modify``/``remove``),
-  ``entity`` (``role``/``subject``/``group``/``client``/``other``), ``pk``, ``sk``, ``role``, ``iss``,
-  ``sub``, ``group``, ``client_id``, ``changed`` (comma-separated attribute names), ``version``
-  and ``diff`` (nested: ``diff.<attr>.old``/``.new`` for scalars, ``.added``/``.removed`` for lists).
-* ``malformed``: a source line or record that could not be normalised: ``error`` (a stable code),
-  ``excerpt`` (the start of the raw text, JSON-escaped like every other value).
+* ``decision`` (the authorizer's line, :mod:`edgeauth.core.audit_line`, from the authorizer's log
+  group only): ``decision``, ``reason``, ``rule``, ``iss``, ``sub``, ``kid``, ``jti``, ``client_id``,
+  ``roles`` (comma-separated), ``method``, ``resource``, ``path``, ``source_ip``, ``request_id``,
+  ``latency_ms``, ``role_cache_hit`` (0/1), ``xray_trace_id``.
+* ``access`` (API Gateway's access log, either format of :data:`edgeauth.constants.ACCESS_LOG_FORMATS`,
+  from the access log group only): ``request_id``, ``method``, ``resource``, ``path``, ``status``,
+  ``latency_ms``, ``integration_latency_ms``, ``integration_status``, ``authorizer_status``,
+  ``authorizer_latency_ms``, ``authorizer_error``, ``api_key_id``, ``iss``, ``sub``, ``client_id``,
+  ``roles``, ``source_ip``, ``user_agent``, ``response_length``, ``error_message``, ``error_type``,
+  and two derived fields: ``refused_by`` (``gateway`` when API Gateway refused before the authorizer
+  ran: missing token 401, unknown route 403, 429; ``authorizer``; ``backend``; absent for a success)
+  and ``reason`` (a stable code such as ``missing_token``, ``unknown_route``, ``throttled``,
+  ``quota_exceeded``, ``access_denied``; absent for a success).
+* ``role_change`` (:func:`role_change_event`): ``source`` (``dynamodb``), ``actor``, ``action``
+  (``insert``/``modify``/``remove``), ``entity`` (``role``/``subject``/``group``/``client``/``other``),
+  ``pk``, ``sk``, ``role``, ``iss``, ``sub``, ``group``, ``client_id``, ``changed`` (comma-separated
+  attribute names), ``version`` and ``diff`` (nested: ``diff.<attr>.old``/``.new`` for scalars,
+  ``.added``/``.removed`` for lists).
+* ``malformed``: a source line or record that could not be normalised, or a line of a log group that
+  is not a source: ``source`` (the log group, or ``kinesis``), ``source_stream``, ``error`` (a
+  stable code), ``excerpt`` (the start of the raw text, JSON-escaped like every other value).
+
+Version 2 leaves out what every decision and access event of one audit log group would repeat:
+``source`` (the kind says which group), ``api_id``, ``stage`` and ``service``, and the access log's
+``principal`` (the authorizer sets it to ``sub``) and ``protocol``. Version 1 events had them.
 
 Ids. ``id`` is deterministic from the source: for log lines the CloudWatch Logs event id (with the
 group and stream), for role changes the DynamoDB stream record's ``eventID``, for undecodable Kinesis
 records the shard and sequence number. A redelivered source therefore yields the same id, which is
 what the writer deduplicates on.
 
-Safety. Every value a caller controls is placed in the object by ``json.dumps`` (ASCII-escaped): a
-subject containing a newline and JSON stays one string field and cannot add or override keys.
+Safety. An event's kind comes from where its line was logged (:class:`AuditSources`: the authorizer's
+log group gives ``decision`` events, the access log group ``access`` events), never from the line's
+content, and an access line that does not have the access log format's shape is ``malformed``: see
+:func:`normalise_log_event`. Every value a caller controls is placed in the object by ``json.dumps``
+(ASCII-escaped): a subject containing a newline and JSON stays one string field and cannot add or
+override keys.
 Strings longer than their field's limit are cut and end with :data:`TRUNCATION_MARKER`, and the field
 is named in ``truncated``: an oversized line is shortened, never dropped.
 """
@@ -89,6 +99,11 @@ ERR_DUPLICATE_KEYS: Final = "duplicate_keys"
 ERR_BAD_DECISION: Final = "bad_decision_line"
 ERR_UNKNOWN_VERSION: Final = "unknown_audit_version"
 ERR_UNDECODABLE_RECORD: Final = "undecodable_record"
+ERR_NOT_ACCESS_FORMAT: Final = "not_access_log_format"
+"""An access log line with a key outside the stage's access log format, or a value that is not a string."""
+ERR_UNKNOWN_SOURCE: Final = "unknown_source"
+"""A line from a log group that is neither of the stack's source groups."""
+
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -120,7 +135,7 @@ class AuditEvent:
     def to_json(self) -> str:
         """The event as one JSON line (ASCII, no newline), at most :data:`MAX_EVENT_BYTES` bytes."""
         body: dict[str, Any] = {
-            "audit_version": C.AUDIT_SCHEMA_VERSION,
+            "audit_version": C.AUDIT_EVENT_VERSION,
             "kind": self.kind,
             "id": self.id,
             "time": iso_time(self.time_ms),
@@ -137,6 +152,29 @@ class AuditEvent:
                     body[key] = self.fields[key]
             text = _encode(body)
         return text
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSources:
+    """The stack's two source log groups. A line's kind comes from the group it was logged to (the
+    subscription payload's ``logGroup``), never from its content: see :func:`normalise_log_event`."""
+
+    authorizer_log_group: str
+    access_log_group: str
+
+    def __post_init__(self) -> None:
+        if not self.authorizer_log_group or not self.access_log_group:
+            raise ValueError("both source log groups are required")
+        if self.authorizer_log_group == self.access_log_group:
+            raise ValueError("the authorizer and access log groups must differ")
+
+    def kind_of(self, log_group: str) -> str | None:
+        """``decision`` for the authorizer's group, ``access`` for the access log group, else ``None``."""
+        if log_group == self.authorizer_log_group:
+            return KIND_DECISION
+        if log_group == self.access_log_group:
+            return KIND_ACCESS
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,56 +373,79 @@ def is_platform_line(message: str) -> bool:
 _MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
-def normalise_log_event(src: SourceLogEvent) -> AuditEvent | None:
+def normalise_log_event(src: SourceLogEvent, source_kind: str | None) -> AuditEvent | None:
     """The audit event for one source log line, or ``None`` for a line that is not audit data.
 
-    ``None`` is returned only for lines that are recognisably something else: Lambda platform lines
-    and JSON objects that are neither a decision line nor an access log line (other application
-    logs in the authorizer's group). Callers count them. Anything that looks like audit data but
-    cannot be read becomes a ``malformed`` event. Never raises for any input text.
+    ``source_kind`` is what the line's log group is (:meth:`AuditSources.kind_of`): it alone decides
+    what the line may become, whatever the line says. API Gateway does not escape ``$context``
+    values in access log lines, so a caller can put any key into one (through ``User-Agent``, for
+    example); the content of a line is evidence of nothing.
+
+    * ``decision`` (the authorizer's group): the authorizer's audit line becomes a ``decision``
+      event; Lambda platform lines and other JSON application lines are ``None`` (callers count
+      them); text that is not JSON, or a line shaped like a decision line but not valid, is
+      ``malformed``. An access-shaped line here is just another application line.
+    * ``access`` (the stage's access log group): every line becomes an ``access`` event or a
+      ``malformed`` one (excerpt kept), never ``None`` and never a decision. It is ``malformed``
+      unless it is a JSON object without repeated keys, whose keys are all keys of one access log
+      format (:data:`ACCESS_FORMATS`: the compact or the full one) and whose values are all strings, as API Gateway
+      writes them: an injected key is either repeated, outside the format, or leaves a value that
+      is an object (to swallow the real keys that follow), so each is caught.
+    * ``None`` (any other group): ``malformed`` with error :data:`ERR_UNKNOWN_SOURCE`.
+
+    Never raises for any input text.
     """
     eid = event_id("cwl", src.log_group, src.log_stream, src.event_id)
+    if source_kind is None or source_kind not in (KIND_DECISION, KIND_ACCESS):
+        return _malformed(eid, src, ERR_UNKNOWN_SOURCE)
     try:
         body = _loads_strict(src.message)
     except _DuplicateKeyError:
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_DUPLICATE_KEYS,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_DUPLICATE_KEYS)
     except (ValueError, RecursionError):
-        if is_platform_line(src.message):
+        if source_kind == KIND_DECISION and is_platform_line(src.message):
             return None
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_NOT_JSON,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_NOT_JSON)
     if not isinstance(body, dict):
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_NOT_OBJECT,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_NOT_OBJECT)
+    if source_kind == KIND_ACCESS:
+        fmt = _access_format(body)
+        if fmt is None:
+            return _malformed(eid, src, ERR_NOT_ACCESS_FORMAT)
+        return _access(eid, src, body, fmt)
     if body.get("event") == "decision" or body.get("message") == C.AUDIT_DECISION_MESSAGE:
         return _decision(eid, src, body)
-    if "requestId" in body and "status" in body:
-        return _access(eid, src, body)
     return None
 
 
+def _malformed(eid: str, src: SourceLogEvent, error: str) -> AuditEvent:
+    return malformed_event(
+        id=eid,
+        time_ms=src.timestamp_ms,
+        source=src.log_group,
+        log_stream=src.log_stream,
+        error=error,
+        excerpt=src.message,
+    )
+
+
+def _access_format(body: dict[str, Any]) -> _AccessFormat | None:
+    """The access log format the line has: only keys of that format (the compact or the full one),
+    every value a string (API Gateway quotes each one). ``None`` when it has neither's shape."""
+    keys = body.keys()
+    if "requestId" not in keys:
+        return None
+    for fmt in (ACCESS_FORMATS["compact"], ACCESS_FORMATS["full"]):
+        if keys <= fmt.keys:
+            return fmt if all(type(v) is str for v in body.values()) else None
+    return None
+
+
+# Not kept (version 2 leaves out what every event of the group would repeat): the line's ``api_id``,
+# ``stage`` and ``service``, and the source log group (the kind says it).
 _DECISION_TEXT_FIELDS: Final = (
     *("decision", "reason", "rule", "iss", "sub", "kid", "jti", "client_id", "roles"),
-    *("method", "resource", "path", "source_ip", "request_id", "api_id", "stage"),
+    *("method", "resource", "path", "source_ip", "request_id"),
 )
 
 
@@ -397,25 +458,10 @@ def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent
         and isinstance(body.get("reason"), str)
     )
     if not valid:
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_BAD_DECISION,
-            excerpt=src.message,
-        )
-    if version != C.AUDIT_SCHEMA_VERSION:
-        return malformed_event(
-            id=eid,
-            time_ms=src.timestamp_ms,
-            source=src.log_group,
-            log_stream=src.log_stream,
-            error=ERR_UNKNOWN_VERSION,
-            excerpt=src.message,
-        )
+        return _malformed(eid, src, ERR_BAD_DECISION)
+    if type(version) is not int or version != C.AUDIT_SCHEMA_VERSION:
+        return _malformed(eid, src, ERR_UNKNOWN_VERSION)
     f = _Fields()
-    f.text("source", src.log_group)
     values = f.values
     for key in _DECISION_TEXT_FIELDS:
         value = body.get(key)
@@ -426,7 +472,6 @@ def _decision(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent
     f.number("latency_ms", body.get("latency_ms"))
     f.number("role_cache_hit", body.get("RoleCacheHit"))
     f.text("xray_trace_id", body.get("xray_trace_id"))
-    f.text("service", body.get("service"))
     return AuditEvent(id=eid, kind=KIND_DECISION, time_ms=src.timestamp_ms, fields=f.done())
 
 
@@ -452,49 +497,73 @@ _GATEWAY_REASONS: Final = {
 }
 
 
-# The access line's fields in output order: (event key, access log key, is a number). ``roles``
-# is read apart (a JSON list in a string is flattened).
-_ACCESS_FIELDS: Final = (
-    ("request_id", "requestId", False),
-    ("method", "httpMethod", False),
-    ("resource", "resourcePath", False),
-    ("path", "path", False),
-    ("status", "status", True),
-    ("latency_ms", "responseLatency", True),
-    ("integration_latency_ms", "integrationLatency", True),
-    ("integration_status", "integrationStatus", True),
-    ("authorizer_status", "authorizerStatus", True),
-    ("authorizer_latency_ms", "authorizerLatency", True),
-    ("authorizer_error", "authorizerError", False),
-    ("api_key_id", "apiKeyId", False),
-    ("principal", "principalId", False),
-    ("iss", "iss", False),
-    ("sub", "sub", False),
-    ("client_id", "clientId", False),
-    ("roles", "roles", False),
-    ("source_ip", "sourceIp", False),
-    ("user_agent", "userAgent", False),
-    ("api_id", "apiId", False),
-    ("stage", "stage", False),
-    ("protocol", "protocol", False),
-    ("response_length", "responseLength", True),
-    ("error_message", "errorMessage", False),
-    ("error_type", "errorResponseType", False),
+# The access line's fields in output order: (event key, key in the full format, key in the compact
+# format, is a number). ``roles`` is read apart (a JSON list in a string is flattened); the request's
+# time (``requestTimeEpoch`` / ``t``) becomes the event's time. Not read (version 2 leaves out what
+# every event would repeat, or another field says): ``extendedRequestId``, ``principalId`` (= ``sub``),
+# ``apiId``, ``stage``, ``protocol``.
+_ACCESS_MAP: Final = (
+    ("request_id", "requestId", "requestId", False),
+    ("method", "httpMethod", "m", False),
+    ("resource", "resourcePath", "res", False),
+    ("path", "path", "p", False),
+    ("status", "status", "status", True),
+    ("latency_ms", "responseLatency", "lat", True),
+    ("integration_latency_ms", "integrationLatency", "ilat", True),
+    ("integration_status", "integrationStatus", "ist", True),
+    ("authorizer_status", "authorizerStatus", "ast", True),
+    ("authorizer_latency_ms", "authorizerLatency", "alat", True),
+    ("authorizer_error", "authorizerError", "aerr", False),
+    ("api_key_id", "apiKeyId", "key", False),
+    ("iss", "iss", "iss", False),
+    ("sub", "sub", "sub", False),
+    ("client_id", "clientId", "cid", False),
+    ("roles", "roles", "rol", False),
+    ("source_ip", "sourceIp", "ip", False),
+    ("user_agent", "userAgent", "ua", False),
+    ("response_length", "responseLength", "len", True),
+    ("error_message", "errorMessage", "err", False),
+    ("error_type", "errorResponseType", "et", False),
 )
 
 
-def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
+@dataclass(frozen=True, slots=True)
+class _AccessFormat:
+    keys: frozenset[str]
+    fields: tuple[tuple[str, str, bool], ...]  # (event key, line key, is a number)
+    roles: str
+    time: str
+
+
+ACCESS_FORMATS: Final = {
+    "full": _AccessFormat(
+        frozenset(C.ACCESS_LOG_FIELDS),
+        tuple((event, full, number) for event, full, _, number in _ACCESS_MAP),
+        "roles",
+        "requestTimeEpoch",
+    ),
+    "compact": _AccessFormat(
+        frozenset(C.ACCESS_LOG_FIELDS_COMPACT),
+        tuple((event, compact, number) for event, _, compact, number in _ACCESS_MAP),
+        "rol",
+        "t",
+    ),
+}
+"""How each access log format of :data:`edgeauth.constants.ACCESS_LOG_FORMATS` is read."""
+
+
+def _access(eid: str, src: SourceLogEvent, body: dict[str, Any], fmt: _AccessFormat) -> AuditEvent:
     f = _Fields()
-    f.text("source", src.log_group)
     values = f.values
     limit = MAX_FIELD_CHARS
-    for key, name, is_number in _ACCESS_FIELDS:
+    roles_key = fmt.roles
+    for key, name, is_number in fmt.fields:
         value = body.get(name)
         if is_number:
             parsed = _number(value)
             if parsed is not None:
                 values[key] = parsed
-        elif name == "roles":
+        elif name == roles_key:
             if isinstance(value, str) and value.startswith("["):
                 # RecursionError: "[[[[…" thousands deep; the text is then kept as it is.
                 with contextlib.suppress(ValueError, RecursionError):
@@ -514,7 +583,7 @@ def _access(eid: str, src: SourceLogEvent, body: dict[str, Any]) -> AuditEvent:
     )
     f.raw("refused_by", refused_by)
     f.raw("reason", reason)
-    time_ms = _number(body.get("requestTimeEpoch"))
+    time_ms = _number(body.get(fmt.time))
     # A time outside what an ISO-8601 timestamp can show (year 9999) would overflow when rendered:
     # such a line keeps its CloudWatch Logs timestamp instead.
     when = src.timestamp_ms

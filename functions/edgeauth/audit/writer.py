@@ -1,13 +1,22 @@
-"""``AuditLogWriter``: the adapter that writes audit events to the audit log group, exactly once.
+"""``AuditLogWriter``: the adapter that talks to the audit log group (the only one here).
 
-How a retry is recognised (the dedupe design)
-----------------------------------------------
+Two ways of using it:
+
+* the audit consumer's (Kinesis → audit log group): one log stream per Kinesis shard
+  (:func:`stream_for_shard`), written with single ``PutLogEvents`` attempts (:meth:`put_lines`)
+  under the per-shard checkpoint of :mod:`edgeauth.audit.shard_writer`, which decides what to
+  write and when a window of the stream must be read back (:meth:`ids_between`). See that module
+  for the exactly-once design;
+* the role-events function's (one DynamoDB stream record → one ``role_change`` event, rare):
+  :meth:`write`, idempotent per log stream, described below.
+
+Idempotent per log stream (:meth:`write`)
+-----------------------------------------
 ``PutLogEvents`` is not idempotent (sequence tokens, and with them ``DataAlreadyAcceptedException``,
-are gone), so the writer makes the *log stream* the unit of idempotence:
+are gone), so :meth:`write` makes the *log stream* the unit of idempotence:
 
-1. Every source unit gets a deterministic log stream name: one per Kinesis record
-   (:func:`stream_for_kinesis_record`, from the stream, shard and sequence number) and one per
-   DynamoDB stream record for role changes (:func:`stream_for_role_change`). A redelivered record
+1. Every source unit gets a deterministic log stream name: one per DynamoDB stream record for role
+   changes (:func:`stream_for_role_change`). A redelivered record
    maps to the same log stream, whatever the batch around it looks like (partial-failure retries,
    bisected batches, a crash, a different container).
 2. :meth:`AuditLogWriter.write` first calls ``CreateLogStream``. If that succeeds the stream is new,
@@ -17,12 +26,12 @@ are gone), so the writer makes the *log stream* the unit of idempotence:
 3. Events are put in chronological batches within the service limits; after a crash between two
    batches the readback finds the first batch and the retry writes only the rest.
 
-So a retry never duplicates an event and a crash never loses one (the Kinesis record is redelivered
-until the consumer reports it done). What it relies on: a ``PutLogEvents`` call that returned is
+So a retry never duplicates an event and a crash never loses one (the stream record is redelivered
+until the function reports it done). What it relies on: a ``PutLogEvents`` call that returned is
 visible to ``GetLogEvents`` by the time the record is redelivered. On AWS that is near-immediate but
 not documented as strongly consistent, so the writer waits ``settle_seconds`` before a readback (only
-on the redelivery path). Cost: one ``CreateLogStream`` per Kinesis record (account quota 50 TPS,
-adjustable); one CloudWatch Logs subscription record usually carries many log lines.
+on the redelivery path). Cost: one ``CreateLogStream`` per source unit (account quota 50 TPS,
+adjustable): fine for role edits, which people make; the consumer's shard streams are created once.
 
 Errors are typed (:class:`AuditWriteError` and subclasses) so that the consumer fails just the
 record concerned and Kinesis redelivers it. A missing log group raises
@@ -70,6 +79,11 @@ class AuditWriteRejectedError(AuditWriteError):
     """``PutLogEvents`` rejected some events (``rejectedLogEventsInfo``)."""
 
 
+class AuditWriteUncertainError(AuditWriteError):
+    """A ``PutLogEvents`` call whose outcome is unknown (its answer was lost: a read timeout, a dropped
+    connection, a server error): its events may or may not be in the stream."""
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """``written`` events were put now; ``duplicates`` were already in the stream (a retry)."""
@@ -85,10 +99,10 @@ def stream_name(*parts: str) -> str:
     return name[:512]
 
 
-def stream_for_kinesis_record(stream_arn_or_name: str, shard_id: str, sequence_number: str) -> str:
-    """The deterministic log stream of one Kinesis record (``kinesis/<stream>/<shard>/<sequence>``)."""
+def stream_for_shard(stream_arn_or_name: str, shard_id: str) -> str:
+    """The audit consumer's log stream of one Kinesis shard (``kinesis/<stream>/<shard>``)."""
     kinesis_stream = stream_arn_or_name.rsplit("/", 1)[-1] or "stream"
-    return stream_name("kinesis", kinesis_stream, shard_id, sequence_number)
+    return stream_name("kinesis", kinesis_stream, shard_id)
 
 
 def stream_for_role_change(stream_event_id: str) -> str:
@@ -105,6 +119,35 @@ def _default_client() -> CloudWatchLogsClient:
     from edgeauth import constants as C
 
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+    endpoint = os.environ.get(C.ENV_ENDPOINT_URL) or None
+    client: CloudWatchLogsClient = boto3.client("logs", config=config, endpoint_url=endpoint)
+    return client
+
+
+PUT_CONNECT_TIMEOUT: Final = 0.5
+PUT_READ_TIMEOUT: Final = 1.5
+"""Seconds; one ``PutLogEvents`` attempt of the consumer ends (client side) within their sum."""
+
+
+def consumer_client() -> CloudWatchLogsClient:
+    """The audit consumer's client: short timeouts and no retries of botocore's own.
+
+    botocore would retry a call whose answer was lost (a read timeout), writing its events twice;
+    the consumer retries only calls that were refused (throttling), and only while it holds its
+    shard's lease (:mod:`edgeauth.audit.shard_writer`).
+    """
+    import os
+
+    import boto3
+    from botocore.config import Config
+
+    from edgeauth import constants as C
+
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=PUT_CONNECT_TIMEOUT,
+        read_timeout=PUT_READ_TIMEOUT,
+    )
     endpoint = os.environ.get(C.ENV_ENDPOINT_URL) or None
     client: CloudWatchLogsClient = boto3.client("logs", config=config, endpoint_url=endpoint)
     return client
@@ -193,6 +236,74 @@ class AuditLogWriter:
                 return ids
             token = nxt
 
+    def put_lines(self, stream: str, lines: Sequence[LogLine]) -> list[int]:
+        """One ``PutLogEvents`` attempt of ``lines`` (chronological, within the call limits).
+
+        Returns the indexes of the lines CloudWatch Logs rejected (too old, too new, past the
+        group's retention) while it accepted the others. Creates the stream when it does not exist
+        yet (once per shard). Raises :class:`AuditWriteThrottledError` (refused: nothing written),
+        :class:`AuditWriteUncertainError` (the outcome is unknown), :class:`AuditLogGroupMissingError`
+        or :class:`AuditWriteError` (refused).
+        """
+        events: Any = [{"timestamp": ln.timestamp, "message": ln.message} for ln in lines]
+        for attempt in range(2):
+            try:
+                resp = self.client.put_log_events(
+                    logGroupName=self.log_group, logStreamName=stream, logEvents=events
+                )
+            except Exception as e:
+                if error_code(e) == "ResourceNotFoundException" and attempt == 0:
+                    self._ensure_stream(stream)  # the shard's first batch (or the stream was deleted)
+                    continue
+                raise self._translate(e, uncertain_possible=True) from e
+            return _rejected_indexes(resp.get("rejectedLogEventsInfo"), len(lines))
+        raise AuditLogGroupMissingError(f"audit log stream {self.log_group}/{stream} not found")
+
+    def ids_between(self, stream: str, start_ms: int, end_ms: int) -> set[str]:
+        """The ``id`` of every audit event in ``stream`` with a log timestamp in ``[start_ms, end_ms)``.
+
+        Pages through ``GetLogEvents`` until a page hands back the token it was given (a page may be
+        empty while more follow). A missing stream holds nothing.
+        """
+        ids: set[str] = set()
+        token: str | None = None
+        created_checked = False
+        created_checked = False
+        while True:
+            kwargs: dict[str, Any] = {
+                "logGroupName": self.log_group,
+                "logStreamName": stream,
+                "startFromHead": True,
+                "startTime": max(0, start_ms),
+                "endTime": max(start_ms + 1, end_ms),
+            }
+            if token:
+                kwargs["nextToken"] = token
+            try:
+                resp = self.client.get_log_events(**kwargs)
+            except Exception as e:
+                if error_code(e) != "ResourceNotFoundException" or token is not None or created_checked:
+                    raise self._translate(e) from e
+                # No such stream (its writer stopped before its first call) or no such group:
+                # creating the stream tells them apart, without reading any other resource.
+                created_checked = True
+                if self._ensure_stream(stream):
+                    return ids  # it did not exist: nothing in it
+                continue
+
+            for ev in resp.get("events", []):
+                event_id = id_of(ev.get("message", ""))
+                if event_id is not None:
+                    ids.add(event_id)
+            nxt = resp.get("nextForwardToken")
+            if not nxt or nxt == token:
+                return ids
+            token = nxt
+
+    def lines(self, events: Sequence[AuditEvent]) -> list[LogLine]:
+        """Each event once (by id) as a log line, its timestamp clamped into what CloudWatch accepts."""
+        return self._lines(events)
+
     # --- internals ------------------------------------------------------------------------------------
 
     def _lines(self, events: Sequence[AuditEvent]) -> list[LogLine]:
@@ -214,7 +325,7 @@ class AuditLogWriter:
             self.client.create_log_stream(logGroupName=self.log_group, logStreamName=stream)
             return True
         except Exception as e:
-            code = _error_code(e)
+            code = error_code(e)
             if code == "ResourceAlreadyExistsException":
                 return False
             if code == "ResourceNotFoundException" and self.create_missing_group:
@@ -223,7 +334,7 @@ class AuditLogWriter:
                     self.client.create_log_stream(logGroupName=self.log_group, logStreamName=stream)
                     return True
                 except Exception as e2:
-                    if _error_code(e2) == "ResourceAlreadyExistsException":
+                    if error_code(e2) == "ResourceAlreadyExistsException":
                         return False
                     raise self._translate(e2) from e2
             raise self._translate(e) from e
@@ -232,7 +343,7 @@ class AuditLogWriter:
         try:
             self.client.create_log_group(logGroupName=self.log_group)
         except Exception as e:
-            if _error_code(e) != "ResourceAlreadyExistsException":
+            if error_code(e) != "ResourceAlreadyExistsException":
                 raise self._translate(e) from e
 
     def _put(self, stream: str, batch: list[LogLine]) -> None:
@@ -249,18 +360,72 @@ class AuditLogWriter:
                 f"PutLogEvents rejected events in {self.log_group}/{stream}: {dict(rejected)}"
             )
 
-    def _translate(self, e: Exception) -> AuditWriteError:
-        code = _error_code(e)
+    def _translate(self, e: Exception, *, uncertain_possible: bool = False) -> AuditWriteError:
+        code = error_code(e)
         if code == "ResourceNotFoundException":
             return AuditLogGroupMissingError(f"audit log group {self.log_group!r} (or stream) not found")
         if code in _THROTTLE_CODES:
             return AuditWriteThrottledError(f"CloudWatch Logs throttled: {code}")
+        if uncertain_possible and _outcome_unknown(e):
+            return AuditWriteUncertainError(
+                f"CloudWatch Logs call outcome unknown: {code or type(e).__name__}"
+            )
         return AuditWriteError(f"CloudWatch Logs call failed: {code or type(e).__name__}")
 
 
-def _error_code(e: BaseException) -> str | None:
+def error_code(e: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (``None`` for any other exception)."""
     response = getattr(e, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
         return str(code) if code else None
     return None
+
+
+def _outcome_unknown(e: BaseException) -> bool:
+    """True when the request may have been applied although no success came back: its answer was lost
+    (read timeout, dropped connection) or the service failed while handling it (HTTP 5xx). A request
+    that never left (no connection) or that the service refused (HTTP 4xx) was not applied."""
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+    if isinstance(e, ConnectTimeoutError | EndpointConnectionError):
+        return False
+    response = getattr(e, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return isinstance(status, int) and status >= 500
+    return True
+
+
+_ID_KEY = '"id":"'
+
+
+def id_of(message: str) -> str | None:
+    """The ``id`` of an audit event as written (its third key), without parsing the whole line."""
+    at = message.find(_ID_KEY, 0, 80)
+    if at < 0:
+        try:
+            doc = json.loads(message)
+        except ValueError:
+            return None
+        value = doc.get("id") if isinstance(doc, dict) else None
+        return value if isinstance(value, str) else None
+    start = at + len(_ID_KEY)
+    end = message.find('"', start)
+    return message[start:end] if end > start else None
+
+
+def _rejected_indexes(info: Any, count: int) -> list[int]:
+    """The indexes ``rejectedLogEventsInfo`` names: ``[0, tooOldEnd)``, ``[0, expiredEnd)``,
+    ``[tooNewStart, count)``."""
+    if not isinstance(info, dict) or not info:
+        return []
+    rejected: set[int] = set()
+    for key in ("tooOldLogEventEndIndex", "expiredLogEventEndIndex"):
+        end = info.get(key)
+        if isinstance(end, int):
+            rejected.update(range(min(end, count)))
+    start = info.get("tooNewLogEventStartIndex")
+    if isinstance(start, int):
+        rejected.update(range(max(0, start), count))
+    return sorted(rejected)

@@ -4,18 +4,24 @@ Pure: :func:`load_settings` takes a mapping (``os.environ`` in the handler, a di
 either returns :class:`Settings` or raises :class:`ConfigError` naming the setting and the problem.
 The same validation runs at ``cdk synth`` (``infra/config.py`` calls :func:`parse_issuer`), so a bad
 value is caught before deployment and, should one slip through, stops the function at init.
+
+An issuer may name a provider preset (``provider``, :mod:`edgeauth.core.providers`): it is expanded
+here, at cold start, into the same :class:`IssuerSettings` a generic issuer has, plus the preset's
+claim checks; nothing of it is left for the request path but a few dict lookups per new token.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from edgeauth import constants as C
+from edgeauth.core.claims import ClaimCheck, ClaimPath, ClaimPathError, parse_claim_path
 from edgeauth.core.errors import ConfigError
 
 #: Asymmetric JWS algorithms the authorizer can verify. ``none`` and the HMAC family are never
@@ -54,13 +60,29 @@ MAX_JWKS_TIMEOUT = 2.0
 DEFAULT_JWKS_MAX_BYTES = 64 * 1024
 MAX_JWKS_MAX_BYTES = 1024 * 1024
 
+MAX_MAPPED_CLAIMS = 8
+MAX_GROUPS_CLAIMS = 8
+MAX_NAME_CHARS = 32
+
+#: Every value of an issuer's ``provider`` setting: ``generic`` (every setting explicit) and the
+#: presets of :mod:`edgeauth.core.providers` (imported only for an issuer that names one).
+PROVIDERS: Final[tuple[str, ...]] = (
+    "generic",
+    "cognito",
+    "entra",
+    "okta",
+    "auth0",
+    "keycloak",
+    "github-actions",
+    "kubernetes",
+)
+
 REQUIRED: Final = object()
 """The default of a setting that must be given."""
 
 
-@dataclass(frozen=True, slots=True)
-class SettingSpec:
-    """One setting as its loader reads it and the documentation lists it (docs "Configuration").
+class SettingSpec(NamedTuple):
+    """One setting as its loader reads it and the documentation lists it (docs/configuration.md).
 
     The loaders take the name, default and bounds from here (:func:`load_settings`,
     :func:`parse_issuer`, and ``infra/config.py`` for ``cdk.json``), so the generated reference cannot
@@ -68,6 +90,9 @@ class SettingSpec:
     are inclusive bounds of a number (``low_exclusive``: above ``low``), or the shortest/longest length
     of a string; ``choices`` are the
     accepted values; ``default_text`` describes a default that is not a plain value.
+
+    (A named tuple, not a dataclass: this module is imported at every cold start, where a frozen
+    dataclass costs about 2 ms to create, a named tuple a tenth of that.)
     """
 
     name: str
@@ -114,6 +139,8 @@ class SettingSpec:
             return f"above {low:,}, at most {high:,}"
         if "string" in self.kind:
             return f"at least {low} characters" if high is None else f"{low}–{high} characters"
+        if "list" in self.kind and low is None:
+            return f"at most {high:,} entries"
         if high is None:
             return f"≥ {low:,}"
         if low is None:
@@ -124,8 +151,31 @@ class SettingSpec:
 #: The keys of one entry of ``EDGEAUTH_ISSUERS`` (and of a stage's ``issuers`` in ``cdk.json``), in the
 #: order the reference lists them. :func:`parse_issuer` reads defaults and bounds from here.
 ISSUER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "provider",
+        "string",
+        "a preset that expands the few values the provider's admin knows into the settings below plus "
+        "the checks its tokens need (see [Provider presets](#provider-presets))",
+        "generic",
+        choices=PROVIDERS,
+    ),
+    SettingSpec(
+        "name",
+        "string",
+        "the issuer's short name (`a-z`, `0-9`, `-`, starting alphanumeric; unique among the issuers): "
+        "`edgeauth … --issuer-name`",
+        default_text="a preset's provider; none for `generic`",
+        low=1,
+        high=MAX_NAME_CHARS,
+    ),
     SettingSpec("issuer", "string", "exact `iss` value (no normalisation)", REQUIRED),
-    SettingSpec("audiences", "list of strings", "accepted `aud` values (non-empty)", REQUIRED),
+    SettingSpec(
+        "audiences",
+        "list of strings",
+        "accepted `aud` values; empty only with `client_ids` and `aud` not in `required_claims` (the "
+        "client claim is then the recipient check)",
+        REQUIRED,
+    ),
     SettingSpec(
         "jwks_uri",
         "URL",
@@ -173,14 +223,37 @@ ISSUER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec("required_scopes", "list of strings", "scopes every token must carry (`scope` or `scp`)", ()),
     SettingSpec(
         "groups_claim",
-        "string or null",
-        "claim whose values map to roles through group items, e.g. `groups`, `cognito:groups`",
+        "claim path, list of them, or null",
+        "claims whose values map to roles through group items, e.g. `groups`, `cognito:groups`, "
+        "`/realm_access/roles` ([claim paths](#claim-paths))",
+        high=MAX_GROUPS_CLAIMS,
+    ),
+    SettingSpec(
+        "mapped_claims",
+        "claim path, list of them, or null",
+        "claims looked up as group items `<claim>=<value>` ([claim mappings](roles.md#claim-mappings)); "
+        "not with `groups_claim`",
+        high=MAX_MAPPED_CLAIMS,
     ),
     SettingSpec(
         "client_claim",
         "string or null",
-        "claim naming the client for usage keys (`client_id`, `azp`, a tenant claim)",
+        "top-level claim naming the client for usage keys and `client_ids` (`client_id`, `azp`, a tenant "
+        "claim), or null",
         "client_id",
+    ),
+    SettingSpec(
+        "client_ids",
+        "list of strings",
+        "when not empty, the client claim must be present and one of these (else `wrong_client`)",
+        (),
+    ),
+    SettingSpec(
+        "required_claim_values",
+        "object",
+        '`{"<claim path>": ["allowed", …]}`: each claim present, a string, and one of its values (else '
+        "`claim_not_allowed`)",
+        default_text="`{}`",
     ),
     SettingSpec(
         "jwks_max_age_seconds",
@@ -238,6 +311,8 @@ ISSUER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
 )
 _ISSUER = {spec.name: spec for spec in ISSUER_SETTINGS}
 _ISSUER_KEYS = frozenset(_ISSUER)
+_NAME = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{_ISSUER['name'].int_range()[1] - 1}}}")
+"""An issuer's ``name``: as long as its table entry allows, ``a-z``, ``0-9`` and ``-``."""
 
 #: The authorizer's environment, in the order the reference lists it. :func:`load_settings` reads
 #: names, defaults and bounds from here; the CDK app sets each from ``cdk.json``.
@@ -266,8 +341,9 @@ ENVIRONMENT: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         C.ENV_DYNAMODB_TIMEOUT,
         "number",
-        "connect/read timeout of role-table calls, seconds; 3 attempts in all (botocore standard "
-        "retries), so a role-table outage answers 500 within a few seconds",
+        "connect and answer timeout of role-table (and replay-table) calls, seconds; 3 attempts in all "
+        "(botocore's standard-mode rules and backoff; no retry that would not finish before the "
+        "invocation's timeout), so a role-table outage answers 500 within a few seconds",
         DEFAULT_DYNAMODB_TIMEOUT,
         0.05,
         MAX_DYNAMODB_TIMEOUT,
@@ -285,7 +361,11 @@ _ENV = {spec.name: spec for spec in ENVIRONMENT}
 
 @dataclass(frozen=True, slots=True)
 class IssuerSettings:
-    """One trusted issuer. Tokens are matched to it by exact ``iss`` string comparison."""
+    """One trusted issuer, as the verifier uses it: a provider preset already expanded.
+
+    Tokens are matched to it by exact ``iss`` string comparison. ``audiences`` is empty only when
+    ``client_ids`` is not (the client claim is then the recipient check, ``aud`` is not checked).
+    """
 
     issuer: str
     audiences: frozenset[str]
@@ -297,8 +377,19 @@ class IssuerSettings:
     required_claims: tuple[str, ...] = DEFAULT_REQUIRED_CLAIMS
     token_type: str | None = None
     required_scopes: frozenset[str] = frozenset()
-    groups_claim: str | None = None
+    groups_claims: tuple[ClaimPath, ...] = ()
+    """Claims whose string values are looked up as group mappings (``GROUP#<iss>``, the value)."""
     client_claim: str | None = "client_id"
+    """The top-level claim naming the client (usage keys, ``client_ids``)."""
+    client_ids: frozenset[str] = frozenset()
+    """When not empty, the client claim must be present and one of these."""
+    claim_checks: tuple[ClaimCheck, ...] = ()
+    """The preset's checks, then ``required_claim_values``' (each refuses with its own reason)."""
+    mapped_claims: tuple[ClaimPath, ...] = ()
+    """Claims looked up as group mappings keyed ``<claim>=<value>`` (docs/roles.md "Claim mappings")."""
+    name: str | None = None
+    """The issuer's short name (``edgeauth ... --issuer-name``); a preset's default is its provider."""
+    provider: str = "generic"
     jwks_max_age_seconds: int = DEFAULT_JWKS_MAX_AGE
     jwks_cooldown_seconds: int = DEFAULT_JWKS_COOLDOWN
     jwks_max_stale_seconds: int = DEFAULT_JWKS_MAX_STALE
@@ -309,6 +400,11 @@ class IssuerSettings:
     dpop_max_age_seconds: int = DEFAULT_DPOP_MAX_AGE
     """How old a DPoP proof's ``iat`` may be; also how long its ``jti`` is remembered."""
     dpop_algorithms: frozenset[str] = frozenset(DEFAULT_DPOP_ALGORITHMS)
+
+    @property
+    def groups_claim(self) -> str | None:
+        """The first groups claim's canonical path, or ``None`` (what tools that mint one claim use)."""
+        return self.groups_claims[0].text if self.groups_claims else None
 
     @property
     def discovery_url(self) -> str:
@@ -411,22 +507,78 @@ def _optional_str(setting: str, value: Any) -> str | None:
 
 
 def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
-    """Validate one issuer entry. ``where`` prefixes every setting name in error messages."""
+    """Validate one issuer entry, expanding its ``provider`` preset first (:mod:`edgeauth.core.providers`).
+
+    ``where`` prefixes every setting name in error messages. A generic setting given beside a
+    preset wins over the preset's value and is validated exactly like the preset's own values.
+    """
     if not isinstance(raw, dict):
         raise ConfigError(where, "must be an object")
-    unknown = sorted(set(raw) - _ISSUER_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}", "is not a known issuer setting")
+    # The presets are imported only for an issuer that names one, or a setting generic does not
+    # know (whose error may name its preset): a generic issuer's cold start does not load them.
+    if "provider" not in raw and _ISSUER_KEYS.issuperset(raw):
+        return _parse_expanded(dict(raw), where, "generic", ())
+    from edgeauth.core.providers import PRESET_KEYS, PRESETS, preset_owning
 
+    providers = _ISSUER["provider"].choices
+    provider = raw.get("provider", _ISSUER["provider"].default)
+    if provider not in providers:
+        raise ConfigError(
+            f"{where}.provider", f"unknown provider {provider!r}; use one of {', '.join(providers)}"
+        )
+    preset = PRESETS[provider]
+    for key in sorted(raw):
+        if key in _ISSUER_KEYS or key in preset.keys:
+            continue
+        if key in PRESET_KEYS:
+            raise ConfigError(
+                f"{where}.{key}",
+                f"is a setting of the {preset_owning(key)} preset, not of provider {provider!r}",
+            )
+        raise ConfigError(f"{where}.{key}", "is not a known issuer setting")
+
+    expansion = preset.expand(raw, where)
+    merged = dict(expansion.settings)
+    if "jwks_uri" in raw or raw.get("discovery") is True:
+        # An explicit key source replaces the preset's (exactly one key source is allowed).
+        merged.pop("jwks_uri", None)
+        merged.pop("discovery", None)
+    merged.update((k, v) for k, v in raw.items() if k in _ISSUER_KEYS)
+    merged.setdefault("name", None if provider == "generic" else provider)
+    required = merged.get("required_claims")
+    if (
+        provider != "generic"
+        and "required_claims" not in raw
+        and merged.get("audiences")
+        and isinstance(required, list)
+    ):
+        # Audiences (the preset's or explicit: an API identifier, a Keycloak audience mapper, a
+        # Cognito resource binding) are checked and, as in generic, required.
+        merged["required_claims"] = [required[0], "aud", *required[1:]]
+    return _parse_expanded(merged, where, provider, expansion.checks)
+
+
+def _parse_expanded(
+    raw: dict[str, Any], where: str, provider: str, preset_checks: tuple[ClaimCheck, ...]
+) -> IssuerSettings:
+    """The generic validation, on a generic issuer or a preset's expansion with explicit values."""
     issuer = raw.get("issuer")
     if not isinstance(issuer, str) or not issuer.strip():
         raise ConfigError(f"{where}.issuer", "is required and must be a non-empty string")
     if issuer != issuer.strip():
         raise ConfigError(f"{where}.issuer", "must not have leading or trailing whitespace")
 
+    name = raw.get("name")
+    if name is not None and (not isinstance(name, str) or not _NAME.fullmatch(name)):
+        low, high = _ISSUER["name"].int_range()
+        raise ConfigError(
+            f"{where}.name",
+            f"must be {low}-{high} characters of a-z, 0-9 and '-' (starting alphanumeric), got {name!r}",
+        )
+
     if "audiences" not in raw:
         raise ConfigError(f"{where}.audiences", "is required (the accepted 'aud' values)")
-    audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=False)
+    audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=True)
 
     algorithms = _algorithms(
         f"{where}.algorithms", raw.get("algorithms", list(_ISSUER["algorithms"].default))
@@ -471,6 +623,47 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
         spec = _ISSUER[key]
         return _int_setting(where, spec, raw.get(key, spec.default))
 
+    client_claim_raw = raw.get("client_claim", _ISSUER["client_claim"].default)
+    client_claim: str | None = None
+    if client_claim_raw is not None:
+        path = _claim_path(f"{where}.client_claim", client_claim_raw)
+        if len(path.segments) != 1:
+            raise ConfigError(f"{where}.client_claim", "must name a top-level claim (not a nested path)")
+        client_claim = path.top_level
+    client_ids = _strings(
+        f"{where}.client_ids", raw.get("client_ids", list(_ISSUER["client_ids"].default)), allow_empty=True
+    )
+    if client_ids and client_claim is None:
+        raise ConfigError(f"{where}.client_ids", "needs a 'client_claim' (the claim that names the client)")
+    if not audiences:
+        # Without an audience, the client claim is the recipient check: never no check at all.
+        if not client_ids:
+            raise ConfigError(
+                f"{where}.audiences",
+                "must not be empty (the accepted 'aud' values), unless 'client_ids' lists the accepted "
+                "clients (then the client claim, not 'aud', says whom the token is for)",
+            )
+        if "aud" in required_claims:
+            raise ConfigError(f"{where}.required_claims", "requires 'aud' but 'audiences' is empty")
+
+    groups_claims = _claim_paths(where, _ISSUER["groups_claim"], raw.get("groups_claim"))
+    mapped_claims = _claim_paths(where, _ISSUER["mapped_claims"], raw.get("mapped_claims"))
+    for i, path in enumerate(mapped_claims):
+        if "=" in path.text:
+            # The mapping key is '<claim>=<value>': a claim spelled with '=' would make it ambiguous.
+            raise ConfigError(
+                f"{where}.mapped_claims[{i}]", f"cannot name a claim whose path has '=' ({path.text!r})"
+            )
+    if groups_claims and mapped_claims:
+        raise ConfigError(
+            f"{where}.mapped_claims",
+            "cannot be combined with 'groups_claim': both are looked up as group mappings of the "
+            "issuer, and a group value could then be spelled like a claim mapping",
+        )
+    checks = preset_checks + _required_claim_values(
+        f"{where}.required_claim_values", raw.get("required_claim_values", {})
+    )
+
     timeout = _ISSUER["jwks_timeout_seconds"]
     return IssuerSettings(
         issuer=issuer,
@@ -489,10 +682,13 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
                 allow_empty=True,
             )
         ),
-        groups_claim=_optional_str(f"{where}.groups_claim", raw.get("groups_claim")),
-        client_claim=_optional_str(
-            f"{where}.client_claim", raw.get("client_claim", _ISSUER["client_claim"].default)
-        ),
+        groups_claims=groups_claims,
+        client_claim=client_claim,
+        client_ids=frozenset(client_ids),
+        claim_checks=checks,
+        mapped_claims=mapped_claims,
+        name=name,
+        provider=provider,
         jwks_max_age_seconds=integer("jwks_max_age_seconds"),
         jwks_cooldown_seconds=integer("jwks_cooldown_seconds"),
         jwks_max_stale_seconds=integer("jwks_max_stale_seconds"),
@@ -514,16 +710,83 @@ def _int_setting(where: str, spec: SettingSpec, value: Any) -> int:
     return _int(f"{where}.{spec.name}", value, *spec.int_range())
 
 
+def _claim_path(setting: str, value: Any) -> ClaimPath:
+    try:
+        return parse_claim_path(value)
+    except ClaimPathError as e:
+        raise ConfigError(setting, f"{e}, got {value!r}") from None
+
+
+def _claim_paths(where: str, spec: SettingSpec, value: Any) -> tuple[ClaimPath, ...]:
+    """``None`` (none), one claim path, or a list of at most ``spec.high`` of them (each error names
+    its index) for the setting ``spec`` of the issuer at ``where``."""
+    setting = f"{where}.{spec.name}"
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (_claim_path(setting, value),)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(setting, "must be a claim path or a non-empty list of claim paths (or null)")
+    limit = int(spec.high or 0)
+    if len(value) > limit:
+        raise ConfigError(setting, f"names {len(value)} claims; at most {limit}")
+    paths = tuple(_claim_path(f"{setting}[{i}]", v) for i, v in enumerate(value))
+    seen: dict[str, int] = {}
+    for i, path in enumerate(paths):
+        if path.text in seen:
+            raise ConfigError(
+                f"{setting}[{i}]", f"names the same claim as [{seen[path.text]}] ({path.text!r})"
+            )
+        seen[path.text] = i
+    return paths
+
+
+def _required_claim_values(setting: str, value: Any) -> tuple[ClaimCheck, ...]:
+    """``{"<claim path>": ["allowed", ...]}``: each claim present, a string, one of its values."""
+    if not isinstance(value, dict):
+        raise ConfigError(setting, 'must be an object {"<claim path>": ["allowed value", ...]}')
+    checks = []
+    for key, allowed in value.items():
+        where = f"{setting}[{json.dumps(key)}]"
+        path = _claim_path(where, key)
+        values = _strings(where, allowed, allow_empty=False)
+        checks.append(
+            ClaimCheck(
+                path, frozenset(values), "claim_not_allowed", "required_claim_values", "set explicitly"
+            )
+        )
+    return tuple(checks)
+
+
 def parse_issuers(raw: Any, setting: str = C.ENV_ISSUERS) -> tuple[IssuerSettings, ...]:
-    """Validate a list of issuers; issuer strings must be unique."""
+    """Validate a list of issuers: issuer strings unique, short names unique.
+
+    Two entries that expand to one issuer (two presets for one Cognito user pool, say) are refused:
+    tokens are matched to an issuer by ``iss`` alone, so only one entry's checks could ever apply.
+    """
     if not isinstance(raw, list) or not raw:
         raise ConfigError(setting, "must be a non-empty list of issuers")
     issuers = tuple(parse_issuer(item, f"{setting}[{i}]") for i, item in enumerate(raw))
-    seen: set[str] = set()
+    by_issuer: dict[str, int] = {}
+    by_name: dict[str, int] = {}
     for i, item in enumerate(issuers):
-        if item.issuer in seen:
-            raise ConfigError(f"{setting}[{i}].issuer", f"duplicate issuer {item.issuer!r}")
-        seen.add(item.issuer)
+        if item.issuer in by_issuer:
+            first = issuers[by_issuer[item.issuer]]
+            raise ConfigError(
+                f"{setting}[{i}].issuer",
+                f"duplicate issuer {item.issuer!r} (also {setting}[{by_issuer[item.issuer]}], provider "
+                f"{first.provider}): tokens are matched by 'iss' alone, so one issuer takes one entry "
+                "(two presets for one issuer cannot both apply)",
+            )
+        by_issuer[item.issuer] = i
+        if item.name is not None:
+            if item.name in by_name:
+                raise ConfigError(
+                    f"{setting}[{i}].name",
+                    f"duplicate name {item.name!r} (also {setting}[{by_name[item.name]}]); give each "
+                    "issuer its own 'name'",
+                )
+            by_name[item.name] = i
     return issuers
 
 
@@ -597,6 +860,38 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         endpoint_url=endpoint,
         issuer_by_name={i.issuer: i for i in issuers},
     )
+
+
+def describe_issuer(issuer: IssuerSettings) -> dict[str, Any]:
+    """The issuer's settings as the verifier uses them (a preset expanded), JSON-ready: what the
+    startup log line and ``edgeauth explain`` show. Never holds a secret (there are none here)."""
+    key_source: dict[str, Any] = (
+        {"jwks_uri": issuer.jwks_uri} if issuer.jwks_uri else {"discovery": issuer.discovery_url}
+    )
+    return {
+        "name": issuer.name,
+        "provider": issuer.provider,
+        "issuer": issuer.issuer,
+        **key_source,
+        "algorithms": sorted(issuer.algorithms),
+        "audiences": sorted(issuer.audiences),
+        "recipient_check": (
+            "aud in audiences"
+            if issuer.audiences
+            else f"{issuer.client_claim} in client_ids (aud not checked)"
+        ),
+        "required_claims": list(issuer.required_claims),
+        "token_type": issuer.token_type,
+        "client_claim": issuer.client_claim,
+        "client_ids": sorted(issuer.client_ids),
+        "claim_checks": [c.describe() for c in issuer.claim_checks],
+        "required_scopes": sorted(issuer.required_scopes),
+        "groups_claim": [p.text for p in issuer.groups_claims],
+        "mapped_claims": [p.text for p in issuer.mapped_claims],
+        "leeway_seconds": issuer.leeway_seconds,
+        "max_lifetime_seconds": issuer.max_lifetime_seconds,
+        "dpop": issuer.dpop,
+    }
 
 
 def issuers_to_env(issuers: Sequence[Mapping[str, Any]]) -> str:

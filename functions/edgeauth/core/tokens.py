@@ -6,7 +6,7 @@ claim checks are done here rather than by ``jwt.decode`` for two reasons: the ch
 than PyJWT's (numeric-only time claims, no NaN/Infinity, no duplicate JSON members, ``crit``
 refused, ``jku``/``x5u``/``jwk``/``x5c`` never used, issuer matched before any key lookup), and
 ``jwt.decode`` spends two thirds of its time in a per-character base64url check written in Python
-(see README "Benchmarks").
+(see docs/benchmarks.md).
 
 Order of checks: size → shape → header (``alg`` in the global asymmetric list, ``crit``) → payload
 JSON → ``iss`` exact match → ``alg`` allowed for that issuer → ``typ`` → key → signature → claims.
@@ -17,7 +17,7 @@ A verified token is remembered by the SHA-256 of its signing input, with its sig
 ``exp`` (bounded count), so a repeated token is not verified twice while valid. A cached
 verification is dropped when its key is no longer published by the issuer. An ES* signature has two
 spellings that verify (``s`` and ``n − s``, :func:`~edgeauth.core.jose.ecdsa_low_s`); the cache
-serves both from the one entry (README "Caches" says why it does not refuse the high-s one).
+serves both from the one entry (docs/authorizer.md "Caches" says why it does not refuse the high-s one).
 
 A token bound to a key (RFC 7800 ``cnf``) is accepted only with a binding this authorizer can check:
 ``cnf`` absent, or exactly ``{"jkt": <SHA-256 JWK thumbprint>}`` (DPoP, RFC 9449 §6.1), which the
@@ -36,8 +36,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
+from edgeauth.core.claims import ABSENT, NOT_AN_OBJECT, ClaimCheck, ClaimPath
 from edgeauth.core.errors import (
     AuthenticationError,
     TokenClaimError,
@@ -61,7 +62,7 @@ def b64url_decode(part: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2). Raises :class:`TokenParseError`.
 
     :func:`edgeauth.core.jose.b64url_bytes`, in C (a regex check and ``str.translate`` did the same
-    at about 4× the cost, README "Benchmarks").
+    at about 4× the cost, docs/benchmarks.md).
     """
     try:
         return b64url_bytes(part)
@@ -272,9 +273,7 @@ class TokenVerifier:
         if alg not in issuer.algorithms:
             raise TokenSignatureError("alg_not_allowed", f"{alg} is not allowed for this issuer")
         if issuer.token_type is not None:
-            typ = header.get("typ")
-            if not isinstance(typ, str) or _media_type(typ) != _media_type(issuer.token_type):
-                raise TokenClaimError("wrong_token_type", "typ", issuer.token_type, str(typ)[:64])
+            check_token_type(issuer, header)
 
         signature = b64url_decode(s64)
         algorithm = verifier(alg)
@@ -291,105 +290,201 @@ class TokenVerifier:
     def _check_claims(
         self, issuer: IssuerSettings, claims: dict[str, Any], kid: str | None, key: KeyEntry
     ) -> VerifiedToken:
-        # Straight-line for the usual token (README "Benchmarks"); every branch refuses or falls
-        # through, in the order: presence, time claims' types, times, aud, sub, jti, scopes,
-        # groups, client.
-        if not all(map(claims.__contains__, issuer.required_claims)):
-            for name in issuer.required_claims:
-                if name not in claims:
-                    raise TokenClaimError("missing_claim", name, "present", "absent")
-        get = claims.get
-        exp_value, nbf, iat_value = claims["exp"], get("nbf"), get("iat")
-        if not _is_number(exp_value):
-            raise TokenClaimError("claim_type", "exp", "a JSON number", type(exp_value).__name__)
-        # (``null`` is present but not a number: hence the ``in`` test when ``get`` gave None.)
-        if (nbf is not None or "nbf" in claims) and not _is_number(nbf):
-            raise TokenClaimError("claim_type", "nbf", "a JSON number", type(nbf).__name__)
-        if (iat_value is not None or "iat" in claims) and not _is_number(iat_value):
-            raise TokenClaimError("claim_type", "iat", "a JSON number", type(iat_value).__name__)
-        now = self._clock()
-        leeway = issuer.leeway_seconds
-        exp = float(exp_value)
-        if now > exp + leeway:
-            raise TokenClaimError("expired", "exp", f">= now - {leeway}s", "in the past")
-        if nbf is not None and now + leeway < nbf:
-            raise TokenClaimError("not_yet_valid", "nbf", f"<= now + {leeway}s", "in the future")
-        iat: float | None = None
-        if iat_value is not None:
-            iat = float(iat_value)
-            if iat > now + leeway:
-                raise TokenClaimError("issued_in_future", "iat", f"<= now + {leeway}s", "in the future")
-        if issuer.max_lifetime_seconds is not None:
-            start = iat if iat is not None else now
-            if exp - start > issuer.max_lifetime_seconds:
-                raise TokenClaimError(
-                    "lifetime_too_long", "exp", f"<= {issuer.max_lifetime_seconds}s after iat", "later"
-                )
+        return check_claims(issuer, claims, self._clock(), kid, key)
 
-        aud = get("aud")
-        if aud.__class__ is str:
-            if aud not in issuer.audiences:
+
+def check_claims(
+    issuer: IssuerSettings, claims: dict[str, Any], now: float, kid: str | None, key: KeyEntry
+) -> VerifiedToken:
+    """The claim checks of a token whose signature verified, in order; the first failure raises
+    :class:`TokenClaimError` (or :class:`AuthenticationError`). ``now`` is the verifier's clock."""
+    # Straight-line for the usual token (docs/benchmarks.md); every branch refuses or falls
+    # through, in the order: the issuer's claim checks (the kind of token first, so that an ID
+    # token is refused as one, not for a claim only access tokens have), presence, time claims'
+    # types, times, aud, sub, jti, scopes, groups, client.
+    for check in issuer.claim_checks:
+        check_claim_value(check, claims)
+    if not all(map(claims.__contains__, issuer.required_claims)):
+        for name in issuer.required_claims:
+            if name not in claims:
+                raise TokenClaimError("missing_claim", name, "present", "absent")
+    get = claims.get
+    exp_value, nbf, iat_value = claims["exp"], get("nbf"), get("iat")
+    if not _is_number(exp_value):
+        raise TokenClaimError("claim_type", "exp", "a JSON number", type(exp_value).__name__)
+    # (``null`` is present but not a number: hence the ``in`` test when ``get`` gave None.)
+    if (nbf is not None or "nbf" in claims) and not _is_number(nbf):
+        raise TokenClaimError("claim_type", "nbf", "a JSON number", type(nbf).__name__)
+    if (iat_value is not None or "iat" in claims) and not _is_number(iat_value):
+        raise TokenClaimError("claim_type", "iat", "a JSON number", type(iat_value).__name__)
+    leeway = issuer.leeway_seconds
+    exp = float(exp_value)
+    if now > exp + leeway:
+        raise TokenClaimError("expired", "exp", f">= now - {leeway}s", "in the past")
+    if nbf is not None and now + leeway < nbf:
+        raise TokenClaimError("not_yet_valid", "nbf", f"<= now + {leeway}s", "in the future")
+    iat: float | None = None
+    if iat_value is not None:
+        iat = float(iat_value)
+        if iat > now + leeway:
+            raise TokenClaimError("issued_in_future", "iat", f"<= now + {leeway}s", "in the future")
+    if issuer.max_lifetime_seconds is not None:
+        start = iat if iat is not None else now
+        if exp - start > issuer.max_lifetime_seconds:
+            raise TokenClaimError(
+                "lifetime_too_long", "exp", f"<= {issuer.max_lifetime_seconds}s after iat", "later"
+            )
+
+    if issuer.audiences:
+        check_audience(issuer, claims)
+    # No aud check without audiences: only with client_ids (settings), the client is then checked.
+    # No aud: acceptable only if the issuer's required_claims explicitly leave it out.
+
+    sub = get("sub", "")
+    if sub.__class__ is not str or len(sub) > MAX_CLAIM_STRING or (not sub and "sub" in claims):
+        raise TokenClaimError("claim_type", "sub", "a non-empty string", type(sub).__name__)
+    jti = get("jti")
+    if jti is not None and jti.__class__ is not str:
+        raise TokenClaimError("claim_type", "jti", "a string", type(jti).__name__)
+
+    if issuer.required_scopes:
+        check_scopes(issuer, claims)
+
+    groups = group_keys(issuer, claims) if issuer.groups_claims or issuer.mapped_claims else ()
+    client_id = client_of(issuer, claims) if issuer.client_claim else None
+
+    # RFC 7800 cnf: a binding that cannot be checked refuses the token (module docstring).
+    jkt = bound_thumbprint(claims) if "cnf" in claims else None
+
+    return VerifiedToken(
+        issuer,
+        sub,
+        exp,
+        exp + leeway,
+        iat,
+        kid,
+        jti[:256] if jti else None,
+        groups,
+        client_id,
+        claims,
+        key,
+        jkt,
+    )
+
+
+def check_scopes(issuer: IssuerSettings, claims: Mapping[str, Any]) -> None:
+    """Every required scope is in ``scope`` or ``scp`` (a space-separated string, or an array)."""
+    if not issuer.required_scopes <= _scopes(claims):
+        raise TokenClaimError("missing_scope", "scope", "the required scopes", "fewer")
+
+
+def check_token_type(issuer: IssuerSettings, header: Mapping[str, Any]) -> None:
+    """The header's ``typ`` is the issuer's ``token_type`` (RFC 7515 §4.1.9 media type comparison)."""
+    expected = issuer.token_type
+    if expected is None:
+        return
+    typ = header.get("typ")
+    if not isinstance(typ, str) or _media_type(typ) != _media_type(expected):
+        raise TokenClaimError("wrong_token_type", "typ", expected, str(typ)[:64])
+
+
+def check_claim_value(check: ClaimCheck, claims: Mapping[str, Any]) -> None:
+    """One of the issuer's claim checks (:class:`~edgeauth.core.claims.ClaimCheck`)."""
+    value = check.path.find(claims)
+    if value.__class__ is str and value and (check.allowed is None or value in check.allowed):
+        return
+    expected = "present" if check.allowed is None else "one of " + ", ".join(sorted(check.allowed))
+    raise TokenClaimError(check.reason, check.path.text, expected[:200], _found(value))
+
+
+def check_audience(issuer: IssuerSettings, claims: Mapping[str, Any]) -> None:
+    """``aud``, when present, is or contains one of ``audiences`` (a string or a list of strings)."""
+    aud = claims.get("aud")
+    if aud.__class__ is str:
+        if aud not in issuer.audiences:
+            raise TokenClaimError("wrong_audience", "aud", "an accepted audience", "another")
+    elif aud is not None or "aud" in claims:
+        if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            if issuer.audiences.isdisjoint(aud):
                 raise TokenClaimError("wrong_audience", "aud", "an accepted audience", "another")
-        elif aud is not None or "aud" in claims:
-            if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-                if issuer.audiences.isdisjoint(aud):
-                    raise TokenClaimError("wrong_audience", "aud", "an accepted audience", "another")
-            else:
-                raise TokenClaimError("claim_type", "aud", "a string or list of strings", type(aud).__name__)
-        # No aud: acceptable only if the issuer's required_claims explicitly leave it out.
+        else:
+            raise TokenClaimError("claim_type", "aud", "a string or list of strings", type(aud).__name__)
 
-        sub = get("sub", "")
-        if sub.__class__ is not str or len(sub) > MAX_CLAIM_STRING or (not sub and "sub" in claims):
-            raise TokenClaimError("claim_type", "sub", "a non-empty string", type(sub).__name__)
-        jti = get("jti")
-        if jti is not None and jti.__class__ is not str:
-            raise TokenClaimError("claim_type", "jti", "a string", type(jti).__name__)
 
-        if issuer.required_scopes:
-            scopes = _scopes(claims)
-            if not issuer.required_scopes <= scopes:
-                raise TokenClaimError("missing_scope", "scope", "the required scopes", "fewer")
-
-        groups: tuple[str, ...] = ()
-        if issuer.groups_claim and issuer.groups_claim in claims:
-            raw = claims[issuer.groups_claim]
-            if isinstance(raw, str):
-                raw = [raw]
-            if not isinstance(raw, list) or not all(isinstance(g, str) and 0 < len(g) <= 256 for g in raw):
-                raise TokenClaimError("claim_type", issuer.groups_claim, "a list of strings", "other")
-            if len(raw) > MAX_GROUPS:
-                raise TokenClaimError(
-                    "claim_too_large", issuer.groups_claim, f"<= {MAX_GROUPS} values", str(len(raw))
-                )
-            groups = tuple(sorted(set(raw)))
-
-        client_id: str | None = None
-        if issuer.client_claim:
-            raw_client = get(issuer.client_claim)
-            if raw_client is not None or issuer.client_claim in claims:
-                if raw_client.__class__ is not str or not raw_client or len(raw_client) > 256:
-                    raise TokenClaimError(
-                        "claim_type", issuer.client_claim, "a string", type(raw_client).__name__
-                    )
-                client_id = raw_client
-
-        # RFC 7800 cnf: a binding that cannot be checked refuses the token (module docstring).
-        jkt = bound_thumbprint(claims) if "cnf" in claims else None
-
-        return VerifiedToken(
-            issuer,
-            sub,
-            exp,
-            exp + leeway,
-            iat,
-            kid,
-            jti[:256] if jti else None,
-            groups,
-            client_id,
-            claims,
-            key,
-            jkt,
+def client_of(issuer: IssuerSettings, claims: Mapping[str, Any]) -> str | None:
+    """The client the token names in the issuer's ``client_claim`` (a short string), or ``None``;
+    with ``client_ids``, it must be present and one of them (``wrong_client``)."""
+    name = cast(str, issuer.client_claim)
+    raw_client = claims.get(name)
+    client_id: str | None = None
+    if raw_client is not None or name in claims:
+        if raw_client.__class__ is not str or not raw_client or len(raw_client) > 256:
+            raise TokenClaimError("claim_type", name, "a string", type(raw_client).__name__)
+        client_id = raw_client
+    if issuer.client_ids and client_id not in issuer.client_ids:
+        raise TokenClaimError(
+            "wrong_client",
+            name,
+            "one of the issuer's client_ids",
+            "absent" if client_id is None else "another",
         )
+    return client_id
+
+
+def group_keys(issuer: IssuerSettings, claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys looked up as the principal's group mappings, sorted and unique: every string value
+    of each ``groups_claim`` path, and ``<claim>=<value>`` for each of ``mapped_claims``.
+
+    A groups claim that the token says is elsewhere (OIDC distributed claims, ``_claim_names``;
+    Entra's group overage, and its ``hasgroups``) refuses the token (``groups_overage``): acting on
+    a partial list could miss a group whose mapping denies. A value that is not a string or a list
+    of short strings, or a path through something that is not an object, refuses it
+    (``claim_type``); more than :data:`MAX_GROUPS` values in all refuse it (``claim_too_large``).
+    """
+    keys: list[str] = []
+    for path in issuer.groups_claims:
+        _refuse_overage(path, claims)
+        keys.extend(_strings_at(path, claims))
+    for path in issuer.mapped_claims:
+        keys.extend(f"{path.text}={value}" for value in _strings_at(path, claims))
+    if len(keys) > MAX_GROUPS:
+        where = ", ".join(p.text for p in (*issuer.groups_claims, *issuer.mapped_claims))
+        raise TokenClaimError("claim_too_large", where[:200], f"<= {MAX_GROUPS} values", str(len(keys)))
+    return tuple(sorted(set(keys)))
+
+
+def _strings_at(path: ClaimPath, claims: Mapping[str, Any]) -> list[str]:
+    raw = path.find(claims)
+    if raw is ABSENT:
+        return []
+    if raw is NOT_AN_OBJECT:
+        raise TokenClaimError(
+            "claim_type", path.text, "a path through JSON objects", "another value on the way"
+        )
+    if raw.__class__ is str:
+        raw = [raw]
+    if raw.__class__ is not list or not all(g.__class__ is str and 0 < len(g) <= 256 for g in raw):
+        raise TokenClaimError("claim_type", path.text, "a string or a list of strings", "other")
+    return cast(list[str], raw)
+
+
+def _refuse_overage(path: ClaimPath, claims: Mapping[str, Any]) -> None:
+    names = claims.get("_claim_names")
+    if names is not None and (names.__class__ is not dict or path.top_level in names):
+        raise TokenClaimError("groups_overage", path.text, "the whole list in the token", "_claim_names")
+    if path.top_level == "groups" and claims.get("hasgroups") is True and "groups" not in claims:
+        raise TokenClaimError("groups_overage", path.text, "the whole list in the token", "hasgroups")
+
+
+def _found(value: Any) -> str:
+    """What a claim check found, for the error's detail (a short value, or a kind of value)."""
+    if value is ABSENT:
+        return "absent"
+    if value is NOT_AN_OBJECT:
+        return "a path through something not an object"
+    if value.__class__ is str:
+        return repr(value[:64]) if value else "an empty string"
+    return f"a JSON {_json_type(value)}"
 
 
 def _other_ecdsa_spelling(cached: tuple[str, VerifiedToken], s64: str) -> bool:
@@ -450,6 +545,8 @@ def _json_type(value: Any) -> str:
         return "string"
     if isinstance(value, list):
         return "array"
+    if isinstance(value, dict):
+        return "object"
     return "number"
 
 

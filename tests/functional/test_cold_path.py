@@ -1,0 +1,47 @@
+"""The authorizer's cold start, as Lambda runs it: a fresh interpreter imports the handler and answers.
+
+GIVEN the JWKS on a loopback server and the role table on moto's server, WHEN a new interpreter
+imports ``authorizer.handler`` and answers its first request, THEN the answer is an Allow (the
+roles were read from the table) and neither boto3 nor botocore was ever imported: the role table
+was read by ``edgeauth.adapters.dynamodb`` over awscrt.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bench.cold_start import handler_env
+from bench.world import token_claims
+from tests.support.tokens import jwks, make_key, sign
+
+CHILD = """
+import json, os, sys
+from authorizer.handler import handler
+
+class Context:  # what the Lambda runtime passes: the invocation's remaining time
+    def get_remaining_time_in_millis(self):
+        return 3000
+
+answer = handler(json.loads(os.environ["BENCH_EVENT"]), Context())
+print(json.dumps({
+    "effect": answer["policyDocument"]["Statement"][0]["Effect"],
+    "roles": answer["context"].get("roles"),
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "awscrt", "s3transfer")),
+}))
+"""
+
+
+def test_the_first_answer_of_a_new_container_never_imports_boto3_or_botocore() -> None:
+    key = make_key("RS256", "rs-1")
+    with handler_env(jwks(key), sign(key, token_claims("jti-cold"))) as env:
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["effect"] == "Allow" and result["roles"]
+    top = {m.split(".")[0] for m in result["modules"]}
+    assert "boto3" not in top and "botocore" not in top and "s3transfer" not in top, result["modules"]
+    assert "awscrt" in top  # the table was read through the authorizer's own client
