@@ -72,6 +72,49 @@ def test_issuer_settings_list_every_key_the_parser_accepts() -> None:
     assert rows["algorithms"][3] == '`["RS256"]`'
 
 
+def test_the_issuer_table_has_the_preset_and_claim_settings_with_the_loaders_bounds() -> None:
+    from edgeauth.core import settings
+    from edgeauth.core.errors import ConfigError
+    from edgeauth.core.providers import PROVIDERS
+
+    rows = rows_by_first_cell(docs.issuer_settings())
+    # GIVEN the issuer keys of the provider presets and claim paths
+    assert {"provider", "name", "client_ids", "required_claim_values", "mapped_claims"} <= set(rows)
+    assert rows["provider"][4] == ", ".join(f"`{p}`" for p in PROVIDERS)
+    assert rows["groups_claim"][4] == f"at most {settings.MAX_GROUPS_CLAIMS} entries"
+    assert rows["name"][4] == f"1–{settings.MAX_NAME_CHARS} characters"
+    # WHEN a value is just past a bound the table gives THEN the loader refuses it, naming the setting
+    issuer = {"issuer": "https://i/", "audiences": ["a"], "discovery": True}
+    too_many = [f"c{i}" for i in range(settings.MAX_GROUPS_CLAIMS + 1)]
+    with pytest.raises(ConfigError, match=r"groups_claim: names 9 claims; at most 8"):
+        settings.parse_issuer({**issuer, "groups_claim": too_many})
+    with pytest.raises(ConfigError, match=r"\.name: must be 1-32 characters"):
+        settings.parse_issuer({**issuer, "name": "n" * (settings.MAX_NAME_CHARS + 1)})
+    assert settings.parse_issuer({**issuer, "name": "n" * settings.MAX_NAME_CHARS}).name
+    with pytest.raises(ConfigError, match=r"\.provider: unknown provider 'nope'"):
+        settings.parse_issuer({**issuer, "provider": "nope"})
+
+
+def test_provider_presets_lists_every_preset_with_its_page_and_values() -> None:
+    from edgeauth.core.providers import PRESETS, PROVIDERS
+
+    rows = rows_by_first_cell(docs.provider_presets())
+    assert len(rows) == len(PROVIDERS) == len(PRESETS)
+    for name in PROVIDERS:
+        if name == "generic":
+            assert "generic" in rows
+            continue
+        row = rows[f"[`{name}`](providers/{name}.md)"]
+        # The page it links exists (the strict build checks the link too).
+        assert (ROOT / "docs" / "providers" / f"{name}.md").is_file()
+        assert row[1] == PRESETS[name].summary
+        for key in PRESETS[name].keys:
+            assert f"`{key}`" in row[3], (name, key)
+        for required in PRESETS[name].required:
+            for key in required.split(" or "):
+                assert f"`{key}`" in row[2], (name, key)
+
+
 def test_the_loaders_use_the_tables_defaults_and_bounds() -> None:
     # The table is not a copy: change a bound in it and the loader enforces the new one.
     from edgeauth.core import settings

@@ -2,7 +2,8 @@
 
 The messages are collected from the code, not listed here: each call of an error class that the CLI
 or the synth reports as one line (``CliError`` and ``TableError`` in ``edgeauth_cli``, ``ConfigError``
-in ``infra/config.py`` and ``edgeauth.core.settings``, ``TemplateError`` of ``edgeauth.core.routes``,
+in ``infra/config.py``, ``edgeauth.core.settings`` and the provider presets, ``ClaimPathError`` of
+``edgeauth.core.claims`` (a claim path's part of it), ``TemplateError`` of ``edgeauth.core.routes``,
 ``QueryParameterError`` of the saved queries), the messages error classes build themselves
 (``MissingSettingsError``, ``ConflictError``), the renamed alarm keys' messages and the bundler's
 pip failures. A message is its text with ``…`` for every value put in (an f-string's ``{…}``); it
@@ -24,10 +25,12 @@ PAGE = ROOT / "docs" / "troubleshooting.md"
 SOURCES: tuple[tuple[tuple[str, ...], frozenset[str], frozenset[str]], ...] = (
     (("edgeauth_cli",), frozenset({"CliError", "TableError"}), frozenset()),
     (
-        ("infra/config.py", "functions/edgeauth/core/settings.py"),
+        ("infra/config.py", "functions/edgeauth/core/settings.py", "functions/edgeauth/core/providers.py"),
         frozenset(),
         frozenset({"ConfigError"}),
     ),
+    # A claim path's error becomes the ConfigError of the setting that names it ("…, got …").
+    (("functions/edgeauth/core/claims.py",), frozenset({"ClaimPathError"}), frozenset()),
     (("functions/edgeauth/core/routes.py",), frozenset({"TemplateError"}), frozenset()),
     (("functions/edgeauth/audit/queries.py",), frozenset({"QueryParameterError"}), frozenset()),
 )
@@ -134,6 +137,8 @@ def test_the_collector_finds_the_cli_and_synth_messages() -> None:
         "… in … looks like a glob, but permissions have none: …",
         "not a terminal, so nothing was written: pass --yes to write without asking",
         "query … needs --param …=VALUE",
+        "is required by the … preset (…)",
+        "give --iss or --issuer-name, not both",
     ):
         assert expected in messages, expected
     assert any(m.startswith("cannot bundle …: no wheel of …") for m in messages)
