@@ -848,8 +848,9 @@ def _check_deployable_hosts(
             if url is not None:
                 _deployable_url(f"{setting}.{name}", url, what)
                 _not_private(f"{setting}.{name}", url, "the authorizer runs outside any VPC")
-        # (The raw list, validated by parse_issuers already: its index is the one to name.)
-        for i, audience in enumerate(raw_issuers[n]["audiences"]):
+        # (The raw list, validated by parse_issuers already: its index is the one to name. A preset
+        # may supply the audiences: those come from its own values, whose hosts are the issuer's.)
+        for i, audience in enumerate(raw_issuers[n].get("audiences", [])):
             if urlsplit(audience).hostname:
                 _deployable_url(f"{setting}.audiences[{i}]", audience, "the audience your tokens carry (aud)")
     _deployable_url(f"{where}.backend_url", backend_url, "your backend's URL")

@@ -19,15 +19,17 @@ COGNITO = {
     "client_ids": ["app"],
     "token_use": "access",
 }
-GITHUB = {"provider": "github-actions", "audiences": ["https://api.example.com"], "repositories": ["o/r"]}
+GITHUB = {"provider": "github-actions", "audiences": ["https://api.octo-bank.com"], "repositories": ["o/r"]}
 
 
 def context(issuers: list[Any]) -> dict[str, Any]:
+    # A deployed stage: real-looking hosts and an alarm target (placeholders stop its synth).
     stage = {
         "issuers": issuers,
-        "backend_url": "https://backend.example.com/",
+        "backend_url": "https://backend.octo-bank.com/",
         "usage_tiers": {"standard": {"rate": 10, "burst": 20}},
         "default_tier": "standard",
+        "alarm_emails": ["oncall@octo-bank.com"],
     }
     return {"edgeauth": {"stages": {"prod": stage}}, "stage": "prod"}
 
