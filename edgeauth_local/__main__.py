@@ -114,21 +114,20 @@ def _provider_usage(stack: LocalStack) -> str:
     settings = stack.idp.settings
     if settings.provider == "generic":
         return "Provider-shaped tokens: run 'python -m edgeauth_local --provider cognito' (or entra, okta, ...).\n"
-    moto = f"--endpoint-url {stack.urls.moto} --stack {stack.spec.stack_name}"
+    # With the tour's exports set (above), the CLI is pointed at this stack and API is its URL.
     examples = {
         "github-actions": (
             "repo:octo-org/octo-repo:ref:refs/heads/main",
-            f"  edgeauth {moto} groups map repository=octo-org/octo-repo teller --issuer-name {settings.name}\n",
+            f"  edgeauth groups map repository=octo-org/octo-repo teller --issuer-name {settings.name}\n",
         ),
         "kubernetes": (
             "system:serviceaccount:payments:ledger",
-            f"  edgeauth {moto} subjects grant system:serviceaccount:payments:ledger reader "
-            f"--issuer-name {settings.name}\n",
+            f"  edgeauth subjects grant system:serviceaccount:payments:ledger reader --issuer-name {settings.name}\n",
         ),
     }
     sub, grant = examples.get(settings.provider, ("bob", ""))
     return f"""Tokens shaped like {settings.provider}'s (issuer {settings.name}: its settings expanded in the startup log)
-{grant}  curl -i -H "Authorization: Bearer $(edgeauth token --sub '{sub}')" {stack.urls.api}accounts/42
+{grant}  curl -i -H "Authorization: Bearer $(edgeauth token --sub '{sub}')" "${{API}}accounts/42"
 """
 
 
