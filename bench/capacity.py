@@ -23,8 +23,19 @@ item it read, so a container re-reads a principal at most once per TTL: ``resolu
 min(invocations, clients × containers / ttl)`` (containers = concurrency, at least 1), each one
 BatchGetItem of the subject and client items plus one per inheritance level for the role items;
 role items are shared by every principal in a container: ``role item reads/s = min(resolutions ×
-roles per principal, roles × containers / ttl)``. Eventually consistent reads of items ≤ 4 KB cost
-0.5 read request unit each.
+roles per principal, roles × containers / ttl)``. Strongly consistent reads of items ≤ 4 KB cost
+1 read request unit each (an item read just after a change must not be the version before it).
+
+Revocation checks and cache flushes (docs/roles.md "How fast an edit takes effect"). Every warm
+authorizer container reads the role table's change log at most once every ``--revocation-check``
+seconds, on a request that finds the look due: ``checks/s = min(invocations, containers ÷
+interval)``, each a strongly consistent GetItem of an item under 4 KB: 1 read unit. (Role item
+reads are strongly consistent too: 1 read unit each, above.) Each batch of role edits
+(``--role-edit-batch-rate``, per second) flushes the stage's authorizer cache at most twice, and under
+a steady stream about once (the debounce): ``flushes/s = min(2 × batches, 1 ÷ (interval + 1))``.
+A flush ends every cached answer, so an answer lives ``W = min(cache TTL, token lifetime, 1 ÷
+flushes/s)`` in the hit ratio below. The role-events function's own change log read and write (1
+read unit and at most 4 write units per batch) are left out.
 
 Audit volume. Every invocation writes one audit line (and Lambda's START/END/REPORT lines); every
 request writes one API Gateway access log line (the compact format by default, about 460 bytes).
@@ -97,7 +108,7 @@ FULL_VCPU_MB = 1769
 KINESIS_SHARD_BYTES_PER_S = 1_000_000  # 1 MB/s in per shard (MB = 10^6 bytes in AWS's quotas)
 KINESIS_SHARD_RECORDS_PER_S = 1_000
 KINESIS_ON_DEMAND_MIN_SHARDS = 4  # an on-demand stream's initial capacity: 4 MB/s, 4,000 records/s
-READ_UNITS_PER_ITEM = 0.5  # eventually consistent, item ≤ 4 KB
+READ_UNITS_PER_ITEM = 1.0  # strongly consistent, item ≤ 4 KB (the role store's reads)
 PUT_LOG_EVENTS_MAX_BYTES = 1_048_576  # per call, 26 bytes counted per event (not adjustable)
 PUT_LOG_EVENTS_MAX_EVENTS = 10_000
 PUT_LOG_EVENT_OVERHEAD = 26
@@ -149,6 +160,9 @@ class Inputs:
     consumer_batching_window_s: float = 1.0
     kinesis_retention_hours: float = 168.0  # the stack's default (audit_stream_retention_hours)
     audit_log_class: str = "INFREQUENT_ACCESS"  # the stack's default (audit_log_class)
+    # -- revocation checks and cache flushes (the change log: edgeauth.core.changes) --
+    revocation_check_s: float = 2.0  # the stack's revocation_check_seconds
+    role_edit_batch_rate: float = 0.0  # batches of role-table edits the role-events function handles
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +255,9 @@ class Result:
     consumer_busy: float  # seconds of consumer work per second (its concurrency)
     logs_ingest_gb_month: float
     audit_events_gb_month: float
+    revocation_checks_per_s: float = 0.0
+    revocation_check_read_units_per_s: float = 0.0
+    cache_flushes_per_s: float = 0.0
     cost: dict[str, float] = field(default_factory=dict)
     limits: list[Limit] = field(default_factory=list)
     rps: float = 0.0
@@ -282,10 +299,11 @@ def _stretch(memory_mb: float) -> float:
 def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = None) -> Result:
     prices = prices or Prices()
     limits = limits or Limits()
+    flushes = min(2.0 * inp.role_edit_batch_rate, 1.0 / (inp.revocation_check_s + 1.0))
     if inp.cache_hit is not None:
         hit = inp.cache_hit
     else:
-        window = min(inp.cache_ttl_s, inp.token_lifetime_s)
+        window = min(inp.cache_ttl_s, inp.token_lifetime_s, 1.0 / flushes if flushes > 0 else math.inf)
         hit = derived_cache_hit(inp.rps, inp.clients * inp.routes_per_client, window)
     inv = inp.rps * (1.0 - hit)
     stretch = _stretch(inp.memory_mb)
@@ -303,6 +321,8 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
     items = resolutions * 2 + role_item_reads  # subject + client items, then roles
     batch_calls = resolutions * (1 + inp.inheritance_levels)
     read_units = items * READ_UNITS_PER_ITEM
+    checks = min(inv, containers / inp.revocation_check_s)
+    check_units = checks * READ_UNITS_PER_ITEM  # the change log item stays under 4 KB
 
     source_lines = inv + inp.rps  # audit lines + access lines (platform lines are not subscribed)
     source_bytes = inv * inp.audit_line_bytes + inp.rps * inp.access_line_bytes
@@ -368,6 +388,7 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         * m
         * prices.lambda_gb_second,
         "DynamoDB reads": read_units * m / 1e6 * prices.dynamodb_read_units_per_million,
+        "DynamoDB revocation checks": check_units * m / 1e6 * prices.dynamodb_read_units_per_million,
         "CloudWatch Logs ingest, source lines": source_gb_month * prices.logs_ingest_per_gb,
         "CloudWatch Logs ingest, audit events": events_gb_month * events_price,
         **(
@@ -461,6 +482,9 @@ def model(inp: Inputs, prices: Prices | None = None, limits: Limits | None = Non
         consumer_busy=consumer_busy,
         logs_ingest_gb_month=source_gb_month + events_gb_month,
         audit_events_gb_month=events_gb_month,
+        revocation_checks_per_s=checks,
+        revocation_check_read_units_per_s=check_units,
+        cache_flushes_per_s=flushes,
         cost=cost,
         limits=lims,
         rps=inp.rps,
@@ -497,6 +521,9 @@ def render(inp: Inputs, r: Result) -> str:
         f"DynamoDB BatchGetItem calls       {r.dynamodb_batch_calls_per_s:12,.1f} /s",
         f"DynamoDB items read               {r.dynamodb_items_per_s:12,.1f} /s "
         f"({r.dynamodb_read_units_per_s:,.1f} read units/s)",
+        f"change log checks (revocation)    {r.revocation_checks_per_s:12,.1f} /s "
+        f"({r.revocation_check_read_units_per_s:,.1f} read units/s)",
+        f"authorizer cache flushes          {r.cache_flushes_per_s * 3600:12,.1f} /h",
         f"log lines to the audit stream     {r.log_lines_per_s:12,.1f} /s",
         f"Kinesis in                        {r.kinesis_bytes_per_s / 1e6:12,.3f} MB/s, "
         f"{r.kinesis_records_per_s:,.1f} records/s → {r.kinesis_shards} shard(s)"
@@ -590,6 +617,7 @@ _POSITIVE = frozenset(
         "consumer_batch_size",
         "consumer_batching_window_s",
         "role_cache_ttl_s",
+        "revocation_check_s",
         "container_lifetime_s",
         "kinesis_shards",
     }

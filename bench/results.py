@@ -4,7 +4,9 @@
 table and its chart from the JSON (``tools/docs_reference.py``), so the page shows the last full run
 without anyone copying numbers. Each row keeps the table's text cells and, where the row has one, its
 ratio and target as numbers (``ratio_value``, ``target_value``) with what they are ratios to
-(``ratio_to``: ``floor``, ``boto3 client`` …).
+(``ratio_to``: ``floor``, ``boto3 client`` …). Rows measured in a run of their own (rows 9–9d, on
+the local stack: ``python -m bench --only propagation``) and merged into the last full run say so in
+``apart``: one line each, shown under the run's.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ def ratio_parts(text: str) -> tuple[float | None, str]:
     return float(m.group(1).replace(",", "")), m.group(2).strip()
 
 
-def to_document(machine: str, run: str, rows: Sequence[Row]) -> dict[str, Any]:
-    """The JSON document of one run: where (``machine``), how and when (``run``), and every row."""
+def to_document(machine: str, run: str, rows: Sequence[Row], apart: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON document of one run: where (``machine``), how and when (``run``), every row, and the
+    rows measured in a run of their own (``apart``: one line each, e.g. ``"Rows 9–9d: …"``)."""
     out = []
     for row in rows:
         ratio, ratio_to = ratio_parts(row.ratio)
@@ -50,11 +53,15 @@ def to_document(machine: str, run: str, rows: Sequence[Row]) -> dict[str, Any]:
                 "target_value": target,
             }
         )
-    return {"version": VERSION, "machine": machine, "run": run, "rows": out}
+    document: dict[str, Any] = {"version": VERSION, "machine": machine, "run": run, "rows": out}
+    if apart:
+        document["apart"] = list(apart)
+    return document
 
 
-def write(path: Path, machine: str, run: str, rows: Sequence[Row]) -> None:
-    path.write_text(json.dumps(to_document(machine, run, rows), indent=1, ensure_ascii=False) + "\n", "utf-8")
+def write(path: Path, machine: str, run: str, rows: Sequence[Row], apart: Sequence[str] = ()) -> None:
+    text = json.dumps(to_document(machine, run, rows, apart), indent=1, ensure_ascii=False)
+    path.write_text(text + "\n", "utf-8")
 
 
 def load(path: Path) -> dict[str, Any]:

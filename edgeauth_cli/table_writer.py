@@ -76,7 +76,11 @@ def aws_error_text(error: Exception) -> str:
 
 
 def item_kind(key: Key) -> str:
+    """``role``, ``subject``, ``group``, ``client``, ``change log`` (the role-events function's
+    :mod:`edgeauth.core.changes` item: never written by the CLI) or ``unknown``."""
     pk = key[0]
+    if key == (C.CHANGES_PK, C.CHANGES_SK):
+        return "change log"
     for prefix, kind in (
         (C.ROLE_PK_PREFIX, "role"),
         (C.SUBJECT_PK_PREFIX, "subject"),
@@ -93,6 +97,8 @@ def item_label(key: Key) -> str:
     kind = item_kind(key)
     if kind == "role":
         return f"role {key[0][len(C.ROLE_PK_PREFIX) :]}"
+    if kind == "change log":
+        return "the change log"
     if kind == "unknown":
         return f"item {key[0]} / {key[1]}"
     issuer = key[0].split("#", 1)[1]
@@ -256,11 +262,14 @@ class TableWriter:
         identity: str,
         *,
         clock: Callable[[], float] = time.time,
+        on_written: Callable[[], None] | None = None,
     ) -> None:
+        """``on_written``: called after each :meth:`write` that wrote something."""
         self.client = client
         self.table = table
         self.identity = identity
         self._clock = clock
+        self._on_written = on_written
 
     def operation(self, change: Change) -> dict[str, Any]:
         """The ``TransactWriteItems`` element for one change (``Put`` or ``Delete``)."""
@@ -302,12 +311,15 @@ class TableWriter:
             return 0
         if len(todo) == 1:
             self._single(todo[0])
-            return 1
-        written = 0
-        for start in range(0, len(todo), MAX_TRANSACTION_ITEMS):
-            chunk = todo[start : start + MAX_TRANSACTION_ITEMS]
-            self._transaction(chunk, written)
-            written += len(chunk)
+            written = 1
+        else:
+            written = 0
+            for start in range(0, len(todo), MAX_TRANSACTION_ITEMS):
+                chunk = todo[start : start + MAX_TRANSACTION_ITEMS]
+                self._transaction(chunk, written)
+                written += len(chunk)
+        if self._on_written is not None:
+            self._on_written()
         return written
 
     def _single(self, change: Change) -> None:
@@ -349,6 +361,14 @@ class TableWriter:
             raise TableError(f"writing {len(chunk)} change(s) failed: {aws_error_text(e)}") from e
 
 
-def writer_for(ctx: CliContext) -> TableWriter:
-    """A writer on the context's role table, stamping the caller's identity."""
-    return TableWriter(ctx.client("dynamodb"), ctx.role_table, caller_identity(ctx.client("sts")))
+def writer_for(ctx: CliContext, *, announce: bool = True) -> TableWriter:
+    """A writer on the context's role table, stamping the caller's identity. ``announce``: after
+    each write, say on stderr when it is effective everywhere (:mod:`edgeauth_cli.effective`)."""
+    from edgeauth_cli.effective import note_effective
+
+    return TableWriter(
+        ctx.client("dynamodb"),
+        ctx.role_table,
+        caller_identity(ctx.client("sts")),
+        on_written=(lambda: note_effective(ctx)) if announce else None,
+    )

@@ -719,7 +719,10 @@ class Gateway:
             value = extra.get(name)
             if value is None:
                 value = self._context_value(ex, name)
-            return "-" if value is None or value == "" else json.dumps(value)[1:-1]
+            # As API Gateway: the value as it is, not escaped for the format's JSON. A caller's
+            # quote in a header it logs (User-Agent) can add keys to the line or break it; the
+            # audit consumer reads such a line as malformed, never as anything else.
+            return "-" if value is None or value == "" else value
 
         self._access_log(_CONTEXT_VAR.sub(ctx, fmt))
 

@@ -4,7 +4,10 @@
 What the Lambda service does for a stream event source mapping, per shard, in order:
 
 * read up to ``BatchSize`` records and invoke the function with one Lambda stream event
-  (``Records`` with ``eventSourceARN``, ``eventID`` …, Kinesis data base64-encoded);
+  (``Records`` with ``eventSourceARN``, ``eventID`` …, Kinesis data base64-encoded): at once
+  without a ``MaximumBatchingWindowInSeconds``; with one, when the batch is full or the window
+  since its first record has passed, whichever comes first. One batch at a time per shard: the
+  next is read once the function returned;
 * success: move past the batch. With ``ReportBatchItemFailures``, a response naming failed records
   (``batchItemFailures[].itemIdentifier`` = sequence number) checkpoints before the lowest one and
   redelivers from it; an identifier that is not in the batch fails the whole batch;
@@ -18,6 +21,9 @@ What the Lambda service does for a stream event source mapping, per shard, in or
 
 Starting position: the local streams are created empty when the stack starts, so the pollers read
 from ``TRIM_HORIZON`` whatever the template says, and no record written at start-up is missed.
+
+Polling: a DynamoDB stream's shards every :data:`DYNAMODB_POLL_SECONDS` (Lambda polls them four
+times a second), a Kinesis stream's every ``interval`` given (0.1 s by default).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import base64
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +45,8 @@ Invoke = Callable[[dict[str, Any]], Any]
 OnFailure = Callable[[str], None]
 """Sends one on-failure record (a JSON document) to the mapping's on-failure destination."""
 MAX_BACKOFF = 5.0
+DYNAMODB_POLL_SECONDS = 0.25
+"""Lambda polls each shard of a DynamoDB stream four times a second (AWS Lambda developer guide)."""
 
 
 @dataclass
@@ -49,6 +58,8 @@ class _Shard:
     last_error: str | None = None
     delivered: int = 0
     pending: list[dict[str, Any]] = field(default_factory=list)
+    window_started: float = 0.0
+    """When the first record of the pending batch was read (monotonic)."""
 
 
 class StreamPoller:
@@ -83,6 +94,8 @@ class StreamPoller:
         self.retried = 0
         self.idle = threading.Event()
         """Set when a full pass over the shards found nothing to deliver."""
+        self.invocations: deque[tuple[int, float]] = deque(maxlen=1000)
+        """``(records, seconds)`` of the latest invocations: how long each held its shard."""
 
     # -- stream access -------------------------------------------------------------------------------
 
@@ -184,13 +197,25 @@ class StreamPoller:
 
     def _poll_shard(self, shard: _Shard) -> bool:
         limit = shard.limit or self.spec.batch_size
+        window = self.spec.max_batching_window
         if not shard.pending:
             shard.pending = self._read(shard, self.spec.batch_size)
+            shard.window_started = time.monotonic()
+        elif window > 0 and shard.retries == 0 and len(shard.pending) < self.spec.batch_size:
+            shard.pending += self._read(shard, self.spec.batch_size - len(shard.pending))
         if not shard.pending:
             return False
+        if (
+            window > 0
+            and shard.retries == 0
+            and len(shard.pending) < limit
+            and time.monotonic() - shard.window_started < window
+        ):
+            return False  # the batching window: wait for a full batch, or the window's end
         batch = shard.pending[:limit]
         event = {"Records": [self._event_record(shard.shard_id, r) for r in batch]}
         self.batches += 1
+        started = time.monotonic()
         try:
             result = self._invoke(event)
             failed = self._failed_index(batch, result)
@@ -199,9 +224,11 @@ class StreamPoller:
             failed = 0
             if self.spec.bisect_on_error and len(batch) > 1:
                 shard.limit = max(1, len(batch) // 2)
+        self.invocations.append((len(batch), time.monotonic() - started))
         if failed is None:
             shard.pending = shard.pending[len(batch) :]
             shard.retries, shard.limit = 0, 0
+            shard.window_started = time.monotonic()  # what is left starts the next window
             shard.delivered += len(batch)
             self.delivered += len(batch)
             return True

@@ -3,8 +3,8 @@
 Order (each step is undone by :meth:`LocalStack.stop`, also when a later step fails):
 
 1. the template: synthesized from the CDK app (cached), or given;
-2. the moto server; in it, from the template: the tables (with their streams), the Kinesis
-   streams, the log groups and the subscription filters;
+2. the moto server (with :mod:`edgeauth_local.moto_fixes`); in it, from the template: the tables
+   (with their streams), the Kinesis streams, the log groups and the subscription filters;
 3. the development identity provider, playing the template's loopback issuer; the demo backend,
    playing the template's loopback integration origin (when a port differs from the template's,
    the issuer URL in the authorizer's environment and the integration origin are rewritten). An
@@ -40,12 +40,12 @@ from urllib.parse import urlsplit, urlunsplit
 from edgeauth import constants as C
 from edgeauth.core.errors import ConfigError
 from edgeauth.core.settings import IssuerSettings, is_loopback_host, load_settings
-from edgeauth_local import backend, demo, gateway, idp, state
+from edgeauth_local import backend, demo, gateway, idp, moto_fixes, state
 from edgeauth_local.errors import LocalStackError, TemplateError
 from edgeauth_local.lambdas import LOCAL_CREDENTIALS, AuthorizerRuntime, FunctionRuntime, local_environment
 from edgeauth_local.logs import LogShipper
 from edgeauth_local.moto_server import MotoServer
-from edgeauth_local.pollers import StreamPoller, UsagePlanPoller
+from edgeauth_local.pollers import DYNAMODB_POLL_SECONDS, StreamPoller, UsagePlanPoller
 from edgeauth_local.servers import ServerThread, check_ports
 from edgeauth_local.template import (
     ACCOUNT,
@@ -381,6 +381,7 @@ class LocalStack:
         )
 
         o.log(f"starting the moto server on {o.host}:{o.moto_port} …")
+        moto_fixes.install()
         self.moto.start()
         self.moto.reset()
         self._create_resources(t)
@@ -655,17 +656,25 @@ class LocalStack:
             if not es.enabled:
                 continue
             runtime = self.functions[es.function]
+            interval = 0.1
             if es.kind == "kinesis":
                 client, arn = self.client("kinesis"), es.source_arn
             else:
                 table = es.source_arn.split(":table/", 1)[1].split("/", 1)[0]
                 arn = self.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
                 client = self.client("dynamodbstreams")
+                interval = DYNAMODB_POLL_SECONDS
             url = self.queue_urls.get(es.on_failure or "")
             on_failure = self._sender(url) if url is not None else None
             function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{runtime.spec.name}"
             poller = StreamPoller(
-                es, runtime.invoke, client, arn, on_failure=on_failure, function_arn=function_arn
+                es,
+                runtime.invoke,
+                client,
+                arn,
+                interval=interval,
+                on_failure=on_failure,
+                function_arn=function_arn,
             )
             poller.start()
             self.pollers.append(poller)

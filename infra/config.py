@@ -30,8 +30,11 @@ from edgeauth.core import propagation
 from edgeauth.core.errors import ConfigError
 from edgeauth.core.routes import GREEDY, LITERAL, Template, TemplateError, parse_permission, parse_template
 from edgeauth.core.settings import (
+    DEFAULT_REVOCATION_CHECK_SECONDS,
     DEFAULT_ROLE_CACHE_TTL,
+    MAX_REVOCATION_CHECK_SECONDS,
     MAX_ROLE_CACHE_TTL,
+    MIN_REVOCATION_CHECK_SECONDS,
     REQUIRED,
     IssuerSettings,
     SettingSpec,
@@ -162,6 +165,17 @@ STAGE_SETTINGS: Final[tuple[SettingSpec, ...]] = (
         DEFAULT_ROLE_CACHE_TTL,
         0,
         MAX_ROLE_CACHE_TTL,
+    ),
+    SettingSpec(
+        "revocation_check_seconds",
+        "integer",
+        "seconds between two reads of the role table's change log by a warm authorizer container: how "
+        "long it may keep answering from roles an edit has changed ([How fast an edit takes "
+        "effect](roles.md#how-fast-an-edit-takes-effect)); also times the role-events function's second "
+        "cache flush. Stack output `RevocationCheckSeconds`",
+        DEFAULT_REVOCATION_CHECK_SECONDS,
+        MIN_REVOCATION_CHECK_SECONDS,
+        MAX_REVOCATION_CHECK_SECONDS,
     ),
     SettingSpec(
         "usage_tiers",
@@ -538,6 +552,8 @@ class StageConfig:
     """Every API method, the always-created ``ANY /`` and ``ANY /{proxy+}`` first."""
     authorizer_cache_ttl: int
     role_cache_ttl: int
+    revocation_check_seconds: int
+    """How often a warm authorizer container reads the role table's change log (1 to 10 s)."""
     usage_tiers: tuple[UsageTier, ...]
     default_tier: str
     throttling: Throttle
@@ -692,6 +708,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         routes=_routes(f"{where}.routes", raw.get("routes", [])),
         authorizer_cache_ttl=cache_ttl,
         role_cache_ttl=_stage_int(where, raw, "role_cache_ttl"),
+        revocation_check_seconds=_stage_int(where, raw, "revocation_check_seconds"),
         usage_tiers=tiers,
         default_tier=default_tier,
         throttling=_throttle(f"{where}.throttling", _given(raw, "throttling"), only_keys=True),
@@ -848,11 +865,17 @@ def _check_deployable_hosts(
             if url is not None:
                 _deployable_url(f"{setting}.{name}", url, what)
                 _not_private(f"{setting}.{name}", url, "the authorizer runs outside any VPC")
-        # (The raw list, validated by parse_issuers already: its index is the one to name. A preset
-        # may supply the audiences: those come from its own values, whose hosts are the issuer's.)
-        for i, audience in enumerate(raw_issuers[n].get("audiences", [])):
+        # The raw list where the stage gives one (validated by parse_issuers already: its index is
+        # the one to name); a provider preset's audiences otherwise, named by the setting itself.
+        raw_audiences = raw_issuers[n].get("audiences")
+        named = (
+            [(f"{setting}.audiences[{i}]", a) for i, a in enumerate(raw_audiences)]
+            if isinstance(raw_audiences, list)
+            else [(f"{setting}.audiences", a) for a in sorted(issuer.audiences)]
+        )
+        for name, audience in named:
             if urlsplit(audience).hostname:
-                _deployable_url(f"{setting}.audiences[{i}]", audience, "the audience your tokens carry (aud)")
+                _deployable_url(name, audience, "the audience your tokens carry (aud)")
     _deployable_url(f"{where}.backend_url", backend_url, "your backend's URL")
 
 

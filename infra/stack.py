@@ -143,6 +143,10 @@ class EdgeAuthStack(Stack):
             C.OUTPUT_AUTHORIZER_LOG_GROUP: (self.authorizer.log_group.log_group_name, "Authorizer log group"),
             C.OUTPUT_ACCESS_LOG_GROUP: (self.api.access_log_group.log_group_name, "API access log group"),
             C.OUTPUT_ROLE_CACHE_TTL: (str(self.config.role_cache_ttl), "Authorizer role cache, seconds"),
+            C.OUTPUT_REVOCATION_CHECK_SECONDS: (
+                str(self.config.revocation_check_seconds),
+                "How often a warm authorizer reads the role table's change log, seconds",
+            ),
             C.OUTPUT_AUTHORIZER_CACHE_TTL: (
                 str(self.config.authorizer_cache_ttl),
                 "API Gateway authorizer cache TTL, seconds",

@@ -230,7 +230,8 @@ def benchmark_results(path: Path = LATEST_BENCH) -> str:
 
     document = _bench(path)
     rows = results.rows_of(document)
-    header = f"- Machine: {document['machine']}\n- Mode: {document['run']}\n"
+    apart = "".join(f"- {line}\n" for line in document.get("apart", []))
+    header = f"- Machine: {document['machine']}\n- Mode: {document['run']}\n{apart}"
     return f"{header}\n{render_table(rows)}\n\n{render_notes(rows)}\n"
 
 

@@ -5,11 +5,14 @@ subject only had roles through groups), with a conditional write; the authorizer
 ``iat`` is at or before it. Then flushes the stage's authorizer cache, so policies API Gateway cached
 for those tokens stop being replayed.
 
-That is not yet the end: authorizer containers keep what they read for the role-cache time, and
-an answer built from it can be cached again until the role-events function's second flush. So the
-command prints ``effective_by``: the UTC time from which every answer refuses those tokens
-(:func:`edgeauth.core.propagation.edit_bound`, from the stack's outputs ``RoleCacheTtl`` and
-``AuthorizerCacheTtl``; without ``--stack``, the longest values allowed).
+That is not yet the end: warm authorizer containers keep what they read until they next look at
+the role table's change log (the role-events function writes the subject there within seconds;
+they look every ``revocation_check_seconds``), and an answer built before that can be cached again
+until the role-events function's second flush. So the command prints ``effective_by``: the UTC
+time from which every answer refuses those tokens (:func:`edgeauth.core.propagation.edit_bound`,
+from the stack's outputs ``RoleCacheTtl``, ``AuthorizerCacheTtl`` and ``RevocationCheckSeconds``;
+without ``--stack``, the longest values allowed; a stack without ``RevocationCheckSeconds`` predates
+the change log, and its role cache is waited out).
 
 The write is retried after a conflict (re-reading the item each time): unlike ``apply``, revoking
 only ever adds a not-before time, so a retry cannot overwrite anybody's edit. The flush is retried
@@ -27,10 +30,10 @@ from typing import Any
 from edgeauth import constants as C
 from edgeauth.adapters.gateway_cache import flush_authorizer_cache as flush
 from edgeauth.adapters.role_store import subject_key
-from edgeauth.core.propagation import edit_bound
 from edgeauth_cli import render
 from edgeauth_cli.commands.subjects import add_issuer_argument, issuer_of
 from edgeauth_cli.context import AWS, ISSUER, ROLE_TABLE, CliContext, CliError
+from edgeauth_cli.effective import bound_for
 from edgeauth_cli.table_writer import Change, ConflictError, content, now_iso, read_item, writer_for
 
 FLUSH_ATTEMPTS = 4
@@ -83,7 +86,7 @@ def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
     issuer = issuer_of(args)
     key = subject_key(issuer, args.sub)
     client = ctx.client("dynamodb")
-    writer = writer_for(ctx)
+    writer = writer_for(ctx, announce=False)  # says effective_by itself
     not_before = int(clock())
     for attempt in range(WRITE_ATTEMPTS):
         old = read_item(client, ctx.role_table, key)
@@ -115,7 +118,7 @@ def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
             result["flush_error"] = flush_authorizer_cache(ctx.client("apigateway"), rest_api_id, stage)
             flush_failed = result["flush_error"] is not None
         result["flushed"] = result["flush_error"] is None
-    bound = edit_bound(*cache_ttls(ctx), flush_failed=flush_failed)
+    bound = bound_for(ctx, flush_failed=flush_failed)
     effective_by = now_iso(lambda: float(bound.effective_by(written_at)))
     result["effective_by"] = effective_by
     result["bound"] = f"{bound.seconds} s: {bound.because}"
@@ -135,24 +138,6 @@ def cmd_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
         )
     render.note(f"authorizer cache of {rest_api_id}/{stage} flushed")
     return 0
-
-
-def cache_ttls(ctx: CliContext) -> tuple[int | None, int | None]:
-    """The stack's role cache and authorizer cache TTLs (its outputs); ``None`` where unknown."""
-    if not ctx.stack:
-        return None, None
-    outputs = ctx.stack_outputs()
-    return _seconds(outputs.get(C.OUTPUT_ROLE_CACHE_TTL)), _seconds(
-        outputs.get(C.OUTPUT_AUTHORIZER_CACHE_TTL)
-    )
-
-
-def _seconds(value: str | None) -> int | None:
-    try:
-        seconds = int(value) if value is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _print(ctx: CliContext, result: dict[str, Any]) -> None:

@@ -105,6 +105,7 @@ def build_authorizer(
         settings.role_table,
         dynamodb_client,
         cache_ttl=settings.role_cache_ttl,
+        revocation_check_seconds=settings.revocation_check_seconds,
         client_factory=client_factory(
             env,
             env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),

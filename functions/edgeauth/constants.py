@@ -17,6 +17,10 @@ ENV_ROLE_TABLE: Final = "EDGEAUTH_ROLE_TABLE"
 """Name of the DynamoDB role table."""
 ENV_ROLE_CACHE_TTL: Final = "EDGEAUTH_ROLE_CACHE_TTL"
 """Seconds a role-table lookup is reused inside one container (default 30, at most 60)."""
+ENV_REVOCATION_CHECK_SECONDS: Final = "EDGEAUTH_REVOCATION_CHECK_SECONDS"
+"""Seconds between two reads of the role table's change log by one warm container (default 2, 1 to
+10): how long a container may keep answering from roles an edit has changed. The role-events
+function reads it too, to time its second cache flush (:mod:`edgeauth.core.changes`)."""
 ENV_DEFAULT_USAGE_KEY: Final = "EDGEAUTH_DEFAULT_USAGE_KEY"
 """API key value of the default usage tier, returned for clients without a key of their own."""
 ENV_TOKEN_CACHE_SIZE: Final = "EDGEAUTH_TOKEN_CACHE_SIZE"  # noqa: S105 - a variable's name, not a secret
@@ -39,6 +43,8 @@ AUDIT_CONSUMER_SERVICE: Final = "edgeauth-audit-consumer"
 ROLE_EVENTS_SERVICE: Final = "edgeauth-role-events"
 METRIC_CACHE_FLUSH_FAILED: Final = "AuthorizerCacheFlushFailed"
 """Emitted by the role-events handler (dimension ``service``) when the cache flush kept failing."""
+METRIC_CHANGE_LOG_WRITE_FAILED: Final = "ChangeLogWriteFailed"
+"""Emitted by the role-events handler when the change log could not be written (the batch is retried)."""
 METRIC_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
 """Emitted by the audit consumer (dimension ``service``): CloudWatch Logs or DynamoDB calls refused by
 throttling (each retried, or its records delivered again)."""
@@ -56,6 +62,10 @@ GROUP_PK_PREFIX: Final = "GROUP#"
 """Group mapping: ``pk = "GROUP#<issuer>"``, ``sk = <claim value>``."""
 CLIENT_PK_PREFIX: Final = "CLIENT#"
 """Client item: ``pk = "CLIENT#<issuer>"``, ``sk = <client id>``."""
+CHANGES_PK: Final = "CHANGES#role-table"
+"""The change log item (:mod:`edgeauth.core.changes`): ``pk = "CHANGES#role-table"``, ``sk = "CHANGES"``.
+Written by the role-events function only, never by the CLI; not a role, subject, group or client."""
+CHANGES_SK: Final = "CHANGES"
 
 # --- DPoP replay table (see docs/authorizer.md "DPoP (RFC 9449)") -----------------------------------------------
 DPOP_REPLAY_KEY: Final = "pk"
@@ -79,6 +89,10 @@ ATTR_TIER: Final = "tier"
 ATTR_VERSION: Final = "version"
 ATTR_UPDATED_BY: Final = "updated_by"
 ATTR_UPDATED_AT: Final = "updated_at"
+# Attributes of the change log item.
+ATTR_GENERATION: Final = "generation"
+ATTR_LISTED_AFTER: Final = "listed_after"
+ATTR_RECENT: Final = "recent"
 
 # --- Authorizer answer ---------------------------------------------------------------------------
 CONTEXT_SUBJECT: Final = "sub"
@@ -138,10 +152,17 @@ FUNCTION_ENVIRONMENT: Final = (
     ),
     (ENV_REST_API_ID, "role events", "the REST API whose authorizer cache a role edit flushes (required)"),
     (ENV_STAGE_NAME, "role events", "the stage whose authorizer cache a role edit flushes (required)"),
+    (ENV_ROLE_TABLE, "role events", "the role table, whose change log item it writes (required)"),
+    (
+        ENV_REVOCATION_CHECK_SECONDS,
+        "role events",
+        "the authorizer's change log check interval: the second flush comes `min(this, role cache "
+        "time)` + 1 s after the change log write",
+    ),
     (
         ENV_ROLE_CACHE_TTL,
         "role events",
-        "the authorizer's role cache time: the second flush comes this long + 1 s after an edit",
+        "the authorizer's role cache time: bounds the wait before the second flush (above)",
     ),
     (ENV_ENDPOINT_URL, "audit consumer, role events", "AWS endpoint override (local stack only)"),
     (ENV_POWERTOOLS_SERVICE_NAME, "all three", "Powertools' service name of the function's log lines"),
@@ -196,6 +217,8 @@ OUTPUT_ROLE_CACHE_TTL: Final = "RoleCacheTtl"
 """Seconds; with :data:`OUTPUT_AUTHORIZER_CACHE_TTL`, what ``edgeauth revoke``'s bound is made of
 (:mod:`edgeauth.core.propagation`)."""
 OUTPUT_AUTHORIZER_CACHE_TTL: Final = "AuthorizerCacheTtl"
+OUTPUT_REVOCATION_CHECK_SECONDS: Final = "RevocationCheckSeconds"
+"""Seconds; the third part of ``edgeauth revoke``'s bound. A stack without it predates the check."""
 
 # API Gateway access log format (JSON, one line per request). The CDK app sets it on the stage, the
 # local gateway reproduces it, and the audit consumer normalises it into ``access`` audit events.

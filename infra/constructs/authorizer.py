@@ -22,7 +22,8 @@ ROLE_TABLE_KEY_PREFIXES: tuple[str, ...] = (
     C.GROUP_PK_PREFIX,
     C.CLIENT_PK_PREFIX,
 )
-"""Partition-key prefixes of the items the authorizer reads (``dynamodb:LeadingKeys``)."""
+"""Partition-key prefixes of the items the authorizer reads (``dynamodb:LeadingKeys``); and the
+change log item's key itself (:data:`~edgeauth.constants.CHANGES_PK`, exactly)."""
 DPOP_REPLAY_ACTIONS: tuple[str, ...] = ("dynamodb:PutItem",)
 """Everything the authorizer may do to the DPoP replay table (one conditional write per proof)."""
 
@@ -38,9 +39,10 @@ class Authorizer(Construct):
     """The REQUEST authorizer's function (the API wires it to the methods).
 
     Its environment is the authorizer's whole configuration: the issuers (as validated at synth), the
-    role table, the role-cache TTL and the default usage key. Its role may call only
-    ``dynamodb:GetItem`` and ``dynamodb:BatchGetItem`` on the role table, and only for items whose
-    partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES`; with a ``replay_table`` (DPoP
+    role table, the role-cache TTL, the change log check interval and the default usage key. Its
+    role may call only ``dynamodb:GetItem`` and ``dynamodb:BatchGetItem`` on the role table, and only
+    for items whose partition key starts with one of :data:`ROLE_TABLE_KEY_PREFIXES` or is the change
+    log's; with a ``replay_table`` (DPoP
     on), also ``dynamodb:PutItem`` on that table, whose name it gets in ``EDGEAUTH_DPOP_REPLAY_TABLE``.
     With ``authorizer_reserved_concurrency``, the function has that reserved concurrency.
 
@@ -73,6 +75,7 @@ class Authorizer(Construct):
                 C.ENV_ISSUERS: config.issuers_env,
                 C.ENV_ROLE_TABLE: table.table_name,
                 C.ENV_ROLE_CACHE_TTL: str(config.role_cache_ttl),
+                C.ENV_REVOCATION_CHECK_SECONDS: str(config.revocation_check_seconds),
                 C.ENV_DEFAULT_USAGE_KEY: default_usage_key,
                 **({C.ENV_DPOP_REPLAY_TABLE: replay_table.table_name} if replay_table is not None else {}),
             },
@@ -92,6 +95,7 @@ class Authorizer(Construct):
                 conditions={
                     "ForAllValues:StringLike": {
                         "dynamodb:LeadingKeys": [f"{prefix}*" for prefix in ROLE_TABLE_KEY_PREFIXES]
+                        + [C.CHANGES_PK]
                     }
                 },
             )

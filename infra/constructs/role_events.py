@@ -1,4 +1,5 @@
-"""Role events: every role-table edit becomes an audit event and flushes the authorizer cache."""
+"""Role events: every role-table edit goes to the change log, becomes an audit event and flushes the
+authorizer cache."""
 
 from __future__ import annotations
 
@@ -19,12 +20,18 @@ from infra.config import StageConfig
 from infra.constructs.audit_pipeline import encrypted_dead_letter_queue
 from infra.constructs.function import EdgeAuthFunction
 
-BATCH_SIZE: Final = 25
+BATCH_SIZE: Final = 100
+"""Records per invocation. An invocation holds its shard for its audit writes or the containers'
+check interval + 1 s, whichever is longer, so a bulk ``roles apply`` of 1,000 items takes about ten
+invocations (docs/roles.md "How fast an edit takes effect")."""
+CHANGE_LOG_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:PutItem")
+"""What the function may do to the role table: read and write the change log item, nothing else."""
 RETRY_ATTEMPTS: Final = 3
 MAX_RECORD_AGE: Final = Duration.hours(1)
 """A role edit still unprocessed after an hour is dead-lettered rather than holding back later edits
 (their cache flushes are what make role changes take effect in seconds)."""
 TIMEOUT: Final = Duration.seconds(30)
+"""For the batch's audit writes, and again for the change log write and both flushes with retries."""
 MEMORY_MB: Final = 256
 
 
@@ -36,9 +43,11 @@ def authorizer_cache_arn(rest_api_id: str, stage_name: str) -> str:
 class RoleEvents(Construct):
     """The role-events function (:data:`edgeauth.constants.HANDLER_ROLE_EVENTS`) on the table's stream.
 
-    It may read the stream, write to the audit log group, and flush the authorizer cache of exactly
-    one stage (``apigateway:DELETE`` on :func:`authorizer_cache_arn`). Partial batch responses, bisect
-    on error, bounded retries and :attr:`dead_letters` keep one bad record from blocking the shard.
+    It may read the stream, read and write the role table's change log item and nothing else of the
+    table (:data:`CHANGE_LOG_ACTIONS`, ``dynamodb:LeadingKeys`` = the change log's key), write to the
+    audit log group, and flush the authorizer cache of exactly one stage (``apigateway:DELETE`` on
+    :func:`authorizer_cache_arn`). Partial batch responses, bisect on error, bounded retries and
+    :attr:`dead_letters` keep one bad record from blocking the shard.
     """
 
     def __init__(
@@ -65,19 +74,32 @@ class RoleEvents(Construct):
                 C.ENV_AUDIT_LOG_GROUP: audit_log_group.log_group_name,
                 C.ENV_REST_API_ID: rest_api.rest_api_id,
                 C.ENV_STAGE_NAME: stage.stage_name,
-                # The second cache flush waits out the authorizer's role cache (see the handler).
+                C.ENV_ROLE_TABLE: table.table_name,
+                # The second cache flush waits for the authorizers' look at the change log (or their
+                # role cache, if shorter): the same settings as theirs (see the handler).
+                C.ENV_REVOCATION_CHECK_SECONDS: str(config.revocation_check_seconds),
                 C.ENV_ROLE_CACHE_TTL: str(config.role_cache_ttl),
             },
             log_retention_days=config.log_retention_days,
             log_level=config.log_level,
-            # Two flushes, role_cache_ttl apart, each with bounded retries.
-            timeout=Duration.seconds(config.role_cache_ttl + 2 * TIMEOUT.to_seconds()),
+            # The audit writes, the wait for the authorizers' look, the change log write and both
+            # flushes with their retries.
+            timeout=Duration.seconds(
+                2 * TIMEOUT.to_seconds() + min(config.revocation_check_seconds, config.role_cache_ttl) + 1
+            ),
             memory_size=MEMORY_MB,
         )
         self.function: lambda_.Function = fn.function
         self.log_group: logs.LogGroup = fn.log_group
         self.role: iam.Role = fn.role
         audit_log_group.grant(fn.role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents")
+        fn.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(CHANGE_LOG_ACTIONS),
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [C.CHANGES_PK]}},
+            )
+        )
         fn.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["apigateway:DELETE"],

@@ -89,6 +89,28 @@ def test_requests_become_audit_events_exactly_once(stack: LocalStack) -> None:
     assert all(e["audit_version"] == C.AUDIT_EVENT_VERSION for e in events if e.get("request_id") in ids)
 
 
+def test_a_forged_access_line_is_recorded_as_malformed_never_as_a_decision(stack: LocalStack) -> None:
+    # GIVEN a caller with no token whose User-Agent closes the logged value and adds keys, as API
+    # Gateway writes $context values into the access line unescaped
+    forged = 'x","decision":"allow","sub":"admin","kind":"decision","z":"'
+    rid = call(stack, "GET", "/accounts/9", headers={"User-Agent": forged}).headers["x-amzn-requestid"]
+    # THEN the access log holds the forged line as written (the gateway does not escape it)
+    group = stack.spec.outputs[C.OUTPUT_ACCESS_LOG_GROUP]
+    assert stack.wait_for_pipeline(timeout=30)
+    lines = [e["message"] for e in stack.client("logs").filter_log_events(logGroupName=group)["events"]]
+    assert any(rid in line and forged in line for line in lines)
+
+    # AND the audit trail records it as malformed, with its excerpt, never as a decision or an allow
+    def recorded() -> list[dict[str, Any]]:
+        return [e for e in _audit_events(stack) if rid in json.dumps(e)]
+
+    assert wait_until(lambda: bool(recorded()), timeout=30, interval=0.5)
+    mine = recorded()
+    assert [e["kind"] for e in mine] == ["malformed"], mine
+    assert rid in mine[0]["excerpt"]
+    assert not [e for e in _audit_events(stack) if e.get("kind") == "decision" and e.get("sub") == "admin"]
+
+
 def test_a_dead_lettered_batch_is_replayed_exactly_once_and_an_expired_range_is_refused(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:

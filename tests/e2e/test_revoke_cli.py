@@ -1,9 +1,9 @@
 """``edgeauth revoke`` on the local stack: from the ``effective_by`` it prints, the token is refused.
 
-The variant has a 3 s role cache (authorizer, role-events function and the stack output the CLI
-reads), so the test waits seconds, not the dev stage's 30 s; the gateway's cache keeps its 300 s,
-so an answer re-cached from a stale role cache is cleared only by the role-events function's second
-flush, which the bound counts on.
+The dev stage as deployed: a 30 s role cache, and warm authorizers that look at the role table's
+change log every 2 s, so the bound is seconds (stream + look + the second flush's margin), not the
+role cache. The gateway's cache keeps its 300 s, so an answer re-cached by the authorizer before its
+look is cleared only by the role-events function's second flush, which the bound counts on.
 """
 
 from __future__ import annotations
@@ -20,25 +20,15 @@ from edgeauth import constants as C
 from edgeauth.core.propagation import SECOND_FLUSH_MARGIN, STREAM_ALLOWANCE
 from edgeauth_cli.main import main
 from edgeauth_local.stack import LocalStack, start_stack
-from tests.e2e.conftest import call, patched, resources_of
+from tests.e2e.conftest import call
 
 pytestmark = pytest.mark.timeout(120)
-
-ROLE_CACHE_TTL = 3
-
-
-def _short_role_cache(template: dict[str, Any]) -> None:
-    for fn in resources_of(template, "AWS::Lambda::Function"):
-        env = (fn["Properties"].get("Environment") or {}).get("Variables") or {}
-        if C.ENV_ROLE_CACHE_TTL in env:
-            env[C.ENV_ROLE_CACHE_TTL] = str(ROLE_CACHE_TTL)
-    template["Outputs"][C.OUTPUT_ROLE_CACHE_TTL]["Value"] = str(ROLE_CACHE_TTL)
 
 
 @pytest.fixture(scope="module")
 def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
     name, template = synthesized
-    s = start_stack(template=patched(template, _short_role_cache), stack_name=name)
+    s = start_stack(template=template, stack_name=name)
     try:
         yield s
     finally:
@@ -72,13 +62,17 @@ def test_a_revoked_token_is_refused_from_effective_by_on(
     )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["flushed"] is True
-    # THEN the bound is made of the stack's own settings
-    within = ROLE_CACHE_TTL + SECOND_FLUSH_MARGIN + STREAM_ALLOWANCE
-    assert out["bound"].startswith(f"{within} s: role cache {ROLE_CACHE_TTL} s")
+    # THEN the bound is made of the stack's own settings: the containers' look, not the role cache
+    outputs = stack.spec.outputs
+    check = int(outputs[C.OUTPUT_REVOCATION_CHECK_SECONDS])
+    assert check < int(outputs[C.OUTPUT_ROLE_CACHE_TTL])
+    within = STREAM_ALLOWANCE + check + SECOND_FLUSH_MARGIN
+    assert out["bound"].startswith(f"{within} s: up to {STREAM_ALLOWANCE} s for the role table's stream")
     effective_by = datetime.fromisoformat(out["effective_by"].replace("Z", "+00:00")).timestamp()
     assert time.time() < effective_by <= time.time() + within + 1
-    # AND a request right away may still be allowed by an authorizer's stale role cache, and that
-    # answer is cached by the gateway for its 300 s (the role-events function's second flush clears it)
+    # AND a request right away may still be allowed by an authorizer that has not looked at the
+    # change log yet, and that answer is cached by the gateway for its 300 s (the role-events
+    # function's second flush clears it)
     call(stack, "GET", "/accounts/42", token)
     # AND from effective_by on, the token is refused
     time.sleep(max(0.0, effective_by - time.time()))

@@ -126,8 +126,9 @@ def test_role_edit_changes_the_answer_within_the_bound(stack: LocalStack) -> Non
     # AND a request right then, while the authorizer may still hold the old roles, may re-cache the old
     # Deny at the gateway...
     assert call(stack, "GET", "/admin/config", token).status in (200, 403)
-    # ...which the handler's second flush, once the role cache has expired, clears: after it the same
-    # token is allowed, well before the gateway's cache TTL (docs/roles.md).
+    # ...which the handler's second flush, once no container can hold the old roles (here its 1 s role
+    # cache, shorter than the look at the change log), clears: after it the same token is allowed, well
+    # before the gateway's cache TTL (docs/roles.md).
     assert wait_until(
         lambda: stack.gateway is not None and stack.gateway.cache.flushes > flushes + 1, timeout=15
     )

@@ -218,7 +218,9 @@ def test_role_table_fault_fails_closed_with_an_error_not_a_deny(dynamodb: Any) -
             "BatchGetItem",
         )
 
-    h.authorizer.store._client = type("C", (), {"batch_get_item": staticmethod(throttle)})()
+    h.authorizer.store._client = type(
+        "C", (), {"batch_get_item": staticmethod(throttle), "get_item": staticmethod(throttle)}
+    )()
     with pytest.raises(RoleStoreError):
         h.call(sign(h.key, claims(sub="carol")))
     assert (h.audit["decision"], h.audit["reason"]) == ("error", "role_store_unavailable")

@@ -98,7 +98,9 @@ def test_every_500_outcome_counts_once_under_its_api(lines: Lines, dynamodb: Any
     jwks_down = cold.line_of(authorizer_event(authorization=bearer(cold)))
 
     real_client = lines.authorizer.store._client
-    lines.authorizer.store._client = type("C", (), {"batch_get_item": staticmethod(throttled)})()
+    lines.authorizer.store._client = type(
+        "C", (), {"batch_get_item": staticmethod(throttled), "get_item": staticmethod(real_client.get_item)}
+    )()
     role_table = lines.line_of(authorizer_event(authorization=bearer(lines)))
     lines.authorizer.store._client = real_client
 

@@ -1,9 +1,10 @@
 """``make bench-quick`` end to end: every scenario runs and the table parses (no timing asserted).
 
 GIVEN the benchmark package, WHEN ``python -m bench --quick`` runs in a fresh process, THEN it exits
-0 and prints (and writes to ``--output``) one table with a row for every scenario 1–8, whose cells
+0 and prints (and writes to ``--output``) one table with a row for every scenario 1–9, whose cells
 parse: a time and a ratio for the measured rows (for the local gateway, 8–8c: rps, p50 and p99
-latency and the ratio to the backend), and a met column of yes/NO where a target applies.
+latency and the ratio to the backend; for edits reaching the gateway, 9–9d: p50 and p95 seconds,
+the bulk apply's drain time), and a met column of yes/NO where a target applies.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import pytest
 from bench.common import parse_table
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "6b", "7", "8", "8b", "8c"]
+SCENARIOS = [
+    *["1", "1b", "1c", "2", "2b", "2c", "3", "4", "5", "5b", "5c", "6", "6b", "7", "8", "8b", "8c"],
+    *["9", "9b", "9c", "9d"],
+]
 NUMBER = r"[0-9][0-9,]*\.?[0-9]*"
 #: RBAC at scale: rows 6–6d are one route kind each (against the same requests with 10 permissions,
 #: row 6e), with a target.
@@ -35,7 +39,7 @@ def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=480,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -102,6 +106,22 @@ def test_the_table_has_a_row_for_every_scenario_and_parses(quick_run: tuple[str,
         assert re.fullmatch(rf"p99 {NUMBER} ms", row["spread (p10 – p90)"]), row
         assert re.fullmatch(rf"{NUMBER}× backend rps", row["ratio"]), row
         assert (row["target"], row["met"]) == ("—", "—"), row
+    # Role edits, grants and revocations on the local stack under a steady stream of edits: p50 as
+    # the median, p95 as the spread, a target on the p95; the bulk apply's drain time and its
+    # longest invocation, a target on the drain.
+    for key in ("9", "9b", "9c"):
+        row = by_key[key]
+        assert re.fullmatch(r".+ \(\d+ trials\)", row["scenario"]), row
+        assert re.fullmatch(rf"{NUMBER} s", row["median"]), row
+        assert re.fullmatch(rf"p95 {NUMBER} s", row["spread (p10 – p90)"]), row
+        assert (row["target"], row["met"] in ("yes", "NO")) == ("p95 ≤ 10 s", True), row
+    bulk = by_key["9d"]
+    assert re.fullmatch(
+        r"bulk `edgeauth roles apply` of [0-9,]+ subjects .+ \(\d+ invocations\)", bulk["scenario"]
+    )
+    assert re.fullmatch(rf"{NUMBER} s", bulk["median"]), bulk
+    assert re.fullmatch(rf"longest invocation {NUMBER} s", bulk["spread (p10 – p90)"]), bulk
+    assert (bulk["target"], bulk["met"] in ("yes", "NO")) == ("≤ 60 s", True), bulk
 
 
 def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> None:

@@ -277,20 +277,24 @@ def stack_with_outputs(**outputs: str) -> str:
 @pytest.mark.parametrize(
     ("authorizer_ttl", "effective_by", "within"),
     [
-        # role cache 30 s + 1 s + 10 s for the stream and the role-events function's second flush
-        ("300", "2023-11-14T22:14:01Z", 41),
-        # no gateway cache: the role cache alone
-        ("0", "2023-11-14T22:13:50Z", 30),
-        # a gateway cache shorter than the wait for the second flush: it expires first
-        ("5", "2023-11-14T22:13:55Z", 35),
+        # up to 10 s for the stream and the role-events function + the containers' look every 2 s
+        # + 1 s before its second flush
+        ("300", "2023-11-14T22:13:33Z", 13),
+        # no gateway cache: the containers alone (the stream, then their look)
+        ("0", "2023-11-14T22:13:32Z", 12),
     ],
 )
 def test_revoke_says_when_it_is_effective_everywhere_from_the_stack_settings(
     seeded: World, capsys, flush_calls, monkeypatch, authorizer_ttl: str, effective_by: str, within: int
 ) -> None:
-    # GIVEN a stack whose role cache is 30 s, and a revocation written at 2023-11-14T22:13:20Z
+    # GIVEN a stack whose containers look at the change log every 2 s (role cache 30 s), and a
+    # revocation written at 2023-11-14T22:13:20Z
     stack = stack_with_outputs(
-        RestApiId="a1", StageName="prod", RoleCacheTtl="30", AuthorizerCacheTtl=authorizer_ttl
+        RestApiId="a1",
+        StageName="prod",
+        RoleCacheTtl="30",
+        AuthorizerCacheTtl=authorizer_ttl,
+        RevocationCheckSeconds="2",
     )
     monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
     # WHEN revoking
@@ -298,16 +302,38 @@ def test_revoke_says_when_it_is_effective_everywhere_from_the_stack_settings(
     # THEN the cache is flushed, and the answer says when no authorizer answer can still allow
     assert code == 0 and out["flushed"] is True
     assert out["effective_by"] == effective_by
-    assert out["bound"].startswith(f"{within} s: role cache 30 s")
+    assert out["bound"].startswith(f"{within} s: up to 10 s for the role table's stream")
+    assert "looked at the change log (every 2 s)" in out["bound"]
     assert f"refused everywhere by {effective_by} (within {within} s" in err
 
 
-def test_revoke_in_table_output_prints_effective_by(seeded: World, capsys, flush_calls, monkeypatch) -> None:
+def test_revoke_on_a_stack_from_before_the_change_log_waits_out_the_role_cache(
+    seeded: World, capsys, flush_calls, monkeypatch
+) -> None:
+    # GIVEN a stack deployed before the change log (no RevocationCheckSeconds output)
     stack = stack_with_outputs(RestApiId="a1", StageName="prod", RoleCacheTtl="30", AuthorizerCacheTtl="300")
+    monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
+    code, out, _ = run(capsys, "--stack", stack, "revoke", "--sub", "alice", "--iss", ISS)
+    # THEN its bound: role cache 30 s + 1 s + 10 s for the stream and the second flush
+    assert code == 0
+    assert out["effective_by"] == "2023-11-14T22:14:01Z"
+    assert (
+        out["bound"].startswith("41 s: ") and "role cache 30 s (the stack has no change log)" in out["bound"]
+    )
+
+
+def test_revoke_in_table_output_prints_effective_by(seeded: World, capsys, flush_calls, monkeypatch) -> None:
+    stack = stack_with_outputs(
+        RestApiId="a1",
+        StageName="prod",
+        RoleCacheTtl="30",
+        AuthorizerCacheTtl="300",
+        RevocationCheckSeconds="2",
+    )
     monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
     code, text, _ = run(capsys, "--stack", stack, "revoke", "--sub", "alice", "--iss", ISS, output="table")
     assert code == 0
-    assert "effective_by: 2023-11-14T22:14:01Z" in text.splitlines()
+    assert "effective_by: 2023-11-14T22:13:33Z" in text.splitlines()
     assert "flushed:      yes" in text.splitlines()
 
 
@@ -315,25 +341,65 @@ def test_revoke_whose_flush_fails_is_effective_only_when_cached_answers_expire(
     seeded: World, capsys, flush_calls, monkeypatch
 ) -> None:
     # GIVEN a flush that keeps failing
-    stack = stack_with_outputs(RestApiId="a1", StageName="prod", RoleCacheTtl="30", AuthorizerCacheTtl="300")
+    stack = stack_with_outputs(
+        RestApiId="a1",
+        StageName="prod",
+        RoleCacheTtl="30",
+        AuthorizerCacheTtl="300",
+        RevocationCheckSeconds="2",
+    )
     flush_calls["fail"] = 100
     monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
     code, out, err = run(capsys, "--stack", stack, "revoke", "--sub", "alice", "--iss", ISS)
-    # THEN the bound is the role cache plus the whole gateway cache TTL (330 s), and the error says when
+    # THEN the bound is the containers' (12 s) plus the whole gateway cache TTL (312 s), and the
+    # error says when
     assert code == 1 and out["flushed"] is False
-    assert out["effective_by"] == "2023-11-14T22:18:50Z"
-    assert "may be replayed until 2023-11-14T22:18:50Z" in err
+    assert out["effective_by"] == "2023-11-14T22:18:32Z"
+    assert "may be replayed until 2023-11-14T22:18:32Z" in err
 
 
 def test_revoke_without_the_stack_settings_assumes_the_longest_allowed(
     seeded: World, capsys, flush_calls, monkeypatch
 ) -> None:
-    # GIVEN no --stack: the role cache and gateway cache TTLs are unknown
+    # GIVEN no --stack: the role cache, gateway cache TTL and check interval are unknown
     monkeypatch.setattr(revoke, "clock", lambda: 1_700_000_000.0)
     code, out, _ = run(
         capsys, "revoke", "--sub", "alice", "--iss", ISS, "--rest-api-id", "a1", "--stage", "prod"
     )
-    # THEN the bound uses the longest role cache the authorizer allows (60 s) and says so
+    # THEN the bound uses the longest check interval the authorizer allows (10 s) and says so:
+    # 10 s for the stream + 10 s + 1 s
     assert code == 0
-    assert out["effective_by"] == "2023-11-14T22:14:31Z"
-    assert "role cache 60 s (the longest allowed; the stack's is unknown)" in out["bound"]
+    assert out["effective_by"] == "2023-11-14T22:13:41Z"
+    assert "every 10 s (the longest allowed; the stack's is unknown)" in out["bound"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("subjects", "grant", "carol", "reader", "--iss", ISS),
+        ("groups", "map", "contractors", "reader", "--iss", ISS),
+    ],
+)
+def test_every_write_says_when_it_is_effective_everywhere(
+    seeded: World, capsys, monkeypatch, command: tuple[str, ...]
+) -> None:
+    # GIVEN a stack whose containers look at the change log every 2 s, and a write at 22:13:20Z
+    from edgeauth_cli import effective
+
+    stack = stack_with_outputs(
+        RestApiId="a1",
+        StageName="prod",
+        RoleCacheTtl="30",
+        AuthorizerCacheTtl="300",
+        RevocationCheckSeconds="2",
+    )
+    monkeypatch.setattr(effective, "clock", lambda: 1_700_000_000.0)
+    # WHEN a command writes the role table
+    code, _, err = run(capsys, "--stack", stack, *command)
+    # THEN it says on stderr from when every answer reflects it (13 s later), once
+    assert code == 0
+    assert err.count("effective everywhere by") == 1
+    assert (
+        "effective everywhere by 2023-11-14T22:13:33Z (within 13 s: up to 10 s for the role table's stream"
+        in err
+    )

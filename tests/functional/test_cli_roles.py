@@ -294,6 +294,24 @@ def test_lint_of_a_clean_table_exits_0(world: World, capsys, tmp_path) -> None:
     assert out["problems"] == []
 
 
+def test_the_change_log_item_is_no_problem_and_no_role_file_content(world: World, capsys, tmp_path) -> None:
+    # GIVEN a table with the role-events function's change log item next to the roles
+    from edgeauth.adapters.change_log import ChangeLogWriter
+
+    run(capsys, "roles", "apply", write_file(tmp_path, "a.yaml", BASE_FILE), "--yes")
+    ChangeLogWriter(world.table, world.ddb).publish([("ROLE#reader", "ROLE")])
+    log_key = (C.CHANGES_PK, C.CHANGES_SK)
+    # THEN lint finds nothing wrong, an apply with --prune leaves it alone, and export omits it
+    code, out, _ = run(capsys, "roles", "lint")
+    assert (code, out["problems"]) == (0, [])
+    assert (
+        run(capsys, "roles", "apply", write_file(tmp_path, "a.yaml", BASE_FILE), "--prune", "--yes")[0] == 0
+    )
+    assert log_key in world.items()
+    code, out, _ = run(capsys, "roles", "export")
+    assert code == 0 and C.CHANGES_PK not in str(out)
+
+
 def test_export_of_malformed_role_keeps_it_malformed_so_apply_refuses(world: World, capsys, tmp_path) -> None:
     # GIVEN a role with a malformed deny (which the authorizer treats as deny-everything)
     world.put_raw(

@@ -36,6 +36,7 @@ def test_environment_is_what_the_authorizer_accepts(synth: Synth) -> None:
     assert env[C.ENV_ISSUERS] == config.issuers_env
     assert env[C.ENV_ROLE_TABLE] == {"Ref": synth.logical_id(synth.stack.role_table.table)}
     assert env[C.ENV_ROLE_CACHE_TTL] == str(config.role_cache_ttl)
+    assert env[C.ENV_REVOCATION_CHECK_SECONDS] == str(config.revocation_check_seconds)
     assert env[C.ENV_DEFAULT_USAGE_KEY] == default_usage_key_value(config.stack_name, config.stage)
     assert env[C.ENV_POWERTOOLS_SERVICE_NAME] == C.AUTHORIZER_SERVICE
     assert env[C.ENV_POWERTOOLS_METRICS_NAMESPACE] == C.METRICS_NAMESPACE
@@ -43,6 +44,7 @@ def test_environment_is_what_the_authorizer_accepts(synth: Synth) -> None:
     settings = load_settings({**env, C.ENV_ROLE_TABLE: "role-table"})
     assert [i.issuer for i in settings.issuers] == [i.issuer for i in config.issuers]
     assert settings.role_cache_ttl == config.role_cache_ttl
+    assert settings.revocation_check_seconds == config.revocation_check_seconds
 
 
 def test_own_log_group_with_retention(synth: Synth) -> None:
@@ -65,7 +67,9 @@ def test_role_reads_only_its_items_of_the_role_table(synth: Synth) -> None:
             "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
             "Condition": {
                 "ForAllValues:StringLike": {
+                    # the roles, subjects, groups and clients, and the change log item exactly
                     "dynamodb:LeadingKeys": [f"{prefix}*" for prefix in ROLE_TABLE_KEY_PREFIXES]
+                    + [C.CHANGES_PK]
                 }
             },
         }

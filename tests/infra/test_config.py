@@ -49,6 +49,7 @@ def test_minimal_stage_gets_secure_defaults() -> None:
     assert config.stack_name == "EdgeAuth-prod"
     assert config.authorizer_cache_ttl == 300
     assert config.role_cache_ttl == 30
+    assert config.revocation_check_seconds == 2
     assert config.backend_url == "https://backend.acme-bank.net"
     assert [(r.method, r.path) for r in config.routes] == [("ANY", "/"), ("ANY", "/{proxy+}")]
     assert not config.local_only
@@ -132,6 +133,16 @@ def mutate(path: str, value: Any) -> dict[str, Any]:
         ),
         ("authorizer_cache_ttl", "300", "edgeauth.stages.prod.authorizer_cache_ttl: must be an integer"),
         ("role_cache_ttl", 61, "edgeauth.stages.prod.role_cache_ttl: must be between 0 and 60"),
+        (
+            "revocation_check_seconds",
+            0,
+            "edgeauth.stages.prod.revocation_check_seconds: must be between 1 and 10",
+        ),
+        (
+            "revocation_check_seconds",
+            1.5,
+            "edgeauth.stages.prod.revocation_check_seconds: must be an integer",
+        ),
         ("usage_tiers.standard.rate", ..., "edgeauth.stages.prod.usage_tiers.standard.rate: is required"),
         ("usage_tiers.standard.rate", 0, "edgeauth.stages.prod.usage_tiers.standard.rate: must be a number"),
         ("usage_tiers.standard.burst", ..., "edgeauth.stages.prod.usage_tiers.standard.burst: is required"),

@@ -19,17 +19,16 @@ COGNITO = {
     "client_ids": ["app"],
     "token_use": "access",
 }
-GITHUB = {"provider": "github-actions", "audiences": ["https://api.octo-bank.com"], "repositories": ["o/r"]}
+GITHUB = {"provider": "github-actions", "audiences": ["https://api.acme-bank.net"], "repositories": ["o/r"]}
 
 
 def context(issuers: list[Any]) -> dict[str, Any]:
-    # A deployed stage: real-looking hosts and an alarm target (placeholders stop its synth).
     stage = {
         "issuers": issuers,
-        "backend_url": "https://backend.octo-bank.com/",
+        "backend_url": "https://backend.acme-bank.net/",
+        "alarm_emails": ["platform-oncall@acme-bank.net"],
         "usage_tiers": {"standard": {"rate": 10, "burst": 20}},
         "default_tier": "standard",
-        "alarm_emails": ["oncall@octo-bank.com"],
     }
     return {"edgeauth": {"stages": {"prod": stage}}, "stage": "prod"}
 
@@ -78,3 +77,13 @@ def test_synth_refuses_bad_presets_naming_the_setting(issuers: list[Any], settin
     err = error_of(issuers)
     assert err.setting == setting, err
     assert words in err.problem
+
+
+def test_a_deployed_stage_refuses_a_placeholder_audience_beside_a_preset() -> None:
+    # GIVEN a prod stage whose GitHub Actions preset still carries an example audience
+    error = error_of([{**GITHUB, "audiences": ["https://api.example.com"]}])
+    # THEN the synth refuses it, naming the setting (not a KeyError for a preset without the key)
+    assert error.setting == f"{W}[0].audiences[0]"
+    assert "placeholder" in str(error)
+    # AND a preset that gives no audiences of its own (Cognito access tokens) is accepted
+    assert load_config(context([COGNITO])).issuers[0].audiences == frozenset()

@@ -16,6 +16,7 @@ def test_function_environment(synth: Synth) -> None:
     assert env[C.ENV_AUDIT_LOG_GROUP] == {"Ref": synth.logical_id(synth.stack.audit.audit_log_group)}
     assert env[C.ENV_REST_API_ID] == {"Ref": synth.logical_id(synth.stack.api.rest_api)}
     assert env[C.ENV_STAGE_NAME] == {"Ref": synth.logical_id(synth.stack.api.stage)}
+    assert env[C.ENV_ROLE_TABLE] == {"Ref": synth.logical_id(synth.stack.role_table.table)}
 
 
 def test_event_source_is_the_table_stream_and_never_blocks_it(synth: Synth) -> None:
@@ -29,6 +30,8 @@ def test_event_source_is_the_table_stream_and_never_blocks_it(synth: Synth) -> N
     assert mapping["EventSourceArn"] == {
         "Fn::GetAtt": [synth.logical_id(synth.stack.role_table.table), "StreamArn"]
     }
+    assert mapping["BatchSize"] == role_events.BATCH_SIZE
+    assert "MaximumBatchingWindowInSeconds" not in mapping  # no wait: an edit goes at once
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == role_events.RETRY_ATTEMPTS
@@ -70,6 +73,8 @@ def test_writes_only_to_the_audit_log_group_and_reads_only_the_stream(synth: Syn
         "logs:PutLogEvents",
         "logs:GetLogEvents",  # read back on a redelivered record, so no event is written twice
         "apigateway:DELETE",
+        "dynamodb:GetItem",  # the change log item only (below)
+        "dynamodb:PutItem",
         "dynamodb:DescribeStream",
         "dynamodb:GetRecords",
         "dynamodb:GetShardIterator",
@@ -84,8 +89,27 @@ def test_writes_only_to_the_audit_log_group_and_reads_only_the_stream(synth: Syn
     assert wildcard == {"dynamodb:ListStreams", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
-def test_second_flush_waits_out_the_authorizers_role_cache(synth: Synth) -> None:
+def test_may_read_and_write_only_the_change_log_item_of_the_role_table(synth: Synth) -> None:
+    statements = synth.policy_statements(synth.stack.role_events.role)
+    table_id = synth.logical_id(synth.stack.role_table.table)
+    on_items = [s for s in statements if set(actions(s)) & {"dynamodb:GetItem", "dynamodb:PutItem"}]
+    assert on_items == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [C.CHANGES_PK]}},
+        }
+    ]
+
+
+def test_second_flush_waits_for_the_authorizers_look_not_their_role_cache(synth: Synth) -> None:
     fn = synth.resource(synth.stack.role_events.function)["Properties"]
-    ttl = synth.config.role_cache_ttl
-    assert fn["Environment"]["Variables"]["EDGEAUTH_ROLE_CACHE_TTL"] == str(ttl)
-    assert fn["Timeout"] >= ttl + 30
+    config = synth.config
+    env = fn["Environment"]["Variables"]
+    # the authorizers' own settings, so the handler waits exactly for their look
+    assert env[C.ENV_REVOCATION_CHECK_SECONDS] == str(config.revocation_check_seconds)
+    assert env[C.ENV_ROLE_CACHE_TTL] == str(config.role_cache_ttl)
+    # room for the audit writes, the wait, and both flushes with their retries; not the role cache
+    wait = min(config.revocation_check_seconds, config.role_cache_ttl) + 1
+    assert fn["Timeout"] == 2 * role_events.TIMEOUT.to_seconds() + wait

@@ -37,6 +37,7 @@ def test_outputs_carry_the_cache_times_edgeauth_revoke_bounds_with(synth: Synth)
     outputs = synth.template.to_json()["Outputs"]
     assert outputs[C.OUTPUT_ROLE_CACHE_TTL]["Value"] == str(synth.config.role_cache_ttl)
     assert outputs[C.OUTPUT_AUTHORIZER_CACHE_TTL]["Value"] == str(synth.config.authorizer_cache_ttl)
+    assert outputs[C.OUTPUT_REVOCATION_CHECK_SECONDS]["Value"] == str(synth.config.revocation_check_seconds)
 
 
 def test_loopback_settings_warn_that_the_stage_is_local_only(synth: Synth) -> None:

@@ -78,7 +78,7 @@ def test_role_table_reads_are_bounded_by_the_container_caches() -> None:
     # role items: min(1/3 × 3 roles, 100 roles / 30 s) = 1 per second
     # items: 2 per resolution (subject + client) + 1 role item per second = 2/3 + 1
     assert r.dynamodb_items_per_s == pytest.approx(2 / 3 + 1)
-    assert r.dynamodb_read_units_per_s == pytest.approx((2 / 3 + 1) / 2)
+    assert r.dynamodb_read_units_per_s == pytest.approx(2 / 3 + 1)  # strongly consistent: 1 unit each
     assert r.dynamodb_batch_calls_per_s == pytest.approx(10 / 30 * 2)  # first batch + one level
 
 
@@ -162,7 +162,9 @@ def test_monthly_cost_items() -> None:
     assert r.cost["authorizer Lambda requests"] == pytest.approx(100 * m / 1e6 * 0.20)  # 52.56
     compute_gb_s = (100 * 0.002 + (1 / 3600) * 0.5) * (1769 / 1024) * m
     assert r.cost["authorizer Lambda compute"] == pytest.approx(compute_gb_s * p.lambda_gb_second)
-    assert r.cost["DynamoDB reads"] == pytest.approx((2 / 3 + 1) / 2 * m / 1e6 * 0.125)
+    assert r.cost["DynamoDB reads"] == pytest.approx((2 / 3 + 1) * m / 1e6 * 0.125)
+    # one container looking at the change log every 2 s: half a read unit per second
+    assert r.cost["DynamoDB revocation checks"] == pytest.approx(0.5 * m / 1e6 * 0.125)  # 0.16
     # on-demand stream: 730 stream-hours; 163,500 B/s in (records over 1 KB) and out
     assert r.cost["Kinesis stream (on-demand)"] == pytest.approx(730 * 0.04)  # 29.20
     gb = 163_500 * m / 1024**3
@@ -362,3 +364,41 @@ def test_cli_refuses_values_the_model_cannot_use(
         main(args)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# -- revocation checks and cache flushes (a separate term: docs/roles.md "How fast an edit takes effect") --
+
+
+def test_each_warm_container_reads_the_change_log_once_per_interval() -> None:
+    # BASE: one container (concurrency 0.2), 100 invocations/s, a look every 2 s
+    r = model(BASE)
+    assert r.revocation_checks_per_s == pytest.approx(0.5)
+    assert r.revocation_check_read_units_per_s == pytest.approx(0.5)  # 1 unit: strongly consistent, < 4 KB
+    # 10,000 invocations/s of 1 ms + 1 ms on 2 full vCPUs' worth: 20 containers, 10 looks/s
+    busy = model(dataclasses.replace(BASE, rps=10_000, cache_hit=0.0))
+    assert busy.concurrency == pytest.approx(20.0)
+    assert busy.revocation_checks_per_s == pytest.approx(20 / 2)
+    # a container looks only on a request: 0.2 invocations/s look at most 0.2 times/s
+    quiet = model(dataclasses.replace(BASE, rps=2, cache_hit=0.9))
+    assert quiet.revocation_checks_per_s == pytest.approx(0.2)
+    # a longer interval, fewer looks
+    assert model(dataclasses.replace(BASE, revocation_check_s=10)).revocation_checks_per_s == pytest.approx(
+        0.1
+    )
+
+
+def test_cache_flushes_shorten_what_a_cached_answer_lives() -> None:
+    # 100 clients × 1 route at 1,000 rps: 10 requests/s per cache key; cache TTL 300 s
+    base = dataclasses.replace(BASE, cache_hit=None, clients=100, routes_per_client=1, cache_ttl_s=300)
+    calm = model(base)
+    assert calm.cache_flushes_per_s == 0
+    assert calm.cache_hit == pytest.approx(1 - 100 * 10 / (1 + 10 * 300) / 1000)  # 99.97 %
+    # sparse edits: one batch every 20 s, two flushes each: 0.1 flush/s, an answer lives 10 s
+    sparse = model(dataclasses.replace(base, role_edit_batch_rate=0.05))
+    assert sparse.cache_flushes_per_s == pytest.approx(0.1)
+    assert sparse.cache_hit == pytest.approx(1 - 100 * 10 / (1 + 10 * 10) / 1000)  # 99.01 %
+    # a steady stream: batches back to back, one flush per 3 s (interval 2 s + 1 s) at most
+    steady = model(dataclasses.replace(base, role_edit_batch_rate=5))
+    assert steady.cache_flushes_per_s == pytest.approx(1 / 3)
+    assert steady.cache_hit == pytest.approx(1 - 100 * 10 / (1 + 10 * 3) / 1000)  # 96.77 %
+    assert steady.invocations_per_s == pytest.approx(1000 * (1 - steady.cache_hit))  # 32.3/s

@@ -9,18 +9,31 @@ Both caches are bounded: at most ``max_items`` items (expired ones are dropped f
 oldest, as the verified-token cache does), so tokens carrying many distinct group values cannot grow
 the container's memory without limit; and at most :data:`MAX_CACHED_PRINCIPALS` principals.
 
+Edits reach a warm container within ``revocation_check_seconds``, not the TTL (the authorizer's
+store; the CLI's reads once and needs none): before it answers from its caches, the store reads
+the role table's change log (:mod:`edgeauth.core.changes`) with a strongly consistent ``GetItem``
+if its last look is that old, and drops what changed since: those keys' items and every principal
+resolved from them, or everything when the log cannot tell. One read per container per interval,
+on the request that finds it due, never per request. The first look comes before the first item
+read, so that every cached item was read after a look, and anything written after it is seen by the
+next one. Item reads are strongly consistent too: an item read just after the change log said it
+changed must not be the version from before the change (an eventually consistent read may be).
+
 Faults fail closed: throttling, timeouts, access denied or a missing table raise
 :class:`RoleStoreError` after the client's bounded retries; unprocessed keys are retried a bounded
-number of times and then raise too. Nothing is cached from a failed read.
+number of times and then raise too. Nothing is cached from a failed read. A change log read that
+fails raises the same way (500, never cached by API Gateway), on every request until one succeeds:
+nothing is answered from the caches while the container cannot tell what changed.
 
 The client is the authorizer's own (:class:`edgeauth.adapters.dynamodb.DynamoDBClient`, no boto3
 on the request path) or, in the CLI's ``explain`` and in tests, boto3's: both answer
-``batch_get_item`` alike and fail with :func:`~edgeauth.adapters.dynamodb.client_failures`.
+``batch_get_item`` and ``get_item`` alike and fail with :func:`~edgeauth.adapters.dynamodb.client_failures`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.dynamodb import client_failures, failure_code
+from edgeauth.core.changes import ChangeLogFormatError, change_log_key, changed_since, parse_log
 from edgeauth.core.errors import RoleStoreError
 from edgeauth.core.roles import (
     Decision,
@@ -126,6 +140,9 @@ class Grants:
     # methodArn): its answer and audit fields, the same for every token of the principal. Lives
     # and dies with this object, so a role-cache refresh starts afresh.
     answers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # Every key read to resolve these grants (present or absent): a change to any of them in the
+    # change log drops the grants.
+    keys: frozenset[Key] = frozenset()
 
 
 class RoleStore:
@@ -140,7 +157,10 @@ class RoleStore:
         client_factory: Callable[[], TableClient] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_items: int = MAX_CACHED_ITEMS,
+        revocation_check_seconds: float | None = None,
     ) -> None:
+        """``revocation_check_seconds``: how often the change log is read (see the module doc);
+        ``None`` never reads it (a store that lives for one command, or that caches nothing)."""
         self.table_name = table_name
         self._client = client
         self._client_factory = client_factory
@@ -152,6 +172,16 @@ class RoleStore:
         self._items: dict[Key, tuple[float, dict[str, Any] | None]] = {}
         self._grants: dict[tuple[str, str, tuple[str, ...], str | None], tuple[float, Grants]] = {}
         self._lock = threading.Lock()
+        self.revocation_check_seconds = revocation_check_seconds
+        # The change log: the generation last seen (None: none yet, or the log could not tell) and
+        # when the next look is due (on this store's clock). Never, when nothing is cached.
+        self._generation: int | None = None
+        checks = revocation_check_seconds is not None and cache_ttl > 0
+        self._next_check = -math.inf if checks else math.inf
+        self._check_lock = threading.Lock()
+        # Bumped whenever the change log drops something: a read that started before it (another
+        # thread's, in the local gateway) is returned but not cached, as it may predate the change.
+        self._epoch = 0
 
     @property
     def client(self) -> TableClient:
@@ -176,9 +206,53 @@ class RoleStore:
 
     def invalidate(self) -> None:
         """Forget everything cached (tests, and the CLI after a write)."""
+        self._forget(None)
+
+    def _forget(self, keys: frozenset[Key] | None) -> None:
+        """Drop the items of ``keys`` and every principal resolved from any of them (``None``: all)."""
         with self._lock:
-            self._items.clear()
-            self._grants.clear()
+            self._epoch += 1
+            if keys is None:
+                self._items.clear()
+                self._grants.clear()
+                return
+            for key in keys:
+                self._items.pop(key, None)
+            for principal in [p for p, (_, g) in self._grants.items() if not keys.isdisjoint(g.keys)]:
+                del self._grants[principal]
+
+    # -- the change log ---------------------------------------------------------------------------
+
+    def check_changes(self) -> None:
+        """Read the change log if the last look is ``revocation_check_seconds`` old (or there was
+        none), and drop what changed since. Raises :class:`RoleStoreError` when it cannot be read
+        (the look stays due: the next request tries again)."""
+        with self._check_lock:
+            started = self._clock()
+            if started < self._next_check:
+                return  # another thread looked meanwhile
+            item = self._read_change_log()
+            try:
+                log = parse_log(item)
+            except ChangeLogFormatError:
+                # Unknown: drop everything at every look until the role-events function rewrites it.
+                self._forget(None)
+                self._generation = None
+            else:
+                changed = changed_since(log, self._generation)
+                if changed is None or changed:
+                    self._forget(changed)
+                self._generation = log.generation
+            if self.revocation_check_seconds is not None:
+                self._next_check = started + self.revocation_check_seconds
+
+    def _read_change_log(self) -> dict[str, Any] | None:
+        try:
+            resp = self.client.get_item(TableName=self.table_name, Key=change_log_key(), ConsistentRead=True)
+        except client_failures() as e:
+            raise RoleStoreError(f"role table change log read failed: {failure_code(e)}") from e
+        raw = resp.get("Item")
+        return None if raw is None else item_to_python(raw)
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -189,9 +263,13 @@ class RoleStore:
         groups: tuple[str, ...] = (),
         client_id: str | None = None,
     ) -> tuple[Grants, bool]:
-        """The principal's resolved grants and whether they came from the cache."""
+        """The principal's resolved grants and whether they came from the cache.
+
+        Reads the change log first when a look is due (:meth:`check_changes`)."""
         cache_key = (issuer, sub, groups, client_id)
         now = self._clock()
+        if now >= self._next_check:
+            self.check_changes()
         hit = self._grants.get(cache_key)
         if hit is not None and hit[0] > now:
             return hit[1], True
@@ -200,29 +278,41 @@ class RoleStore:
         # (Expiring after a full TTL of their own let grants built from an item cached just before
         # an edit live almost two TTLs; found by tests/property/test_answer_memo_equivalence.py.)
         expiries: list[float] = []
-        grants = self._resolve(issuer, sub, groups, client_id, expiries)
+        used: set[Key] = set()
+        epoch = self._epoch
+        grants = self._resolve(issuer, sub, groups, client_id, expiries, used)
+        grants.keys = frozenset(used)
         if self.cache_ttl > 0:
             with self._lock:
                 if len(self._grants) >= MAX_CACHED_PRINCIPALS:
                     self._grants.clear()
-                self._grants[cache_key] = (min(expiries, default=now + self.cache_ttl), grants)
+                if epoch == self._epoch:
+                    self._grants[cache_key] = (min(expiries, default=now + self.cache_ttl), grants)
         return grants, False
 
     def still_current(self, principal: tuple[str, str, tuple[str, ...], str | None], grants: Grants) -> bool:
         """Whether :meth:`grants` would still return this very ``grants`` object for ``principal``
-        (``(issuer, sub, groups, client_id)``) from its cache: nothing expired or invalidated."""
+        (``(issuer, sub, groups, client_id)``) from its cache: nothing expired or invalidated, and no
+        look at the change log due (``False`` then: the caller's :meth:`grants` call looks)."""
         hit = self._grants.get(principal)
-        return hit is not None and hit[1] is grants and hit[0] > self._clock()
+        now = self._clock()
+        return hit is not None and hit[1] is grants and hit[0] > now and now < self._next_check
 
     def _resolve(
-        self, issuer: str, sub: str, groups: tuple[str, ...], client_id: str | None, expiries: list[float]
+        self,
+        issuer: str,
+        sub: str,
+        groups: tuple[str, ...],
+        client_id: str | None,
+        expiries: list[float],
+        used: set[Key],
     ) -> Grants:
         # DynamoDB refuses empty key strings: a token without ``sub`` has no subject item.
         skey = subject_key(issuer, sub) if sub else None
         gkeys = [group_key(issuer, g) for g in groups]
         ckey = client_key(issuer, client_id) if client_id else None
         first = ([skey] if skey else []) + gkeys + ([ckey] if ckey else [])
-        items = self.get_items(first, expiries)
+        items = self.get_items(first, expiries, used)
 
         problems: list[str] = []
         direct: list[RoleSource] = []
@@ -262,7 +352,7 @@ class RoleStore:
                 t = citem.get(C.ATTR_TIER)
                 tier = t if isinstance(t, str) else None
 
-        effective = resolve_roles(direct, lambda names: self.roles(names, expiries))
+        effective = resolve_roles(direct, lambda names: self.roles(names, expiries, used))
         problems.extend(effective.problems)
         return Grants(
             effective=effective,
@@ -273,10 +363,12 @@ class RoleStore:
             context_roles=",".join(effective.granting),
         )
 
-    def roles(self, names: Iterable[str], expiries: list[float] | None = None) -> dict[str, Role | None]:
+    def roles(
+        self, names: Iterable[str], expiries: list[float] | None = None, used: set[Key] | None = None
+    ) -> dict[str, Role | None]:
         """Parsed roles by name (``None`` where no item exists)."""
         names = list(names)
-        items = self.get_items([role_key(n) for n in names], expiries)
+        items = self.get_items([role_key(n) for n in names], expiries, used)
         result: dict[str, Role | None] = {}
         for n in names:
             item = items.get(role_key(n))
@@ -284,17 +376,21 @@ class RoleStore:
         return result
 
     def get_items(
-        self, keys: Iterable[Key], expiries: list[float] | None = None
+        self, keys: Iterable[Key], expiries: list[float] | None = None, used: set[Key] | None = None
     ) -> dict[Key, dict[str, Any] | None]:
-        """Items by key through the item cache; one BatchGetItem per 100 uncached keys.
+        """Items by key through the item cache; one strongly consistent BatchGetItem per 100
+        uncached keys.
 
         ``expiries``, when given, receives when each item served from the cache expires (items
-        read now expire a full TTL from now and are not listed).
+        read now expire a full TTL from now and are not listed); ``used``, every key asked for.
         """
         now = self._clock()
         result: dict[Key, dict[str, Any] | None] = {}
         missing: list[Key] = []
-        for key in dict.fromkeys(keys):
+        keys = dict.fromkeys(keys)
+        if used is not None:
+            used.update(keys)
+        for key in keys:
             cached = self._items.get(key)
             if cached is not None and cached[0] > now:
                 result[key] = cached[1]
@@ -304,13 +400,15 @@ class RoleStore:
                 missing.append(key)
         for start in range(0, len(missing), MAX_KEYS_PER_BATCH):
             chunk = missing[start : start + MAX_KEYS_PER_BATCH]
+            epoch = self._epoch
             fetched = self._batch_get(chunk)
             expires = now + self.cache_ttl
             with self._lock:
+                keep = self.cache_ttl > 0 and epoch == self._epoch
                 for key in chunk:
                     item = fetched.get(key)
                     result[key] = item
-                    if self.cache_ttl > 0:
+                    if keep:
                         self._items.pop(key, None)  # to the end: the newest entry
                         self._items[key] = (expires, item)
                 if len(self._items) > self.max_items:
@@ -330,7 +428,10 @@ class RoleStore:
     def _batch_get(self, keys: list[Key]) -> dict[Key, dict[str, Any]]:
         pk, sk = C.TABLE_PARTITION_KEY, C.TABLE_SORT_KEY
         request: dict[str, Any] = {
-            self.table_name: {"Keys": [{pk: {"S": k[0]}, sk: {"S": k[1]}} for k in keys]}
+            self.table_name: {
+                "Keys": [{pk: {"S": k[0]}, sk: {"S": k[1]}} for k in keys],
+                "ConsistentRead": True,
+            }
         }
         found: dict[Key, dict[str, Any]] = {}
         for attempt in range(UNPROCESSED_RETRIES + 1):
@@ -344,7 +445,8 @@ class RoleStore:
             unprocessed = resp.get("UnprocessedKeys") or {}
             if not unprocessed.get(self.table_name):
                 return found
-            request = dict(unprocessed)
+            # Strongly consistent again (DynamoDB echoes the setting; a fake or proxy may not).
+            request = {self.table_name: {**unprocessed[self.table_name], "ConsistentRead": True}}
             if attempt < UNPROCESSED_RETRIES:
                 time.sleep(0.02 * (2**attempt))
         raise RoleStoreError("role table read failed: unprocessed keys after retries")

@@ -1,24 +1,31 @@
 """How long a role-table edit (a revocation, a grant taken away) can take to reach every answer.
 
 Pure: the stack's settings come in as numbers. ``edgeauth revoke`` prints the bound as
-``effective by <time>``; the role-events function waits :data:`SECOND_FLUSH_MARGIN` past the role
-cache before its second flush. docs/roles.md "How fast an edit takes effect" states the same bound.
+``effective by <time>``; the role-events function waits :data:`SECOND_FLUSH_MARGIN` past the
+containers' check before its second flush. docs/roles.md "How fast an edit takes effect" states the
+same bound.
 
 What can still answer with the state from before an edit written at ``W``:
 
-1. an authorizer container's role cache, and the answers it remembers with it: an item read before
-   ``W`` is used until at most ``W + role_cache_ttl`` (:class:`~edgeauth.adapters.role_store.RoleStore`
-   never keeps anything longer than one TTL after its read);
+1. an authorizer container's caches (items, resolved grants, remembered answers): once the
+   role-events function has written the edit's key to the role table's change log (at ``P``,
+   within :data:`STREAM_ALLOWANCE` of ``W``), a warm container drops it at its next look, at most
+   ``revocation_check_seconds`` later (:mod:`edgeauth.core.changes`); and whatever happens, nothing
+   outlives ``W + role_cache_ttl`` (:class:`~edgeauth.adapters.role_store.RoleStore` never keeps an
+   item longer than one TTL after its read);
 2. API Gateway's authorizer cache: an answer cached before ``W`` lives up to the cache TTL; and an
-   answer built from a stale role cache (1) may be cached until ``W + role_cache_ttl`` and then
-   live a whole cache TTL more.
+   answer built by a container before its look (1) may be cached then, and live a whole cache TTL.
 
-The role-events function, on the role table's stream, flushes the stage's authorizer cache when
-the edit reaches it, and again :data:`SECOND_FLUSH_MARGIN` after the role-cache time, when (1) is
-over. So, with the flushes working, nothing old answers after ``W + role_cache_ttl +
-SECOND_FLUSH_MARGIN + STREAM_ALLOWANCE`` (or after ``W + role_cache_ttl + cache TTL``, if sooner).
-When flushing is seen to fail, cached answers expire by themselves: ``W + role_cache_ttl + cache TTL``.
-With no gateway cache (TTL 0, as DPoP requires) the bound is the role-cache time alone.
+The role-events function flushes the stage's authorizer cache when the edit reaches it, and again
+``min(role_cache_ttl, revocation_check_seconds) + SECOND_FLUSH_MARGIN`` after ``P``, when (1) is
+over. So, with the flushes working, nothing old answers after ``W + STREAM_ALLOWANCE +
+min(role_cache_ttl, revocation_check_seconds) + SECOND_FLUSH_MARGIN`` (13 s with the defaults; or
+after ``W + role_cache_ttl + cache TTL``, if sooner). When flushing is seen to fail, cached answers
+expire by themselves: (1) + the cache TTL. With no gateway cache (TTL 0, as DPoP requires) the
+bound is (1) alone.
+
+A stack deployed before the change log (its outputs have no ``RevocationCheckSeconds``) has only
+the role cache for (1), and waits it out before its second flush: ``change_log=False``.
 """
 
 from __future__ import annotations
@@ -27,15 +34,19 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from edgeauth.core.settings import MAX_ROLE_CACHE_TTL
+from edgeauth.core.settings import MAX_REVOCATION_CHECK_SECONDS, MAX_ROLE_CACHE_TTL
 
 SECOND_FLUSH_MARGIN: Final = 1
-"""Seconds past the role-cache time before the role-events function flushes the cache again."""
+"""Seconds past the containers' last look (or their role-cache time, if shorter) before the
+role-events function flushes the cache again: the time an answer built just before takes to reach
+API Gateway's cache."""
 STREAM_ALLOWANCE: Final = 10
-"""Seconds allowed from the write to the role-events function's second flush, beyond the role
-cache and :data:`SECOND_FLUSH_MARGIN`: the table stream's delivery (typically under a second, Lambda
-polls each shard four times a second), a cold start, the batch's audit writes and both flushes
-with their retries (:mod:`edgeauth.adapters.gateway_cache`: at most 1.4 s of backoff each)."""
+"""Seconds allowed from the write to the role-events function's change log write (and beyond the
+wait, to its second flush): the table stream's delivery (typically under a second, Lambda polls each
+shard four times a second), a batch ahead of it on the shard (its wait of a few seconds), a cold
+start, the batch's audit writes and both flushes with their retries
+(:mod:`edgeauth.adapters.gateway_cache`: at most 1.4 s of backoff each). A backlog (a bulk
+``roles apply`` of thousands of items just before) adds its drain time."""
 MAX_AUTHORIZER_CACHE_TTL: Final = 3600
 """API Gateway's largest authorizer result TTL (``authorizerResultTtlInSeconds``)."""
 
@@ -53,35 +64,56 @@ class PropagationBound:
 
 
 def edit_bound(
-    role_cache_ttl: int | None, authorizer_cache_ttl: int | None, *, flush_failed: bool = False
+    role_cache_ttl: int | None,
+    authorizer_cache_ttl: int | None,
+    revocation_check_seconds: int | None = None,
+    *,
+    change_log: bool = True,
+    flush_failed: bool = False,
 ) -> PropagationBound:
     """The bound for a stage with these settings (``None``: unknown, so the longest allowed).
 
-    ``flush_failed``: flushing the stage's cache was tried after the write and failed, so the
-    role-events function's flushes may fail too. A caller that did not flush (``--no-flush``) still
-    has the function's flushes: that changes nothing here."""
-    parts: list[str] = []
+    ``change_log``: the stage's authorizer reads the change log (``False`` for a stack deployed
+    before it). ``flush_failed``: flushing the stage's cache was tried after the write and failed,
+    so the role-events function's flushes may fail too. A caller that did not flush
+    (``--no-flush``) still has the function's flushes: that changes nothing here."""
     if role_cache_ttl is None:
-        role_cache_ttl = MAX_ROLE_CACHE_TTL
-        parts.append(f"role cache {role_cache_ttl} s (the longest allowed; the stack's is unknown)")
+        ttl = MAX_ROLE_CACHE_TTL
+        ttl_text = f"role cache {ttl} s (the longest allowed; the stack's is unknown)"
     else:
-        parts.append(f"role cache {role_cache_ttl} s")
+        ttl, ttl_text = role_cache_ttl, f"role cache {role_cache_ttl} s"
+    if not change_log:
+        container, container_text = ttl, f"{ttl_text} (the stack has no change log)"
+        wait, wait_text = ttl, container_text
+    else:
+        if revocation_check_seconds is None:
+            check = MAX_REVOCATION_CHECK_SECONDS
+            check_text = f"every {check} s (the longest allowed; the stack's is unknown)"
+        else:
+            check, check_text = revocation_check_seconds, f"every {revocation_check_seconds} s"
+        looked = f"until every warm container has looked at the change log ({check_text})"
+        if STREAM_ALLOWANCE + check < ttl:
+            container = STREAM_ALLOWANCE + check
+            container_text = f"up to {STREAM_ALLOWANCE} s for the role table's stream + {check} s {looked}"
+        else:
+            container, container_text = ttl, ttl_text
+        if check <= ttl:
+            wait, wait_text = check, f"{check} s {looked}"
+        else:
+            wait, wait_text = ttl, ttl_text
     if authorizer_cache_ttl is None:
-        authorizer_cache_ttl = MAX_AUTHORIZER_CACHE_TTL
-        gateway = (
-            f"API Gateway's cache {authorizer_cache_ttl} s (the longest allowed; the stack's is unknown)"
-        )
+        cache_ttl = MAX_AUTHORIZER_CACHE_TTL
+        gateway = f"API Gateway's cache {cache_ttl} s (the longest allowed; the stack's is unknown)"
     else:
-        gateway = f"API Gateway's cache {authorizer_cache_ttl} s"
-    if authorizer_cache_ttl == 0:
-        return PropagationBound(role_cache_ttl, parts[0] + "; API Gateway caches no answers")
-    settle = SECOND_FLUSH_MARGIN + STREAM_ALLOWANCE
-    if flush_failed or authorizer_cache_ttl <= settle:
+        cache_ttl, gateway = authorizer_cache_ttl, f"API Gateway's cache {authorizer_cache_ttl} s"
+    if cache_ttl == 0:
+        return PropagationBound(container, container_text + "; API Gateway caches no answers")
+    settle = STREAM_ALLOWANCE + wait + SECOND_FLUSH_MARGIN
+    if flush_failed or container + cache_ttl <= settle:
         reason = " (the flush failed, so cached answers expire by themselves)" if flush_failed else ""
-        parts.append(gateway + reason)
-        return PropagationBound(role_cache_ttl + authorizer_cache_ttl, " + ".join(parts))
-    parts.append(
-        f"{SECOND_FLUSH_MARGIN} s + up to {STREAM_ALLOWANCE} s for the role table's stream and the "
-        "role-events function's second cache flush"
+        return PropagationBound(container + cache_ttl, f"{container_text} + {gateway}{reason}")
+    return PropagationBound(
+        settle,
+        f"up to {STREAM_ALLOWANCE} s for the role table's stream and the role-events function + "
+        f"{wait_text} + {SECOND_FLUSH_MARGIN} s before its second cache flush",
     )
-    return PropagationBound(role_cache_ttl + settle, " + ".join(parts))

@@ -41,6 +41,11 @@ MAX_LEEWAY_SECONDS = 300
 DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
 DEFAULT_ROLE_CACHE_TTL = 30
 MAX_ROLE_CACHE_TTL = 60
+#: How often a warm container reads the role table's change log (:mod:`edgeauth.core.changes`):
+#: the longest it keeps answering from roles an edit has changed, once the edit is in the log.
+DEFAULT_REVOCATION_CHECK_SECONDS = 2
+MIN_REVOCATION_CHECK_SECONDS = 1
+MAX_REVOCATION_CHECK_SECONDS = 10
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 DEFAULT_DYNAMODB_TIMEOUT = 0.5
 MAX_DYNAMODB_TIMEOUT = 5.0
@@ -329,6 +334,16 @@ ENVIRONMENT: Final[tuple[SettingSpec, ...]] = (
         0,
         MAX_ROLE_CACHE_TTL,
     ),
+    SettingSpec(
+        C.ENV_REVOCATION_CHECK_SECONDS,
+        "integer",
+        "seconds between two reads of the role table's change log by a warm container: the longest it "
+        "keeps answering from roles an edit has changed, once the edit is in the log; the role-events "
+        "function reads it too, to time its second cache flush",
+        DEFAULT_REVOCATION_CHECK_SECONDS,
+        MIN_REVOCATION_CHECK_SECONDS,
+        MAX_REVOCATION_CHECK_SECONDS,
+    ),
     SettingSpec(C.ENV_DEFAULT_USAGE_KEY, "string", "API key value of the default usage tier", None, low=20),
     SettingSpec(
         C.ENV_TOKEN_CACHE_SIZE,
@@ -419,6 +434,8 @@ class Settings:
     issuers: tuple[IssuerSettings, ...]
     role_table: str
     role_cache_ttl: int = DEFAULT_ROLE_CACHE_TTL
+    revocation_check_seconds: int = DEFAULT_REVOCATION_CHECK_SECONDS
+    """Seconds between two reads of the change log by a warm container (``EDGEAUTH_REVOCATION_CHECK_SECONDS``)."""
     default_usage_key: str | None = None
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     dynamodb_timeout: float = DEFAULT_DYNAMODB_TIMEOUT
@@ -854,6 +871,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         role_table=table,
         dpop_replay_table=replay_table,
         role_cache_ttl=_env_int(env, _ENV[C.ENV_ROLE_CACHE_TTL]),
+        revocation_check_seconds=_env_int(env, _ENV[C.ENV_REVOCATION_CHECK_SECONDS]),
         default_usage_key=default_key,
         token_cache_size=_env_int(env, _ENV[C.ENV_TOKEN_CACHE_SIZE]),
         dynamodb_timeout=_env_float(env, _ENV[C.ENV_DYNAMODB_TIMEOUT]),
