@@ -41,11 +41,13 @@ def test_environment_lists_every_variable_the_loader_reads_with_default_and_boun
     assert list(rows) == [s.name for s in ENVIRONMENT]
     # Every EDGEAUTH_* variable the authorizer reads is a row (names from the shared constants).
     authorizer_vars = {
-        C.ENV_ISSUERS, C.ENV_ROLE_TABLE, C.ENV_ROLE_CACHE_TTL, C.ENV_DEFAULT_USAGE_KEY,
-        C.ENV_TOKEN_CACHE_SIZE, C.ENV_DYNAMODB_TIMEOUT, C.ENV_ENDPOINT_URL, C.ENV_DPOP_REPLAY_TABLE,
+        C.ENV_ISSUERS, C.ENV_ROLE_TABLE, C.ENV_ROLE_CACHE_TTL, C.ENV_REVOCATION_CHECK_SECONDS,
+        C.ENV_DEFAULT_USAGE_KEY, C.ENV_TOKEN_CACHE_SIZE, C.ENV_DYNAMODB_TIMEOUT, C.ENV_ENDPOINT_URL,
+        C.ENV_DPOP_REPLAY_TABLE,
     }  # fmt: skip
     assert set(rows) == authorizer_vars
     assert rows[C.ENV_ROLE_CACHE_TTL][3:] == ["`30`", "0–60"]
+    assert rows[C.ENV_REVOCATION_CHECK_SECONDS][3:] == ["`2`", "1–10"]
     assert rows[C.ENV_DYNAMODB_TIMEOUT][3:] == ["`0.5`", "0.05–5.0"]
     assert rows[C.ENV_ISSUERS][3] == "required"
     assert rows[C.ENV_DEFAULT_USAGE_KEY][4] == "at least 20 characters"
@@ -259,11 +261,26 @@ def test_benchmark_results_and_chart_come_from_the_json_make_bench_writes(tmp_pa
     assert 'x-axis ["5", "5c"]' in chart and "bar [1.04, 1]" in chart
 
 
+def test_rows_measured_in_a_run_of_their_own_say_so_under_the_run(tmp_path: Path) -> None:
+    # GIVEN a full run's document with rows merged from a run of their own (rows 9–9d: the local stack)
+    path = tmp_path / "latest.json"
+    apart = "Rows 9–9d: `python -m bench --only propagation`, 2026-12-03 13:38 UTC, took 575 s"
+    results.write(path, "2 CPUs", "full; 31 rounds", [Row("9", "role edit", "7.1 s", "p95 7.9 s")], [apart])
+    # WHEN the table is generated THEN that run is named on its own line, after the full run's
+    table = docs.benchmark_results(path)
+    assert table.startswith(f"- Machine: 2 CPUs\n- Mode: full; 31 rounds\n- {apart}\n\n| # |")
+    # AND a document without such rows has no such line (nor the key)
+    results.write(path, "2 CPUs", "full; 31 rounds", [Row("9", "role edit")])
+    assert "apart" not in results.load(path)
+    assert docs.benchmark_results(path).startswith("- Machine: 2 CPUs\n- Mode: full; 31 rounds\n\n")
+
+
 def test_the_checked_in_results_render() -> None:
     document = results.load(docs.LATEST_BENCH)
     table = docs.benchmark_results()
     for row in document["rows"]:
         assert f"| {row['key']} | " in table
+    assert {"9", "9b", "9c", "9d"} <= {row["key"] for row in document["rows"]}
     assert "xychart-beta" in docs.benchmark_chart()
 
 
