@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Material for MkDocs prints a banner about MkDocs 2.0 on every build.
+export NO_MKDOCS_2_WARNING := 1
 # No AWS region or profile is set here: `make deploy` and `make bootstrap` use the caller's own
 # (AWS_PROFILE, AWS_REGION, ~/.aws/config), the ones `cdk bootstrap` ran with. Tests, the local
 # stack and the benchmarks set their own region for moto.
 CDK := npx --yes aws-cdk@2
 CDK_PROFILE = $(if $(AWS_PROFILE),--profile $(AWS_PROFILE))
 
-.PHONY: install test lint typecheck unit local bench bench-quick bootstrap deploy require-stage synth clean security load-full fuzz-soak
+.PHONY: install test lint typecheck unit docs docs-build local bench bench-quick bootstrap deploy require-stage synth clean security load-full fuzz-soak
 
 $(STAMP): requirements.txt requirements-dev.txt functions/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,13 +30,22 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy functions edgeauth_cli edgeauth_local infra app.py bench
+	$(BIN)/mypy functions edgeauth_cli edgeauth_local infra app.py bench tools
 
 unit: install
 	$(BIN)/pytest
 
-# Lint, type check and every test suite.
-test: lint typecheck unit
+# The documentation site (docs/, mkdocs.yml), built offline. --strict: a broken link, a missing page
+# or an anchor that no longer exists fails the build (and so `make test`).
+docs-build: install
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+# The site on http://127.0.0.1:8000, rebuilt on every change.
+docs: install
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# Lint, type check, the documentation build and every test suite.
+test: lint typecheck docs-build unit
 
 # Offline (no credentials, no AWS call); STAGE=NAME synthesizes that stage, as deploy would.
 synth: install
@@ -49,7 +60,7 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m bench --quick
 
-# Once per account and region (README "Deploying").
+# Once per account and region (docs/deploying.md).
 bootstrap: install
 	$(CDK) bootstrap $(CDK_PROFILE)
 
@@ -60,7 +71,7 @@ deploy: require-stage install
 
 require-stage:
 	@if [ -z "$(STAGE)" ]; then \
-		echo "make deploy: STAGE is not set: name the stage of cdk.json to deploy, e.g. 'make deploy STAGE=prod' (README 'Deploying')" >&2; \
+		echo "make deploy: STAGE is not set: name the stage of cdk.json to deploy, e.g. 'make deploy STAGE=prod' (docs/deploying.md)" >&2; \
 		exit 2; \
 	fi
 

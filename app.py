@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CDK entry point: ``cdk synth -c stage=prod`` or ``python app.py`` (stage ``dev``).
 
-Settings are in ``cdk.json`` (README "Configuration"); an invalid one stops the synth with a message
+Settings are in ``cdk.json`` (docs/configuration.md); an invalid one stops the synth with a message
 naming it, before anything is built.
 """
 

@@ -1,8 +1,10 @@
 """``python -m bench [--quick] [--output FILE]``: run every scenario and print one table.
 
-The full run writes the table to ``bench/latest.md`` (shown in the README); ``--quick`` runs a few
-iterations of everything so CI proves the benchmarks still work, and writes a file only when
-``--output`` is given. No timing is asserted anywhere: the table says which targets are met.
+The full run writes the table to ``bench/latest.md`` and the same rows, machine-readable, to
+``bench/latest.json`` (the documentation's benchmarks page renders its table and chart from it);
+``--quick`` runs a few iterations of everything so CI proves the benchmarks still work, and writes
+files only when ``--output`` is given (``FILE`` and ``FILE`` with the suffix ``.json``). No timing
+is asserted anywhere: the table says which targets are met.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import audit, baseline, cold_start, floor, gateway, ours, propagation, rbac
+from bench import audit, baseline, cold_start, floor, gateway, ours, propagation, rbac, results
 from bench.common import (
     Case,
     Fresh,
@@ -374,7 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"comma-separated scenario groups (default all): {','.join(GROUPS)}",
     )
     parser.add_argument(
-        "--output", type=Path, help="write the result here (default: bench/latest.md on full runs)"
+        "--output",
+        type=Path,
+        help="write the result here, and as JSON with the suffix .json (default: bench/latest.md and "
+        "bench/latest.json on full runs)",
     )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -413,17 +418,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = "quick (CI: proves it runs, numbers are not meaningful)" if s.quick else "full"
     table = render_table(rows)
     notes = render_notes(rows)
-    header = (
-        f"- Machine: {machine.describe()}\n"
-        f"- Mode: {mode}; {s.rounds} interleaved rounds of {s.batch} operations per case; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; took {time.monotonic() - started:.0f} s\n"
+    run = (
+        f"{mode}; {s.rounds} interleaved rounds of {s.batch} operations per case; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; took {time.monotonic() - started:.0f} s"
     )
+    header = f"- Machine: {machine.describe()}\n- Mode: {run}\n"
     text = f"{header}\n{table}\n\n{notes}\n"
     print(text)
     out = args.output if args.output is not None else (None if s.quick or only != set(GROUPS) else LATEST)
     if out is not None:
         out.write_text(text, encoding="utf-8")
-        print(f"written to {out}", file=sys.stderr)
+        results.write(out.with_suffix(".json"), machine.describe(), run, rows)
+        print(f"written to {out} and {out.with_suffix('.json')}", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,6 @@
 """``python -m bench.ablation [--quick]``: where a request's time goes, by taking parts away.
 
-Rows 3 and 4 of ``make bench`` miss their targets; the README says what bounds them. A timer
+Rows 3 and 4 of ``make bench`` miss their targets; docs/benchmarks.md says what bounds them. A timer
 around each part inside ``authorize`` perturbs what it measures (each timer is itself a few Python
 calls on cold caches), so this measures the other way round: the same interleaved, paired loop as
 the table, against the same floor (``verify`` alone), with variants of the authorizer that each

@@ -26,7 +26,7 @@ role items are shared by every principal in a container: ``role item reads/s = m
 roles per principal, roles × containers / ttl)``. Strongly consistent reads of items ≤ 4 KB cost
 1 read request unit each (an item read just after a change must not be the version before it).
 
-Revocation checks and cache flushes (README "How fast an edit takes effect"). Every warm
+Revocation checks and cache flushes (docs/roles.md "How fast an edit takes effect"). Every warm
 authorizer container reads the role table's change log at most once every ``--revocation-check``
 seconds, on a request that finds the look due: ``checks/s = min(invocations, containers ÷
 interval)``, each a strongly consistent GetItem of an item under 4 KB: 1 read unit. (Role item
@@ -118,14 +118,14 @@ GB = 1024**3
 
 PREVIOUS_AUDIT_COST_PER_MILLION = 4486.35 / (2000 * MONTH_SECONDS / 1e6)
 """The audit trail's cost per million requests before the redesign (one log stream per Kinesis
-record, Standard class, the full access log format, audit events version 1), from the README's
-previous worked example at 2,000 rps: CloudWatch Logs ingestion 4,351.68 + Kinesis 29.20 + 91.28 +
+record, Standard class, the full access log format, audit events version 1), from the
+previous worked example of docs/benchmarks.md at 2,000 rps: CloudWatch Logs ingestion 4,351.68 + Kinesis 29.20 + 91.28 +
 audit consumer 14.19 = 4,486.35 USD a month for 5,256 million requests: about 0.854 USD."""
 
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """The load, the deployment and the measured costs (defaults: bench/latest.md, see README)."""
+    """The load, the deployment and the measured costs (defaults: bench/latest.md, see docs/benchmarks.md)."""
 
     rps: float = 1000.0
     cache_hit: float | None = None  # None: derived from clients, routes, cache TTL, token lifetime

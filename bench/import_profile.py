@@ -1,10 +1,11 @@
-"""``python -m bench.import_profile [--runs N] [--readme]``: where the authorizer's cold start goes.
+"""``python -m bench.import_profile [--runs N] [--docs]``: where the authorizer's cold start goes.
 
 Runs the cold path of row 5 (a fresh interpreter imports ``authorizer.handler`` and answers its first
 request, JWKS from a loopback server, roles from moto's server) under ``python -X importtime``,
 ``--runs`` times, and prints two Markdown tables of import time: by top-level package and the
 costliest modules, each the minimum over the runs (the least noisy estimate on a shared machine).
-With ``--readme`` the tables replace the block between the ``import-profile`` markers of README.md.
+With ``--docs`` the tables replace the block between the ``import-profile`` markers of
+docs/benchmarks.md ("Cold start: no boto3 on the request path").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bench.cold_start import ANSWER_FD, OURS, handler_env
 from bench.world import token_claims
 from tests.support.tokens import jwks, make_key, sign
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START = "<!-- import-profile:start -->"
 END = "<!-- import-profile:end -->"
 LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
@@ -72,7 +73,7 @@ def render(own: dict[str, int], cumulative: dict[str, int], runs: int, top: int 
     lines = [
         f"Import time of the cold path, `python -X importtime`, minimum of {runs} runs "
         f"(CPython {platform.python_version()}, {platform.machine()}): {ms(total)} in "
-        f"{len(own)} modules. Produced by `python -m bench.import_profile --readme`.",
+        f"{len(own)} modules. Produced by `python -m bench.import_profile --docs`.",
         "",
         "| package | import time (self, all its modules) | share |",
         "|---|---|---|",
@@ -85,22 +86,25 @@ def render(own: dict[str, int], cumulative: dict[str, int], runs: int, top: int 
     return "\n".join(lines)
 
 
-def write_readme(table: str) -> None:
-    text = README.read_text()
+def write_page(table: str, page: Path = PAGE) -> None:
+    """``table`` between the ``import-profile`` markers of ``page`` (the documentation's benchmarks)."""
+    text = page.read_text(encoding="utf-8")
     start, end = text.index(START) + len(START), text.index(END)
-    README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+    page.write_text(text[:start] + "\n" + table + "\n" + text[end:], encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.import_profile", description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--readme", action="store_true", help="write the tables into README.md")
+    parser.add_argument(
+        "--docs", action="store_true", help="write the tables into docs/benchmarks.md (between its markers)"
+    )
     args = parser.parse_args(argv)
     own, cumulative = profile(args.runs)
     table = render(own, cumulative, args.runs)
     print(table)
-    if args.readme:
-        write_readme(table)
+    if args.docs:
+        write_page(table)
 
 
 if __name__ == "__main__":

@@ -71,16 +71,20 @@ edgeauth local stack is running ({t.stack_name}, stage {t.api.stage.name})
   demo backend         {u.backend}
   moto (AWS APIs)      {u.moto}
 
+In another terminal, these variables (the README's tour uses them; on a loopback endpoint the CLI
+needs no AWS credentials):
+  source .venv/bin/activate
+  {tour_exports(stack)}
+
 Try it (subjects: carol = reader, bob = teller, alice = admin):
   TOKEN=$(edgeauth token --sub bob)
-  curl -i -H "Authorization: Bearer $TOKEN" {u.api}accounts/42
-  curl -i -X POST -H "Authorization: Bearer $TOKEN" {u.api}accounts/42/transfers
-  curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" {u.api}admin/config    # 403
-  curl -i {u.api}accounts                                                                  # 401
+  curl -i -H "Authorization: Bearer $TOKEN" "${{API}}accounts/42"
+  curl -i -X POST -H "Authorization: Bearer $TOKEN" "${{API}}accounts/42/transfers"
+  curl -i -H "Authorization: Bearer $(edgeauth token --sub carol)" "${{API}}admin/config"    # 403
+  curl -i "${{API}}accounts"                                                                  # 401
 
 {_dpop_usage(stack)}{_backend_tls_usage(stack)}{_provider_usage(stack)}
-Inspect and change it (on a loopback endpoint the CLI needs no AWS credentials):
-  export EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={t.stack_name}
+Inspect and change it:
   edgeauth roles list
   edgeauth explain --iss {u.issuer} --sub carol GET /admin/config
   edgeauth audit presets
@@ -90,6 +94,19 @@ Ctrl-C stops everything.
 """
 
 
+def tour_exports(stack: LocalStack) -> str:
+    """The ``export`` line a user pastes into a second terminal: the stage's URL as ``API`` (with its
+    trailing slash) and the CLI's settings for this stack (endpoint, stack, the development identity
+    provider's issuer). The README's tour uses exactly these."""
+    u = stack.urls
+    if u is None:
+        return ""
+    return (
+        f"export API={u.api} EDGEAUTH_ENDPOINT_URL={u.moto} EDGEAUTH_STACK={stack.spec.stack_name} "
+        f"EDGEAUTH_ISSUER={u.issuer}"
+    )
+
+
 def _provider_usage(stack: LocalStack) -> str:
     """How to call the API with the provider-shaped tokens of ``--provider`` (when given)."""
     if stack.idp is None or stack.urls is None:
@@ -97,21 +114,20 @@ def _provider_usage(stack: LocalStack) -> str:
     settings = stack.idp.settings
     if settings.provider == "generic":
         return "Provider-shaped tokens: run 'python -m edgeauth_local --provider cognito' (or entra, okta, ...).\n"
-    moto = f"--endpoint-url {stack.urls.moto} --stack {stack.spec.stack_name}"
+    # With the tour's exports set (above), the CLI is pointed at this stack and API is its URL.
     examples = {
         "github-actions": (
             "repo:octo-org/octo-repo:ref:refs/heads/main",
-            f"  edgeauth {moto} groups map repository=octo-org/octo-repo teller --issuer-name {settings.name}\n",
+            f"  edgeauth groups map repository=octo-org/octo-repo teller --issuer-name {settings.name}\n",
         ),
         "kubernetes": (
             "system:serviceaccount:payments:ledger",
-            f"  edgeauth {moto} subjects grant system:serviceaccount:payments:ledger reader "
-            f"--issuer-name {settings.name}\n",
+            f"  edgeauth subjects grant system:serviceaccount:payments:ledger reader --issuer-name {settings.name}\n",
         ),
     }
     sub, grant = examples.get(settings.provider, ("bob", ""))
     return f"""Tokens shaped like {settings.provider}'s (issuer {settings.name}: its settings expanded in the startup log)
-{grant}  curl -i -H "Authorization: Bearer $(edgeauth token --sub '{sub}')" {stack.urls.api}accounts/42
+{grant}  curl -i -H "Authorization: Bearer $(edgeauth token --sub '{sub}')" "${{API}}accounts/42"
 """
 
 

@@ -117,7 +117,7 @@ class StackUrls:
 def dpop_context(stage: str = "dev", mode: str = "required") -> dict[str, Any]:
     """CDK context that turns DPoP on for ``stage``: ``cdk.json``'s ``edgeauth`` settings with every
     loopback issuer of the stage set to ``dpop: mode`` and ``authorizer_cache_ttl`` 0 (required with
-    DPoP: README "DPoP (RFC 9449)"). ``python -m edgeauth_local --dpop`` and the e2e tests use it."""
+    DPoP: docs/authorizer.md "DPoP (RFC 9449)"). ``python -m edgeauth_local --dpop`` and the e2e tests use it."""
     import copy
 
     root = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {}).get("edgeauth")

@@ -1,6 +1,6 @@
 """The edgeauth CDK app: typed settings, one construct per concern, and the stack that composes them.
 
-Layout (see README "Deploying"):
+Layout (see docs/deploying.md):
 
 * :mod:`infra.config`: the settings of one stage, read from ``cdk.json`` context and validated;
 * :mod:`infra.bundling`: the Lambda asset, built locally (no Docker) for Linux arm64;

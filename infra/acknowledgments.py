@@ -61,7 +61,7 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
             rest_api,
             "AwsSolutions-APIG3",
             "A WAF web ACL is an account-level choice (rules, cost): the stage setting waf_acl_arn "
-            "associates one (README 'Deploying'). Throttling and usage plans apply regardless.",
+            "associates one (docs/deploying.md). Throttling and usage plans apply regardless.",
         )
     if stack.config.api_cloudwatch_role:
         _ack(
@@ -97,7 +97,7 @@ def acknowledge_findings(stack: EdgeAuthStack) -> None:
         "AwsSolutions-DDB3",
         "The audit consumer's checkpoints must never go back in time: a point-in-time restore would "
         "make it write again events it had committed (duplicates). Lost, only a batch in flight at "
-        "that moment can be written twice (README Exactly once).",
+        "that moment can be written twice (docs/audit.md, 'Exactly once').",
     )
     for queue in (stack.audit.dead_letters, stack.role_events.dead_letters):
         _ack(

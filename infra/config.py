@@ -13,7 +13,8 @@ Issuers are validated by the authorizer's own code (:func:`edgeauth.core.setting
 so ``cdk synth`` accepts exactly what the function will accept at cold start. Route templates are
 parsed by :mod:`edgeauth.core.routes`, the parser the authorizer's RBAC uses.
 
-README "Configuration" > "Stack settings (cdk.json)" documents each setting.
+docs/configuration.md "Stack settings (cdk.json)" lists each setting, generated from
+:data:`STAGE_SETTINGS` and :data:`ALARM_SETTINGS`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from edgeauth.core.settings import (
     MAX_REVOCATION_CHECK_SECONDS,
     MAX_ROLE_CACHE_TTL,
     MIN_REVOCATION_CHECK_SECONDS,
+    REQUIRED,
     IssuerSettings,
+    SettingSpec,
     is_loopback_host,
     issuers_to_env,
     parse_issuers,
@@ -66,7 +69,8 @@ DEFAULT_LOG_RETENTION_DAYS: Final = 30
 DEFAULT_AUDIT_LOG_RETENTION_DAYS: Final = 365
 
 AUDIT_LOG_CLASSES: Final = ("INFREQUENT_ACCESS", "STANDARD")
-"""CloudWatch Logs classes for the audit log group (README "Capacity and cost model" weighs them)."""
+"""CloudWatch Logs classes for the audit log group (docs/benchmarks.md, "Capacity and cost model", weighs
+them)."""
 DEFAULT_AUDIT_LOG_CLASS: Final = "INFREQUENT_ACCESS"
 MIN_AUDIT_STREAM_RETENTION_HOURS: Final = 168
 """Seven days: dead-lettered records stay readable long enough to be re-driven (``edgeauth audit replay``)."""
@@ -97,8 +101,8 @@ _WAF_ACL_ARN = re.compile(
 _EMAIL = re.compile(r"[^@\s,;<>()\[\]\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 BACKEND_AUTH_MODES: Final = ("none", "client_certificate", "private")
-"""How the backend knows a request came through the gateway (README "Only the gateway reaches the
-backend"): nothing, API Gateway's client certificate on the stage, or a VPC link to a network load
+"""How the backend knows a request came through the gateway (docs/deploying.md, "Only the gateway reaches
+the backend"): nothing, API Gateway's client certificate on the stage, or a VPC link to a network load
 balancer in front of a backend in a VPC."""
 MAX_ALARM_EMAILS: Final = 20
 
@@ -109,57 +113,331 @@ PLACEHOLDER_TLDS: Final = ("example", "invalid", "test", "localhost")
 PLACEHOLDER_ACCOUNTS: Final = frozenset({"123456789012", "111122223333", "444455556666", "999999999999"})
 """Account ids of the AWS documentation's examples."""
 
-_STAGE_KEYS: Final = frozenset(
-    {
+STAGE_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
         "issuers",
+        "list of issuer objects",
+        "trusted issuers, each as in the issuer table; sent to the authorizer as `EDGEAUTH_ISSUERS` "
+        "(at most ~3.5 KB serialised: Lambda's environment limit)",
+        REQUIRED,
+    ),
+    SettingSpec(
         "backend_url",
-        "routes",
-        "authorizer_cache_ttl",
-        "role_cache_ttl",
-        "revocation_check_seconds",
-        "usage_tiers",
-        "default_tier",
-        "throttling",
-        "log_retention_days",
-        "audit_log_retention_days",
-        "audit_log_class",
-        "audit_stream_retention_hours",
-        "access_log_format",
-        "log_level",
-        "alarms",
-        "api_cloudwatch_role",
-        "termination_protection",
+        "URL",
+        "the protected backend the API proxies to (`HTTP_PROXY`); https, plain http only on a loopback "
+        "host; no query, fragment or credentials",
+        REQUIRED,
+    ),
+    SettingSpec(
         "backend_auth",
+        "string or object",
+        "how the backend knows a request came through the gateway ([Only the gateway reaches the "
+        'backend](deploying.md#only-the-gateway-reaches-the-backend)): `"client_certificate"` (the '
+        'stage\'s client certificate; needs an https `backend_url`; `{"mode": "client_certificate", '
+        '"generation": N, "prepare_next": true}` rotates it), `{"mode": "private", "nlb_arn": ARN}` or '
+        '`{"mode": "private", "vpc_link_id": ID}` (a VPC link to a network load balancer), or `"none"` '
+        '(a synth warning outside dev); `{"mode": …}` also works for `none`',
+        default_text="`client_certificate`; `none` in `dev`",
+        choices=BACKEND_AUTH_MODES,
+    ),
+    SettingSpec(
+        "routes",
+        "list of strings",
+        '`"METHOD /resource/template"` (`*` for any method) or `"/resource/template"` (any method): '
+        "resources created explicitly, so that RBAC can tell routes apart (the authorizer decides on the "
+        "matched template; behind `/{proxy+}` alone every path is one template). `ANY /` and "
+        "`ANY /{proxy+}` always exist. One path variable per level (API Gateway's rule)",
+        (),
+    ),
+    SettingSpec(
+        "authorizer_cache_ttl",
+        "integer",
+        "seconds API Gateway caches a decision per (token, method, route); must be 0 when an issuer "
+        "has `dpop` on ([why](authorizer.md#dpop-rfc-9449))",
+        DEFAULT_AUTHORIZER_CACHE_TTL,
+        0,
+        propagation.MAX_AUTHORIZER_CACHE_TTL,
+    ),
+    SettingSpec(
+        "role_cache_ttl",
+        "integer",
+        "seconds a container reuses role-table reads",
+        DEFAULT_ROLE_CACHE_TTL,
+        0,
+        MAX_ROLE_CACHE_TTL,
+    ),
+    SettingSpec(
+        "revocation_check_seconds",
+        "integer",
+        "seconds between two reads of the role table's change log by a warm authorizer container: how "
+        "long it may keep answering from roles an edit has changed ([How fast an edit takes "
+        "effect](roles.md#how-fast-an-edit-takes-effect)); also times the role-events function's second "
+        "cache flush. Stack output `RevocationCheckSeconds`",
+        DEFAULT_REVOCATION_CHECK_SECONDS,
+        MIN_REVOCATION_CHECK_SECONDS,
+        MAX_REVOCATION_CHECK_SECONDS,
+    ),
+    SettingSpec(
+        "usage_tiers",
+        "object",
+        "`{name: {rate, burst, quota?: {limit, period}, description?}}`: one usage plan each; `rate` "
+        "requests/s and `burst` are required, `period` is `DAY`, `WEEK` or `MONTH`; names "
+        "`[a-z][a-z0-9-]*`",
+        REQUIRED,
+    ),
+    SettingSpec(
+        "default_tier",
+        "string",
+        "the tier whose shared key throttles clients without a key of their own",
+        REQUIRED,
+    ),
+    SettingSpec("throttling", "object", "`{rate, burst}` of the whole stage", {"rate": 100, "burst": 200}),
+    SettingSpec(
+        "log_retention_days",
+        "integer",
+        "retention of the functions' and the access log groups (a value CloudWatch Logs offers)",
+        DEFAULT_LOG_RETENTION_DAYS,
+        choices=tuple(str(d) for d in sorted(LOG_RETENTION_DAYS)),
+    ),
+    SettingSpec(
+        "audit_log_retention_days",
+        "integer",
+        "retention of the audit log group (a value CloudWatch Logs offers)",
+        DEFAULT_AUDIT_LOG_RETENTION_DAYS,
+        choices=tuple(str(d) for d in sorted(LOG_RETENTION_DAYS)),
+    ),
+    SettingSpec(
+        "audit_log_class",
+        "string",
+        "the audit log group's class: `INFREQUENT_ACCESS` (half the ingestion price; Logs Insights without "
+        "`pattern`/`diff`/`filterIndex`/`unmask`) or `STANDARD`; fixed once the group exists (a change "
+        "replaces it, the old one is retained). See [Capacity and cost "
+        "model](benchmarks.md#capacity-and-cost-model)",
+        DEFAULT_AUDIT_LOG_CLASS,
+        choices=AUDIT_LOG_CLASSES,
+    ),
+    SettingSpec(
+        "audit_stream_retention_hours",
+        "integer",
+        "how long the audit stream keeps records: how long dead letters stay replayable "
+        "([`edgeauth audit replay`](cli.md#cli-edgeauth-audit-replay))",
+        MIN_AUDIT_STREAM_RETENTION_HOURS,
+        MIN_AUDIT_STREAM_RETENTION_HOURS,
+        MAX_AUDIT_STREAM_RETENTION_HOURS,
+    ),
+    SettingSpec(
+        "access_log_format",
+        "string",
+        "`compact` (short keys, about 460 bytes a line) or `full` (the long keys, about 840): the audit "
+        "consumer reads both",
+        DEFAULT_ACCESS_LOG_FORMAT,
+        choices=ACCESS_LOG_FORMATS,
+    ),
+    SettingSpec("log_level", "string", "the functions' log level (Powertools)", "INFO", choices=LOG_LEVELS),
+    SettingSpec("alarms", "object", "alarm thresholds (the alarm settings below)", default_text="see below"),
+    SettingSpec(
         "alarm_topic_arn",
+        "SNS topic ARN",
+        "SNS topic (same region) every alarm notifies, on ALARM and back to OK",
+        default_text="required outside `dev`, unless `alarm_emails`",
+    ),
+    SettingSpec(
         "alarm_emails",
-        "waf_acl_arn",
+        "list of strings",
+        "addresses the stack subscribes to an alarm topic of its own (each confirms by email); not with "
+        "`alarm_topic_arn`",
+        low=1,
+        high=MAX_ALARM_EMAILS,
+    ),
+    SettingSpec(
+        "waf_acl_arn", "WAFv2 web ACL ARN", "a REGIONAL WAFv2 web ACL (same region) associated with the stage"
+    ),
+    SettingSpec(
         "authorizer_reserved_concurrency",
+        "integer",
+        "reserved concurrency of the authorizer: guarantees it that many concurrent invocations and caps "
+        "it there (beyond: throttled, 500)",
+        None,
+        1,
+        100_000,
+        default_text="none (the account's shared pool)",
+    ),
+    SettingSpec(
+        "api_cloudwatch_role",
+        "boolean",
+        "create API Gateway's account-level logging role (`AWS::ApiGateway::Account`); set `false` where "
+        "the account already has one managed elsewhere",
+        True,
+    ),
+    SettingSpec(
+        "termination_protection", "boolean", "CloudFormation termination protection of the stack", False
+    ),
+    SettingSpec(
         "snapstart",
-    }
+        "boolean",
+        "Lambda SnapStart for the authorizer: published versions, API Gateway invokes the alias `live` "
+        "(see [SnapStart](benchmarks.md#snapstart))",
+        False,
+    ),
 )
-_ALARM_KEYS: Final = frozenset(
-    {
-        "period_seconds",
+"""Every key of a stage in ``cdk.json`` (``context.edgeauth.stages.<stage>``), in the order the reference
+lists them. :func:`load_config` takes the known keys, the required ones, defaults and bounds from here."""
+_STAGE = {spec.name: spec for spec in STAGE_SETTINGS}
+_STAGE_KEYS: Final = frozenset(_STAGE)
+_REQUIRED_STAGE_KEYS: Final = tuple(spec.name for spec in STAGE_SETTINGS if spec.required)
+
+ALARM_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec("period_seconds", "integer", "window length, a multiple of 60", 300, 60, 86400),
+    SettingSpec(
         "evaluation_periods",
+        "integer",
+        "windows evaluated (sustained alarms need all of them breaching; fault alarms one, and stay "
+        "until all are clean)",
+        1,
+        1,
+        100,
+    ),
+    SettingSpec(
         "authorizer_faults",
-        "authorizer_p99_ms",
-        "api_5xx",
+        "integer",
+        "alarm when authorizer faults (its decisions that answered 500) in a window ≥ this",
+        1,
+        1,
+        1_000_000,
+    ),
+    SettingSpec("authorizer_p99_ms", "integer", "alarm when authorizer p99 duration > this", 1000, 1, 30_000),
+    SettingSpec("api_5xx", "integer", "alarm when API 5xx responses ≥ this", 5, 1, 1_000_000),
+    SettingSpec(
         "unauthorized_percent",
+        "percentage",
+        "alarm when 401 responses > this % of requests…",
+        20.0,
+        0,
+        100,
+        low_exclusive=True,
+    ),
+    SettingSpec(
         "forbidden_percent",
+        "percentage",
+        "alarm when 403 responses > this % of requests…",
+        20.0,
+        0,
+        100,
+        low_exclusive=True,
+    ),
+    SettingSpec(
         "rate_min_requests",
-        "throttled",
+        "integer",
+        "…once the window has at least this many requests",
+        100,
+        1,
+        1_000_000,
+    ),
+    SettingSpec("throttled", "integer", "alarm when 429 responses ≥ this", 100, 1, 1_000_000),
+    SettingSpec(
         "iterator_age_seconds",
+        "integer",
+        "alarm when the audit consumer or role-events function is behind its stream by more than this",
+        300,
+        1,
+        7 * 86400,
+    ),
+    SettingSpec(
         "audit_delivery_errors",
+        "integer",
+        "alarm when the audit subscriptions' `DeliveryErrors`, summed over both source groups, ≥ this "
+        "([runbook](operations.md#auditdeliveryerrors))",
+        1,
+        1,
+        1_000_000_000,
+    ),
+    SettingSpec(
         "audit_delivery_throttling",
+        "integer",
+        "alarm when the audit subscriptions' `DeliveryThrottling`, summed over both source groups, ≥ this "
+        "([runbook](operations.md#auditdeliverythrottling))",
+        1,
+        1,
+        1_000_000_000,
+    ),
+    SettingSpec(
         "audit_write_throttles",
-    }
+        "integer",
+        "alarm when the audit consumer's throttled writes (`AuditWriteThrottled`) ≥ this "
+        "([runbook](operations.md#auditwritethrottled))",
+        20,
+        1,
+        1_000_000_000,
+    ),
 )
+"""The keys of a stage's ``alarms`` (every one optional). ``_alarms`` takes defaults and bounds from
+here; a percentage is above ``low`` and at most ``high``."""
+_ALARM = {spec.name: spec for spec in ALARM_SETTINGS}
+_ALARM_KEYS: Final = frozenset(_ALARM)
+
+TIER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "rate",
+        "number",
+        "steady-state requests per second of each key (of the stage, in `throttling`)",
+        REQUIRED,
+        0,
+        1_000_000,
+        low_exclusive=True,
+    ),
+    SettingSpec("burst", "integer", "burst size in requests (token bucket)", REQUIRED, 0, 1_000_000),
+    SettingSpec("quota", "object or null", "requests each key may make per period: `{limit, period}`"),
+    SettingSpec(
+        "description",
+        "string",
+        "the usage plan's description",
+        default_text="`edgeauth usage tier <name>`",
+    ),
+)
+"""The keys of one tier of ``usage_tiers`` (``throttling`` has ``rate`` and ``burst`` only)."""
+_TIER = {spec.name: spec for spec in TIER_SETTINGS}
+
+QUOTA_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec("limit", "integer", "requests per period", REQUIRED, 1, 2_000_000_000),
+    SettingSpec("period", "string", "the quota's period (UTC)", "DAY", choices=QUOTA_PERIODS),
+)
+"""The keys of a tier's ``quota``."""
+_QUOTA = {spec.name: spec for spec in QUOTA_SETTINGS}
+
+BACKEND_AUTH_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "mode",
+        "string",
+        "how the backend tells the gateway's requests apart",
+        REQUIRED,
+        choices=BACKEND_AUTH_MODES,
+    ),
+    SettingSpec(
+        "nlb_arn", "ARN", "`private`: a network load balancer the stack links to with a new VPC link"
+    ),
+    SettingSpec("vpc_link_id", "string", "`private`: an existing VPC link (instead of `nlb_arn`)"),
+    SettingSpec(
+        "generation",
+        "integer",
+        "`client_certificate`: which certificate the stage presents; a deploy with the next one rotates it",
+        1,
+        1,
+        1000,
+    ),
+    SettingSpec(
+        "prepare_next",
+        "boolean",
+        "`client_certificate`: also create the next generation's certificate (not presented yet)",
+        False,
+    ),
+)
+"""The keys of ``backend_auth`` in its object form (``"MODE"`` alone is ``{"mode": "MODE"}``)."""
+_BACKEND_AUTH = {spec.name: spec for spec in BACKEND_AUTH_SETTINGS}
 _MOVED_ALARM_KEYS: Final = {
     "authorizer_errors": "renamed 'authorizer_faults': the alarm counts the authorizer's 500 outcomes "
     "(dependency faults, internal errors), not Lambda's Errors metric, which counts every 401 too",
     "topic_arn": "moved to the stage setting 'alarm_topic_arn' (or give 'alarm_emails')",
 }
-_REQUIRED_STAGE_KEYS: Final = ("issuers", "backend_url", "usage_tiers", "default_tier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,19 +521,19 @@ class AlarmSettings:
     setting ``alarm_emails``) are subscribed to a topic the stack creates. At most one is set.
     """
 
-    period_seconds: int = 300
-    evaluation_periods: int = 1
-    authorizer_faults: int = 1
-    authorizer_p99_ms: int = 1000
-    api_5xx: int = 5
-    unauthorized_percent: float = 20.0
-    forbidden_percent: float = 20.0
-    rate_min_requests: int = 100
-    throttled: int = 100
-    iterator_age_seconds: int = 300
-    audit_delivery_errors: int = 1
-    audit_delivery_throttling: int = 1
-    audit_write_throttles: int = 20
+    period_seconds: int = _ALARM["period_seconds"].default
+    evaluation_periods: int = _ALARM["evaluation_periods"].default
+    authorizer_faults: int = _ALARM["authorizer_faults"].default
+    authorizer_p99_ms: int = _ALARM["authorizer_p99_ms"].default
+    api_5xx: int = _ALARM["api_5xx"].default
+    unauthorized_percent: float = _ALARM["unauthorized_percent"].default
+    forbidden_percent: float = _ALARM["forbidden_percent"].default
+    rate_min_requests: int = _ALARM["rate_min_requests"].default
+    throttled: int = _ALARM["throttled"].default
+    iterator_age_seconds: int = _ALARM["iterator_age_seconds"].default
+    audit_delivery_errors: int = _ALARM["audit_delivery_errors"].default
+    audit_delivery_throttling: int = _ALARM["audit_delivery_throttling"].default
+    audit_write_throttles: int = _ALARM["audit_write_throttles"].default
     topic_arn: str | None = None
     emails: tuple[str, ...] = ()
 
@@ -298,7 +576,7 @@ class StageConfig:
     """Reserved concurrency of the authorizer function (None: it shares the account's pool)."""
     snapstart: bool = False
     """Lambda SnapStart for the authorizer: published versions, API Gateway calls the ``live``
-    alias (README "Cold start", SnapStart). Off by default: it costs a cache and a restore charge."""
+    alias (docs/benchmarks.md, "SnapStart"). Off by default: it costs a cache and a restore charge."""
 
     @property
     def stack_name(self) -> str:
@@ -350,7 +628,7 @@ def load_config(context: Mapping[str, Any], stage: str | None = None) -> StageCo
         raise ConfigError(
             ids.CONTEXT_STAGE,
             f"unknown stage {name!r}; {root}.stages defines: {', '.join(sorted(stages))} (to add one, "
-            f"copy infra/stage-template.json into cdk.json as {root}.stages.<name>: README 'Deploying')",
+            f"copy infra/stage-template.json into cdk.json as {root}.stages.<name>: docs/deploying.md)",
         )
     return _stage(name, stages[name], f"{root}.stages.{name}")
 
@@ -375,12 +653,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
             f"{MAX_ISSUERS_ENV_BYTES} (Lambda's limit is 4 KB in total)",
         )
 
-    cache_ttl = _int(
-        f"{where}.authorizer_cache_ttl",
-        raw.get("authorizer_cache_ttl", DEFAULT_AUTHORIZER_CACHE_TTL),
-        0,
-        MAX_AUTHORIZER_CACHE_TTL,
-    )
+    cache_ttl = _stage_int(where, raw, "authorizer_cache_ttl")
     dpop_issuers = [f"issuers[{n}]" for n, i in enumerate(issuers) if i.dpop != "off"]
     if dpop_issuers and cache_ttl != 0:
         # API Gateway answers from its cache without calling the authorizer. A replayed request
@@ -423,7 +696,7 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
     concurrency = raw.get("authorizer_reserved_concurrency")
     if concurrency is not None:
         # 0 would throttle every invocation: every request would answer 500.
-        concurrency = _int(f"{where}.authorizer_reserved_concurrency", concurrency, 1, 100_000)
+        concurrency = _stage_int(where, raw, "authorizer_reserved_concurrency")
     if deployed:
         _check_deployable_targets(where, backend_auth, alarms, waf_acl_arn)
 
@@ -434,55 +707,45 @@ def _stage(name: str, raw: Any, where: str) -> StageConfig:
         backend_url=backend_url,
         routes=_routes(f"{where}.routes", raw.get("routes", [])),
         authorizer_cache_ttl=cache_ttl,
-        role_cache_ttl=_int(
-            f"{where}.role_cache_ttl",
-            raw.get("role_cache_ttl", DEFAULT_ROLE_CACHE_TTL),
-            0,
-            MAX_ROLE_CACHE_TTL,
-        ),
-        revocation_check_seconds=_int(
-            f"{where}.revocation_check_seconds",
-            raw.get("revocation_check_seconds", DEFAULT_REVOCATION_CHECK_SECONDS),
-            MIN_REVOCATION_CHECK_SECONDS,
-            MAX_REVOCATION_CHECK_SECONDS,
-        ),
+        role_cache_ttl=_stage_int(where, raw, "role_cache_ttl"),
+        revocation_check_seconds=_stage_int(where, raw, "revocation_check_seconds"),
         usage_tiers=tiers,
         default_tier=default_tier,
-        throttling=_throttle(
-            f"{where}.throttling", raw.get("throttling", {"rate": 100, "burst": 200}), only_keys=True
-        ),
-        log_retention_days=_retention(
-            f"{where}.log_retention_days", raw.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)
-        ),
+        throttling=_throttle(f"{where}.throttling", _given(raw, "throttling"), only_keys=True),
+        log_retention_days=_retention(f"{where}.log_retention_days", _given(raw, "log_retention_days")),
         audit_log_retention_days=_retention(
-            f"{where}.audit_log_retention_days",
-            raw.get("audit_log_retention_days", DEFAULT_AUDIT_LOG_RETENTION_DAYS),
+            f"{where}.audit_log_retention_days", _given(raw, "audit_log_retention_days")
         ),
         audit_log_class=_choice(
-            f"{where}.audit_log_class", raw.get("audit_log_class", DEFAULT_AUDIT_LOG_CLASS), AUDIT_LOG_CLASSES
+            f"{where}.audit_log_class", _given(raw, "audit_log_class"), _STAGE["audit_log_class"].choices
         ),
-        audit_stream_retention_hours=_int(
-            f"{where}.audit_stream_retention_hours",
-            raw.get("audit_stream_retention_hours", MIN_AUDIT_STREAM_RETENTION_HOURS),
-            MIN_AUDIT_STREAM_RETENTION_HOURS,
-            MAX_AUDIT_STREAM_RETENTION_HOURS,
-        ),
+        audit_stream_retention_hours=_stage_int(where, raw, "audit_stream_retention_hours"),
         access_log_format=_choice(
             f"{where}.access_log_format",
-            raw.get("access_log_format", DEFAULT_ACCESS_LOG_FORMAT),
-            ACCESS_LOG_FORMATS,
+            _given(raw, "access_log_format"),
+            _STAGE["access_log_format"].choices,
         ),
-        log_level=_choice(f"{where}.log_level", raw.get("log_level", "INFO"), LOG_LEVELS),
+        log_level=_choice(f"{where}.log_level", _given(raw, "log_level"), _STAGE["log_level"].choices),
         alarms=alarms,
-        api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", raw.get("api_cloudwatch_role", True)),
+        api_cloudwatch_role=_bool(f"{where}.api_cloudwatch_role", _given(raw, "api_cloudwatch_role")),
         termination_protection=_bool(
-            f"{where}.termination_protection", raw.get("termination_protection", False)
+            f"{where}.termination_protection", _given(raw, "termination_protection")
         ),
         backend_auth=backend_auth,
         waf_acl_arn=waf_acl_arn,
         authorizer_reserved_concurrency=concurrency,
-        snapstart=_bool(f"{where}.snapstart", raw.get("snapstart", False)),
+        snapstart=_bool(f"{where}.snapstart", _given(raw, "snapstart")),
     )
+
+
+def _given(raw: Mapping[str, Any], key: str) -> Any:
+    """The stage's value of ``key``, or its default (:data:`STAGE_SETTINGS`)."""
+    return raw.get(key, _STAGE[key].default)
+
+
+def _stage_int(where: str, raw: Mapping[str, Any], key: str) -> int:
+    """The stage's integer setting ``key`` (or its default), within its bounds."""
+    return _int(f"{where}.{key}", _given(raw, key), *_STAGE[key].int_range())
 
 
 def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> BackendAuth:
@@ -492,7 +755,7 @@ def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> Backend
         raw = "none" if stage == ids.DEV_STAGE else "client_certificate"
     if isinstance(raw, str):
         raw = {"mode": raw}
-    _object(where, raw, frozenset({"mode", "nlb_arn", "vpc_link_id", "generation", "prepare_next"}))
+    _object(where, raw, frozenset(_BACKEND_AUTH))
     if "mode" not in raw:
         raise ConfigError(f"{where}.mode", f"is required (one of {', '.join(BACKEND_AUTH_MODES)})")
     mode = _choice(f"{where}.mode", raw["mode"], BACKEND_AUTH_MODES)
@@ -514,8 +777,14 @@ def _backend_auth(where: str, raw: Any, stage: str, backend_url: str) -> Backend
     if mode == "client_certificate":
         return BackendAuth(
             mode,
-            generation=_int(f"{where}.generation", raw.get("generation", 1), 1, 1000),
-            prepare_next=_bool(f"{where}.prepare_next", raw.get("prepare_next", False)),
+            generation=_int(
+                f"{where}.generation",
+                raw.get("generation", _BACKEND_AUTH["generation"].default),
+                *_BACKEND_AUTH["generation"].int_range(),
+            ),
+            prepare_next=_bool(
+                f"{where}.prepare_next", raw.get("prepare_next", _BACKEND_AUTH["prepare_next"].default)
+            ),
         )
     if mode != "private":
         return BackendAuth(mode)
@@ -752,17 +1021,21 @@ def _usage_tiers(where: str, raw: Any) -> tuple[UsageTier, ...]:
         setting = f"{where}.{name}"
         if not _TIER_NAME.fullmatch(name):
             raise ConfigError(setting, "tier names must match [a-z][a-z0-9-]{0,31}")
-        _object(setting, value, frozenset({"rate", "burst", "quota", "description"}))
+        _object(setting, value, frozenset(_TIER))
         throttle = _throttle(setting, value, only_keys=False)
         quota = None
         if value.get("quota") is not None:
             q = value["quota"]
-            _object(f"{setting}.quota", q, frozenset({"limit", "period"}))
+            _object(f"{setting}.quota", q, frozenset(_QUOTA))
             if "limit" not in q:
                 raise ConfigError(f"{setting}.quota.limit", "is required (requests per period)")
             quota = Quota(
-                limit=_int(f"{setting}.quota.limit", q["limit"], 1, 2_000_000_000),
-                period=_choice(f"{setting}.quota.period", q.get("period", "DAY"), QUOTA_PERIODS),
+                limit=_int(f"{setting}.quota.limit", q["limit"], *_QUOTA["limit"].int_range()),
+                period=_choice(
+                    f"{setting}.quota.period",
+                    q.get("period", _QUOTA["period"].default),
+                    _QUOTA["period"].choices,
+                ),
             )
         description = value.get("description", f"edgeauth usage tier {name}")
         if not isinstance(description, str):
@@ -774,52 +1047,53 @@ def _usage_tiers(where: str, raw: Any) -> tuple[UsageTier, ...]:
 def _throttle(where: str, raw: Any, *, only_keys: bool) -> Throttle:
     """``rate`` and ``burst`` of ``raw``; with ``only_keys`` no other key is allowed."""
     if only_keys:
-        _object(where, raw, frozenset({"rate", "burst"}))
+        _object(where, raw, frozenset(("rate", "burst")))
     for key, meaning in (("rate", "requests per second"), ("burst", "burst size in requests")):
         if key not in raw:
             raise ConfigError(f"{where}.{key}", f"is required ({meaning})")
     rate = raw["rate"]
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1_000_000:
+    low, high = _TIER["rate"].low or 0, _TIER["rate"].high or 0
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not low < rate <= high:
         raise ConfigError(f"{where}.rate", f"must be a number of requests per second above 0, got {rate!r}")
-    return Throttle(rate=float(rate), burst=_int(f"{where}.burst", raw["burst"], 0, 1_000_000))
+    return Throttle(rate=float(rate), burst=_int(f"{where}.burst", raw["burst"], *_TIER["burst"].int_range()))
 
 
 def _alarms(where: str, raw: Any) -> AlarmSettings:
-    defaults = AlarmSettings()
     _object(where, raw, None)
     for key in sorted(raw):
         if key in _MOVED_ALARM_KEYS:
             raise ConfigError(f"{where}.{key}", _MOVED_ALARM_KEYS[key])
     _object(where, raw, _ALARM_KEYS)
-    period = _int(f"{where}.period_seconds", raw.get("period_seconds", defaults.period_seconds), 60, 86400)
-    if period % 60:
-        raise ConfigError(f"{where}.period_seconds", f"must be a multiple of 60, got {period}")
 
-    def integer(key: str, low: int, high: int) -> int:
-        return _int(f"{where}.{key}", raw.get(key, getattr(defaults, key)), low, high)
+    def integer(key: str) -> int:
+        return _int(f"{where}.{key}", raw.get(key, _ALARM[key].default), *_ALARM[key].int_range())
 
     def percent(key: str) -> float:
-        value = raw.get(key, getattr(defaults, key))
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        value = raw.get(key, _ALARM[key].default)
+        low, high = _ALARM[key].low or 0, _ALARM[key].high or 100
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
             raise ConfigError(
                 f"{where}.{key}", f"must be a percentage above 0 and at most 100, got {value!r}"
             )
         return float(value)
 
+    period = integer("period_seconds")
+    if period % 60:
+        raise ConfigError(f"{where}.period_seconds", f"must be a multiple of 60, got {period}")
     return AlarmSettings(
         period_seconds=period,
-        evaluation_periods=integer("evaluation_periods", 1, 100),
-        authorizer_faults=integer("authorizer_faults", 1, 1_000_000),
-        authorizer_p99_ms=integer("authorizer_p99_ms", 1, 30_000),
-        api_5xx=integer("api_5xx", 1, 1_000_000),
+        evaluation_periods=integer("evaluation_periods"),
+        authorizer_faults=integer("authorizer_faults"),
+        authorizer_p99_ms=integer("authorizer_p99_ms"),
+        api_5xx=integer("api_5xx"),
         unauthorized_percent=percent("unauthorized_percent"),
         forbidden_percent=percent("forbidden_percent"),
-        rate_min_requests=integer("rate_min_requests", 1, 1_000_000),
-        throttled=integer("throttled", 1, 1_000_000),
-        iterator_age_seconds=integer("iterator_age_seconds", 1, 7 * 86400),
-        audit_delivery_errors=integer("audit_delivery_errors", 1, 1_000_000_000),
-        audit_delivery_throttling=integer("audit_delivery_throttling", 1, 1_000_000_000),
-        audit_write_throttles=integer("audit_write_throttles", 1, 1_000_000_000),
+        rate_min_requests=integer("rate_min_requests"),
+        throttled=integer("throttled"),
+        iterator_age_seconds=integer("iterator_age_seconds"),
+        audit_delivery_errors=integer("audit_delivery_errors"),
+        audit_delivery_throttling=integer("audit_delivery_throttling"),
+        audit_write_throttles=integer("audit_write_throttles"),
     )
 
 

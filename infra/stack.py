@@ -56,7 +56,7 @@ class EdgeAuthStack(Stack):
                 "edgeauth:backend-auth-none",
                 f"stage {config.stage!r} has backend_auth 'none': anyone who can reach {config.backend_url} "
                 "can call the backend around the gateway and set the X-Edgeauth-* headers itself; use "
-                "'client_certificate' or 'private' (README 'Only the gateway reaches the backend')",
+                "'client_certificate' or 'private' (docs/deploying.md, 'Only the gateway reaches the backend')",
             )
 
         if code is None:

@@ -346,7 +346,7 @@ def _claims_principal(
 
 
 def _status(role: str, effective: EffectiveRoles) -> str:
-    """Whether and why a role counts, as core/roles.py decides (README "The role table")."""
+    """Whether and why a role counts, as core/roles.py decides (docs/roles.md)."""
     parsed = effective.roles.get(role)
     if parsed is None:
         if role in effective.beyond_limit:

@@ -10,7 +10,7 @@ Outcomes (API Gateway semantics):
 * dependency fault (role table, JWKS, DPoP replay table) or a malformed event → the original error
   propagates: API Gateway answers 500 and caches nothing. A fault never allows and never caches a Deny.
 
-DPoP (RFC 9449, README "DPoP"): only when an issuer has ``dpop`` on does the request path parse the
+DPoP (RFC 9449, docs/authorizer.md "DPoP (RFC 9449)"): only when an issuer has ``dpop`` on does the request path parse the
 ``DPoP`` scheme and header; otherwise the Bearer path is unchanged but for one attribute test (a
 DPoP-bound token is never accepted as Bearer). A token with a binding that cannot be checked (any
 ``cnf`` but ``{"jkt": ...}``) never verifies (``TokenVerifier``, reason ``unsupported_binding``).
@@ -68,7 +68,7 @@ class AuthorizerRequest:
     """The parts of a REQUEST-authorizer event the decision uses (never changed once built).
 
     Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, which made
-    building this one of the larger costs of a repeated token (README "Benchmarks").
+    building this one of the larger costs of a repeated token (docs/benchmarks.md).
     """
 
     method: str
@@ -164,7 +164,7 @@ def _lone_authorization(event: Mapping[str, Any]) -> str | None:
     AttributeError or TypeError on an event of the wrong shape.
 
     The same count as :func:`_matching`, written out: this runs on every repeated-token request,
-    where going through ``_matching`` measured 0.30× → 0.32× the floor (README "Benchmarks").
+    where going through ``_matching`` measured 0.30× → 0.32× the floor (docs/benchmarks.md).
     ``tests/unit/test_hot_path_parts.py`` checks it never disagrees with :func:`_header_values`."""
     multi = event.get("multiValueHeaders")
     headers = multi if multi else event.get("headers")
@@ -402,7 +402,7 @@ class Authorizer:
         if self._first_call:
             # Cold start: create the DynamoDB client (it loads awscrt, which the JWKS fetch needs
             # too) before the first token check; no network call. A client that cannot be built
-            # fails the first read instead (README "Cold start: no boto3 on the request path").
+            # fails the first read instead (docs/benchmarks.md "Cold start: no boto3 on the request path").
             self._first_call = False
             self.store.warm()
         request = AuthorizerRequest.from_event(event, authorization)

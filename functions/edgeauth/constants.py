@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Final
 
-# --- Environment variables read by the authorizer (see README "Configuration") ---------------------
+# --- Environment variables read by the authorizer (see docs/configuration.md) ---------------------
 ENV_ISSUERS: Final = "EDGEAUTH_ISSUERS"
 """JSON list of trusted issuers (see :mod:`edgeauth.core.settings`)."""
 ENV_ROLE_TABLE: Final = "EDGEAUTH_ROLE_TABLE"
@@ -49,7 +49,7 @@ METRIC_AUDIT_WRITE_THROTTLED: Final = "AuditWriteThrottled"
 """Emitted by the audit consumer (dimension ``service``): CloudWatch Logs or DynamoDB calls refused by
 throttling (each retried, or its records delivered again)."""
 
-# --- Role table (see README "The role table") --------------------------------------------------------
+# --- Role table (see docs/roles.md) --------------------------------------------------------
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 
@@ -67,7 +67,7 @@ CHANGES_PK: Final = "CHANGES#role-table"
 Written by the role-events function only, never by the CLI; not a role, subject, group or client."""
 CHANGES_SK: Final = "CHANGES"
 
-# --- DPoP replay table (see README "DPoP (RFC 9449)") -----------------------------------------------
+# --- DPoP replay table (see docs/authorizer.md "DPoP (RFC 9449)") -----------------------------------------------
 DPOP_REPLAY_KEY: Final = "pk"
 """Partition key (string) of the replay table: the proof's replay key (a hash of key and ``jti``)."""
 DPOP_REPLAY_EXPIRES_AT: Final = "expires_at"
@@ -112,10 +112,10 @@ AUDIT_DECISION_FAULT: Final = "error"
 internal error). The authorizer's fault alarm counts these lines (infra/constructs/monitoring.py)."""
 AUDIT_EVENT_VERSION: Final = 2
 """``audit_version`` of the normalised events in the audit log group. Version 2 leaves out what every
-event of the group would repeat (README "Event schema"); version 1 events stay readable by the same
+event of the group would repeat (docs/audit.md "Event schema"); version 1 events stay readable by the same
 saved queries."""
 
-# --- Audit consumer checkpoint table (see README "Exactly once") ----------------------------------------
+# --- Audit consumer checkpoint table (see docs/audit.md "Exactly once") ----------------------------------------
 CHECKPOINT_KEY: Final = "pk"
 """Partition key (string) of the audit consumer's checkpoint table: ``<kinesis stream>/<shard id>``."""
 
@@ -127,11 +127,50 @@ ENV_AUTHORIZER_LOG_GROUP: Final = "EDGEAUTH_AUTHORIZER_LOG_GROUP"
 ENV_ACCESS_LOG_GROUP: Final = "EDGEAUTH_ACCESS_LOG_GROUP"
 """Audit consumer: the stage's access log group. Its lines become ``access`` (or ``malformed``) events."""
 ENV_AUDIT_CHECKPOINT_TABLE: Final = "EDGEAUTH_AUDIT_CHECKPOINT_TABLE"
-"""Audit consumer: the DynamoDB table of per-shard checkpoints (exactly once, README "Exactly once")."""
+"""Audit consumer: the DynamoDB table of per-shard checkpoints (exactly once, docs/audit.md "Exactly once")."""
 ENV_REST_API_ID: Final = "EDGEAUTH_REST_API_ID"
 """Role-events handler: the REST API whose stage authorizer cache is flushed on a role edit."""
 ENV_STAGE_NAME: Final = "EDGEAUTH_STAGE_NAME"
 """Role-events handler: the stage whose authorizer cache is flushed."""
+
+FUNCTION_ENVIRONMENT: Final = (
+    (ENV_AUDIT_LOG_GROUP, "audit consumer, role events", "the audit log group (required)"),
+    (
+        ENV_AUTHORIZER_LOG_GROUP,
+        "audit consumer",
+        "the authorizer's log group: only its lines may become `decision` events (required)",
+    ),
+    (
+        ENV_ACCESS_LOG_GROUP,
+        "audit consumer",
+        "the stage's access log group: its lines become `access` (or `malformed`) events (required)",
+    ),
+    (
+        ENV_AUDIT_CHECKPOINT_TABLE,
+        "audit consumer",
+        "the table of per-shard checkpoints that makes delivery exactly once (required)",
+    ),
+    (ENV_REST_API_ID, "role events", "the REST API whose authorizer cache a role edit flushes (required)"),
+    (ENV_STAGE_NAME, "role events", "the stage whose authorizer cache a role edit flushes (required)"),
+    (ENV_ROLE_TABLE, "role events", "the role table, whose change log item it writes (required)"),
+    (
+        ENV_REVOCATION_CHECK_SECONDS,
+        "role events",
+        "the authorizer's change log check interval: the second flush comes `min(this, role cache "
+        "time)` + 1 s after the change log write",
+    ),
+    (
+        ENV_ROLE_CACHE_TTL,
+        "role events",
+        "the authorizer's role cache time: bounds the wait before the second flush (above)",
+    ),
+    (ENV_ENDPOINT_URL, "audit consumer, role events", "AWS endpoint override (local stack only)"),
+    (ENV_POWERTOOLS_SERVICE_NAME, "all three", "Powertools' service name of the function's log lines"),
+    (ENV_POWERTOOLS_METRICS_NAMESPACE, "all three", f"namespace of the metrics (`{METRICS_NAMESPACE}`)"),
+    (ENV_LOG_LEVEL, "all three", "Powertools' log level (the stage's `log_level`)"),
+)
+"""``(variable, functions, meaning)``: what the CDK app sets besides the authorizer's own settings
+(:data:`edgeauth.core.settings.ENVIRONMENT`); the documentation's configuration reference lists both."""
 
 # Lambda handler entry points inside the ``functions/`` asset.
 HANDLER_AUTHORIZER: Final = "authorizer.handler.handler"
@@ -139,7 +178,7 @@ HANDLER_AUDIT_CONSUMER: Final = "audit_consumer.handler.handler"
 HANDLER_ROLE_EVENTS: Final = "role_events.handler.handler"
 
 # API Gateway identity sources of the REQUEST authorizer: the token and the route, so that every
-# cached policy is about exactly one route (see ARCHITECTURE / README "Why the route is in the key").
+# cached policy is about exactly one route (see docs/authorizer.md "Why the route is in the cache key").
 IDENTITY_SOURCES: Final = (
     "method.request.header.Authorization",
     "context.httpMethod",
@@ -148,7 +187,7 @@ IDENTITY_SOURCES: Final = (
 DPOP_HEADER: Final = "DPoP"
 """Request header carrying the DPoP proof (RFC 9449 §4.1)."""
 IDENTITY_SOURCE_DPOP: Final = "method.request.header.DPoP"
-"""Added to :data:`IDENTITY_SOURCES` when every issuer has ``dpop`` = ``required`` (README "DPoP")."""
+"""Added to :data:`IDENTITY_SOURCES` when every issuer has ``dpop`` = ``required`` (docs/authorizer.md "DPoP (RFC 9449)")."""
 
 # CloudFormation output keys of the stack (read by the CLI's --stack and by the local stack).
 OUTPUT_API_URL: Final = "ApiUrl"
@@ -241,7 +280,7 @@ ACCESS_LOG_FIELDS_COMPACT: Final = {
 """The compact access log format: the ``$context`` values of :data:`ACCESS_LOG_FIELDS` that audit events
 keep, under short keys: without ``extendedRequestId`` (unused), ``principalId`` (the authorizer sets it
 to ``sub``), ``stage`` and ``protocol`` (the same on every line). About 45 % fewer bytes per request
-ingested (README "Capacity and cost model"). ``requestId``, ``status`` and ``apiId`` keep their
+ingested (docs/benchmarks.md "Capacity and cost model"). ``requestId``, ``status`` and ``apiId`` keep their
 names: the access log metric filters select on them (``apiId`` is their dimension)."""
 
 ACCESS_LOG_FORMATS: Final = {

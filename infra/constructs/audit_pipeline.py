@@ -34,7 +34,7 @@ MAX_BATCHING_WINDOW: Final = Duration.seconds(1)
 CONSUMER_TIMEOUT: Final = Duration.seconds(60)
 CONSUMER_MEMORY_MB: Final = 1024
 """1.7 s of CPU per second of wall clock below 1,769 MB, so a batch of 100 records takes about 0.3 s of
-CPU: the consumer keeps up with 20,000 rps on the stream's 4 shards (README "Capacity and cost
+CPU: the consumer keeps up with 20,000 rps on the stream's 4 shards (docs/benchmarks.md "Capacity and cost
 model"). CPU-bound work costs the same GB-seconds at any memory size."""
 
 CONSUMER_STREAM_ACTIONS: Final = (

@@ -1,6 +1,6 @@
 """The DPoP replay table: ids of accepted proofs, until they could no longer be accepted anyway.
 
-Created only when an issuer has ``dpop`` ``optional`` or ``required`` (README "DPoP (RFC 9449)").
+Created only when an issuer has ``dpop`` ``optional`` or ``required`` (docs/authorizer.md "DPoP (RFC 9449)").
 """
 
 from __future__ import annotations

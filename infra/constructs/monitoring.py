@@ -18,6 +18,7 @@ from constructs import Construct
 
 from edgeauth import constants as C
 from infra import constants as ids
+from infra.alarms import ALARM_DEFINITIONS, RUNBOOK
 from infra.config import AlarmSettings
 
 # Access-log metric filters: the gateway's own status codes, so they also count the 401s API Gateway
@@ -37,7 +38,6 @@ DPoP replay table), malformed events, internal errors. Not 401s (``unauthorized`
 SUBSCRIPTION_DESTINATION_TYPE: Final = "Kinesis"
 """The ``DestinationType`` dimension CloudWatch Logs publishes its subscription metrics under for a
 Kinesis Data Streams destination."""
-RUNBOOK: Final = "README.md#runbook"
 
 DECISIONS_SEARCH: Final = (
     f"SEARCH('{{{C.METRICS_NAMESPACE},decision,reason}} MetricName=\"Decisions\"', 'Sum', 300)"
@@ -49,7 +49,7 @@ class Monitoring(Construct):
     """Alarms (:attr:`alarms`, keyed by the ids in :mod:`infra.constants`) and a dashboard.
 
     Alarms, each over ``alarms.period_seconds`` windows and ``alarms.evaluation_periods`` of them
-    (README "Alarms and runbook" says what each means and what to do):
+    (:data:`infra.alarms.ALARMS`; the documentation's operations page says what each means and what to do):
 
     * authorizer faults (its own audit lines with decision ``error``: the 500 outcomes; never
       Lambda's ``Errors``, which counts every 401 as well) and throttles, authorizer p99 duration;
@@ -59,8 +59,7 @@ class Monitoring(Construct):
       dead-letter queue;
     * the audit subscriptions' delivery errors and throttling (CloudWatch Logs' ``DeliveryErrors``
       and ``DeliveryThrottling`` of each source group's filter), and the audit consumer's throttled
-      writes (its ``AuditWriteThrottled`` metric). README "Audit trail" > "Runbook" says what each
-      audit alarm means and what to do.
+      writes (its ``AuditWriteThrottled`` metric).
 
     Each alarm states its datapoints-to-alarm and missing-data treatment (:meth:`_alarm`). Every
     alarm notifies :attr:`topic` (state changes to ALARM and back to OK) when the settings name one:
@@ -154,11 +153,8 @@ class Monitoring(Construct):
             ids.ALARM_AUTHORIZER_FAULTS,
             faults,
             settings.authorizer_faults,
-            "The authorizer answered 500 (role table, JWKS endpoint or DPoP replay table failing, or an "
-            "internal error): README 'Alarms and runbook'.",
-            # Every fault is a 500 to a caller: one breaching window alarms, and the alarm stays
-            # until evaluation_periods windows in a row are clean (no flapping during an outage).
-            datapoints_to_alarm=1,
+            # A fault: every one is a 500 to a caller, so one breaching window alarms, and the alarm
+            # stays until evaluation_periods windows in a row are clean (no flapping in an outage).
             # No data point means no fault line in the window (the filter publishes only on a
             # match): nothing failed.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
@@ -167,30 +163,23 @@ class Monitoring(Construct):
             ids.ALARM_AUTHORIZER_THROTTLES,
             authorizer.metric_throttles(statistic=cw.Stats.SUM, period=period),
             1,
-            "The authorizer was throttled (clients got 500): raise its reserved concurrency or the "
-            "account's Lambda concurrency.",
-            # A throttled invocation is a 500 to a caller, like a fault.
-            datapoints_to_alarm=1,
+            # A fault: a throttled invocation is a 500 to a caller.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no invocation, no throttle
         )
         self._alarm(
             ids.ALARM_AUTHORIZER_LATENCY,
             authorizer.metric_duration(statistic=cw.Stats.percentile(99), period=period),
             settings.authorizer_p99_ms,
-            "Authorizer p99 duration is high: JWKS endpoint or role table slow?",
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            # A percentile of one window is noisy (a burst of cold starts): only a sustained rise
-            # alarms, every evaluated window breaching.
-            datapoints_to_alarm=settings.evaluation_periods,
+            # A level: a percentile of one window is noisy (a burst of cold starts), so only a
+            # sustained rise alarms, every evaluated window breaching.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no invocations, no latency
         )
         self._alarm(
             ids.ALARM_API_5XX,
             stage.metric_server_error(statistic=cw.Stats.SUM, period=period),
             settings.api_5xx,
-            "The API answered 5xx (authorizer failure, backend error or timeout).",
-            # Each one failed a caller and the threshold already absorbs the odd one: one window.
-            datapoints_to_alarm=1,
+            # A fault: each one failed a caller and the threshold already absorbs the odd one.
             # API Gateway publishes the metric only while there are requests.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
@@ -208,12 +197,9 @@ class Monitoring(Construct):
                 alarm_id,
                 rate,
                 percent,
-                f"More than {percent:g}% of requests answered {what}: a client misconfigured, a key "
-                "rotated, or someone probing the API. Query the audit log group by reason.",
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                # Callers cause these, in bursts (one client with an expired token): only a rate
-                # that lasts every evaluated window alarms.
-                datapoints_to_alarm=settings.evaluation_periods,
+                # A level: callers cause these, in bursts (one client with an expired token), so only
+                # a rate that lasts every evaluated window alarms.
                 # The expression is 0 below rate_min_requests; no data is no traffic at all.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
@@ -221,34 +207,26 @@ class Monitoring(Construct):
             ids.ALARM_THROTTLED,
             status[ids.METRIC_THROTTLED],
             settings.throttled,
-            "Many requests answered 429 (usage plan or stage throttle, or quota).",
-            # Throttling is the usage plans working; a client's burst is expected: sustained only.
-            datapoints_to_alarm=settings.evaluation_periods,
+            # A level: throttling is the usage plans working; a client's burst is expected.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a 429 only
         )
         iterator_age_ms = settings.iterator_age_seconds * 1000
-        for alarm_id, function, what in (
-            (ids.ALARM_CONSUMER_ITERATOR_AGE, audit_consumer, "The audit consumer"),
-            (
-                ids.ALARM_ROLE_EVENTS_ITERATOR_AGE,
-                role_events,
-                "The role-events function (role edits not yet effective)",
-            ),
+        for alarm_id, function in (
+            (ids.ALARM_CONSUMER_ITERATOR_AGE, audit_consumer),
+            (ids.ALARM_ROLE_EVENTS_ITERATOR_AGE, role_events),
         ):
             self._alarm(
                 alarm_id,
                 function.metric("IteratorAge", statistic=cw.Stats.MAXIMUM, period=period),
                 iterator_age_ms,
-                f"{what} is falling behind its stream.",
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                # A burst can age a batch briefly: only a lag lasting every evaluated window.
-                datapoints_to_alarm=settings.evaluation_periods,
+                # A level: a burst can age a batch briefly; only a lag lasting every evaluated window.
                 # Lambda publishes IteratorAge only when it invokes: no records, no age.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
-        for alarm_id, queue, what in (
-            (ids.ALARM_AUDIT_DEAD_LETTERS, audit_dead_letters, "audit records"),
-            (ids.ALARM_ROLE_EVENTS_DEAD_LETTERS, role_events_dead_letters, "role-table events"),
+        for alarm_id, queue in (
+            (ids.ALARM_AUDIT_DEAD_LETTERS, audit_dead_letters),
+            (ids.ALARM_ROLE_EVENTS_DEAD_LETTERS, role_events_dead_letters),
         ):
             self._alarm(
                 alarm_id,
@@ -256,10 +234,7 @@ class Monitoring(Construct):
                     statistic=cw.Stats.MAXIMUM, period=period
                 ),
                 1,
-                f"Batches of {what} were dead-lettered: their records were not processed. The messages "
-                "name the shard and sequence numbers to replay.",
-                # One dead letter is lost processing: alarm on the first window that has one.
-                datapoints_to_alarm=1,
+                # A fault: one dead letter is lost processing.
                 # SQS stops publishing for an idle, empty queue.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
@@ -274,10 +249,7 @@ class Monitoring(Construct):
                 period=period,
             ),
             1,
-            "The role-events function could not flush the authorizer cache: role edits and revocations "
-            "take effect only when cached answers expire (the authorizer cache TTL).",
-            # A revocation that is not effective yet: the first failed flush alarms.
-            datapoints_to_alarm=1,
+            # A fault: a revocation that is not effective yet.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a failure only
         )
 
@@ -351,20 +323,9 @@ class Monitoring(Construct):
         self, settings: AlarmSettings, period: Duration, subscriptions: Sequence[tuple[logs.ILogGroup, str]]
     ) -> None:
         """The audit pipeline's own alarms (the consumer's iterator age and dead letters are above)."""
-        for alarm_id, metric_name, threshold, what in (
-            (
-                ids.ALARM_AUDIT_DELIVERY_ERRORS,
-                "DeliveryErrors",
-                settings.audit_delivery_errors,
-                "CloudWatch Logs failed to deliver audit lines to the audit stream (it retries for up "
-                "to 24 hours, then drops them)",
-            ),
-            (
-                ids.ALARM_AUDIT_DELIVERY_THROTTLING,
-                "DeliveryThrottling",
-                settings.audit_delivery_throttling,
-                "The audit stream throttled CloudWatch Logs' deliveries (delayed, retried)",
-            ),
+        for alarm_id, metric_name, threshold in (
+            (ids.ALARM_AUDIT_DELIVERY_ERRORS, "DeliveryErrors", settings.audit_delivery_errors),
+            (ids.ALARM_AUDIT_DELIVERY_THROTTLING, "DeliveryThrottling", settings.audit_delivery_throttling),
         ):
             metrics = {
                 f"m{i}": cw.Metric(
@@ -392,13 +353,9 @@ class Monitoring(Construct):
                 alarm_id,
                 total,
                 threshold,
-                f"{what}. Runbook: {RUNBOOK} ({alarm_id}).",
                 # Delivery errors are a fault (the stream's key, policy or existence): the first window
-                # alarms. Throttling is expected for moments while an on-demand stream scales: only
-                # throttling in every evaluated window means the stream cannot keep up.
-                datapoints_to_alarm=1
-                if alarm_id == ids.ALARM_AUDIT_DELIVERY_ERRORS
-                else settings.evaluation_periods,
+                # alarms. Throttling is a level, expected for moments while an on-demand stream scales:
+                # only throttling in every evaluated window means the stream cannot keep up.
                 # CloudWatch Logs publishes these metrics only when something failed.
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
@@ -412,11 +369,8 @@ class Monitoring(Construct):
                 period=period,
             ),
             settings.audit_write_throttles,
-            "CloudWatch Logs or DynamoDB throttled the audit consumer's writes (retried, or the records "
-            f"delivered again: the audit log group falls behind). Runbook: {RUNBOOK} ({ids.ALARM_AUDIT_WRITE_THROTTLED}).",
-            # Throttled calls are retried under the shard's lease: a moment of it is absorbed; in every
-            # evaluated window it means the consumer falls behind.
-            datapoints_to_alarm=settings.evaluation_periods,
+            # A level: throttled calls are retried under the shard's lease, so a moment of it is
+            # absorbed; in every evaluated window it means the consumer falls behind.
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # published on a throttle only
         )
 
@@ -425,23 +379,26 @@ class Monitoring(Construct):
         alarm_id: str,
         metric: cw.IMetric,
         threshold: float,
-        description: str,
         *,
-        datapoints_to_alarm: int,
         treat_missing_data: cw.TreatMissingData,
         comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ) -> None:
-        """One alarm over ``evaluation_periods`` windows. ``datapoints_to_alarm`` and
-        ``treat_missing_data`` have no default on purpose: each alarm says why it chose them."""
+        """One alarm over ``evaluation_periods`` windows, as :data:`infra.alarms.ALARMS` defines it (its
+        description and kind: a fault alarms on one breaching window, a level on all of them).
+        ``treat_missing_data`` has no default on purpose: each alarm says why it chose it."""
+        definition = ALARM_DEFINITIONS.get(alarm_id)
+        if definition is None:
+            raise ValueError(f"alarm {alarm_id!r} has no entry in ALARMS (and so no runbook entry)")
+        periods = self._settings.evaluation_periods
         alarm = cw.Alarm(
             self,
             alarm_id,
             alarm_name=f"{self._name_prefix}-{alarm_id}",
-            alarm_description=description,
+            alarm_description=f"{definition.summary} Runbook: {RUNBOOK}#{alarm_id.lower()}",
             metric=metric,
             threshold=threshold,
-            evaluation_periods=self._settings.evaluation_periods,
-            datapoints_to_alarm=min(datapoints_to_alarm, self._settings.evaluation_periods),
+            evaluation_periods=periods,
+            datapoints_to_alarm=1 if definition.kind == "fault" else periods,
             comparison_operator=comparison,
             treat_missing_data=treat_missing_data,
         )

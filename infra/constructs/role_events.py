@@ -23,7 +23,7 @@ from infra.constructs.function import EdgeAuthFunction
 BATCH_SIZE: Final = 100
 """Records per invocation. An invocation holds its shard for its audit writes or the containers'
 check interval + 1 s, whichever is longer, so a bulk ``roles apply`` of 1,000 items takes about ten
-invocations (README "How fast an edit takes effect")."""
+invocations (docs/roles.md "How fast an edit takes effect")."""
 CHANGE_LOG_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:PutItem")
 """What the function may do to the role table: read and write the change log item, nothing else."""
 RETRY_ATTEMPTS: Final = 3

@@ -1,4 +1,4 @@
-"""The role table: roles, subjects, group mappings and clients (README "The role table")."""
+"""The role table: roles, subjects, group mappings and clients (docs/roles.md)."""
 
 from __future__ import annotations
 

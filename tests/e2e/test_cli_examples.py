@@ -1,14 +1,17 @@
-"""Every ``edgeauth`` example of README.md and of every ``--help``, run as written on the local stack.
+"""Every ``edgeauth`` example of README.md, of the manual and of every ``--help``, run as written on
+the local stack.
 
-How (README "CLI reference" says the same):
+How (docs/cli.md "Settings, output and exit codes" says the same):
 
-* the examples: each line of README.md's ``bash`` code blocks, and each line of every command's
+* the examples: each line of the ``bash`` code blocks of README.md and of the manual's pages
+  (``docs/*.md``; generated sections are built from ``--help``, run below), and each line of every command's
   ``--help`` output, that runs ``edgeauth`` (``edgeauth …``, ``VAR=x edgeauth …``, ``… | edgeauth
   …``, ``$(edgeauth …)``), with ``\\`` continuations joined, each distinct line once. Synopses are
   ``text`` blocks whose lines start with ``usage:``;
 * where: a local stack on free ports (this module's own: the examples write), with the
-  environment the README tells a user of the local stack to set: ``EDGEAUTH_ENDPOINT_URL`` and
-  ``EDGEAUTH_STACK`` (its ``export`` line), ``EDGEAUTH_IDP_URL`` (``make local`` writes it to
+  environment the README tells a user of the local stack to set: ``API``, ``EDGEAUTH_ENDPOINT_URL``,
+  ``EDGEAUTH_STACK`` and ``EDGEAUTH_ISSUER`` (the ``export`` line ``make local`` prints),
+  ``EDGEAUTH_IDP_URL`` (``make local`` writes it to
   ``.local/``; this stack does not), ``$TOKEN`` (bob's token, as ``TOKEN=$(edgeauth token --sub bob)``
   makes it), an empty ``HOME`` (no AWS settings at all), and a terminal on stdin answering ``y``;
 * how: ``bash -o pipefail -c LINE`` in a scratch directory; a line whose program is not
@@ -44,6 +47,9 @@ pytestmark = pytest.mark.timeout(180)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+#: Where the examples are: the README and the manual's pages (not docs/ subfolders, whose pages may
+#: show other stacks).
+EXAMPLE_PAGES = (README, *sorted((ROOT / "docs").glob("*.md")))
 RUNNABLE_BLOCKS = frozenset({"bash", "sh", "shell", "console"})
 ISS = "https://login.example.com/"
 _RUNS_EDGEAUTH = re.compile(r"^(?:[A-Za-z_]\w*=\S*\s+)*edgeauth\s|\$\(edgeauth\s|\|\s*edgeauth\s")
@@ -75,16 +81,21 @@ def _joined(lines: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         yield pending
 
 
-def readme_examples() -> list[Example]:
+def page_examples(page: Path) -> list[Example]:
     lines: list[tuple[str, str]] = []
     lang: str | None = None
-    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1):
+    name = page.relative_to(ROOT)
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
         if line.startswith("```"):
             lang = None if lang is not None else line[3:].strip()
             continue
         if lang in RUNNABLE_BLOCKS:
-            lines.append((f"README.md:{number}", line))
+            lines.append((f"{name}:{number}", line))
     return [Example(src, text) for src, text in _joined(lines) if _RUNS_EDGEAUTH.search(text)]
+
+
+def readme_examples() -> list[Example]:
+    return [example for page in EXAMPLE_PAGES for example in page_examples(page)]
 
 
 def _parsers(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -159,8 +170,10 @@ def setting(
         env = {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.defpath}",
             "HOME": str(home),
+            "API": stack.urls.api,
             "EDGEAUTH_ENDPOINT_URL": stack.urls.moto,
             "EDGEAUTH_STACK": stack.spec.stack_name,
+            "EDGEAUTH_ISSUER": stack.urls.issuer,
             "EDGEAUTH_IDP_URL": stack.urls.issuer,
             "TOKEN": stack.token("bob"),
         }
@@ -215,16 +228,19 @@ def test_the_examples_are_found() -> None:
     # The extraction is not vacuous: examples of each source and command family are there.
     sources = {e.source.split(" --help")[0].split(":")[0] for e in EXAMPLES}
     assert "README.md" in sources
+    assert {"docs/roles.md", "docs/cli.md", "docs/local.md"} <= sources
     for command in ("roles", "subjects", "groups", "clients", "explain", "revoke", "audit query", "token"):
         assert f"edgeauth {command}" in sources, command
     assert len(EXAMPLES) >= 40
-    # AND every README code line that starts with 'edgeauth' is in a block that is run
-    lang: str | None = None
-    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1):
-        if line.startswith("```"):
-            lang = None if lang is not None else line[3:].strip()
-        elif lang is not None and line.strip().startswith("edgeauth "):
-            assert lang in RUNNABLE_BLOCKS, f"README.md:{number} is in a ```{lang} block: {line}"
+    # AND every code line of the README and the manual that starts with 'edgeauth' is in a block
+    # that is run
+    for page in EXAMPLE_PAGES:
+        lang: str | None = None
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                lang = None if lang is not None else line[3:].strip()
+            elif lang is not None and line.strip().startswith("edgeauth "):
+                assert lang in RUNNABLE_BLOCKS, f"{page.name}:{number} is in a ```{lang} block: {line}"
 
 
 def test_commands_of_a_line() -> None:

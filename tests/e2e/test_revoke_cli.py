@@ -43,7 +43,7 @@ def test_a_revoked_token_is_refused_from_effective_by_on(
     token = stack.token("carol")
     assert call(stack, "GET", "/accounts/42", token).status == 200
     assert call(stack, "GET", "/accounts/42", token).status == 200
-    # WHEN she is revoked with the CLI, as the README says to on the local stack
+    # WHEN she is revoked with the CLI, as docs/cli.md says to on the local stack
     capsys.readouterr()
     code = main(
         [

@@ -127,8 +127,8 @@ def test_role_edit_changes_the_answer_within_the_bound(stack: LocalStack) -> Non
     # Deny at the gateway...
     assert call(stack, "GET", "/admin/config", token).status in (200, 403)
     # ...which the handler's second flush, once no container can hold the old roles (here its 1 s role
-    # cache, shorter than the look at the change log), clears: after it the same
-    # token is allowed, well before the gateway's cache TTL (README "The role table").
+    # cache, shorter than the look at the change log), clears: after it the same token is allowed, well
+    # before the gateway's cache TTL (docs/roles.md).
     assert wait_until(
         lambda: stack.gateway is not None and stack.gateway.cache.flushes > flushes + 1, timeout=15
     )

@@ -35,7 +35,7 @@ from tests.support.fakes import FakeKeyEndpoint
 from tests.support.tokens import ISSUER, claims, jwks, make_key, sign
 
 BOUND = 5.0
-"""Seconds within which a role-table fault must be answered (README: 3 attempts of ≤ 0.5 s, with
+"""Seconds within which a role-table fault must be answered (docs/configuration.md: 3 attempts of ≤ 0.5 s, with
 botocore's backoff in between; API Gateway gives the authorizer 29 s at most)."""
 KEY = make_key("RS256", "k1")
 JWKS_URL = "https://idp.example.com/jwks.json"

@@ -418,7 +418,7 @@ def test_a_principals_roles_are_encoded_for_the_audit_line_once_not_on_every_new
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A principal may hold hundreds of roles: encoding their names for every new route cost more
-    # than the rest of the route's answer (README "Benchmarks", RBAC at scale).
+    # than the rest of the route's answer (docs/benchmarks.md, "RBAC at scale").
     import edgeauth.authorizer as authorizer_module
 
     encoded: list[Any] = []

@@ -47,10 +47,35 @@ def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def quick_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     out = tmp_path_factory.mktemp("bench") / "quick.md"
     proc = run_bench("bench", "--quick", "--output", str(out))
-    return proc.stdout, out.read_text(encoding="utf-8")
+    return proc.stdout, out
+
+
+@pytest.fixture(scope="module")
+def quick_run(quick_output: tuple[str, Path]) -> tuple[str, str]:
+    stdout, out = quick_output
+    return stdout, out.read_text(encoding="utf-8")
+
+
+def test_the_rows_are_also_written_as_json_for_the_documentation(quick_output: tuple[str, Path]) -> None:
+    # GIVEN the table written to --output WHEN the JSON beside it is read (the docs render it)
+    from bench import results
+
+    stdout, out = quick_output
+    document = results.load(out.with_suffix(".json"))
+    # THEN it has the same rows, with each ratio and target as a number
+    rows = parse_table(stdout)
+    assert [r["key"] for r in document["rows"]] == [r["#"] for r in rows]
+    for row, cells in zip(document["rows"], rows, strict=True):
+        assert row["ratio"] == cells["ratio"] and row["met"] == cells["met"]
+        value, reference = results.ratio_parts(cells["ratio"])
+        assert (row["ratio_value"], row["ratio_to"]) == (value, reference)
+    new_token = next(r for r in document["rows"] if r["key"] == "3")
+    assert new_token["ratio_to"] == "floor" and new_token["target_value"] == 2.0
+    assert isinstance(new_token["ratio_value"], float)
+    assert document["run"].startswith("quick")
 
 
 def test_the_table_has_a_row_for_every_scenario_and_parses(quick_run: tuple[str, str]) -> None:
@@ -106,7 +131,7 @@ def test_the_run_names_the_machine_and_the_mode(quick_run: tuple[str, str]) -> N
 
 
 def test_the_ablation_runs_every_variant_and_reports_each_part() -> None:
-    # ``python -m bench.ablation`` is what the README's "what bounds" paragraphs quote.
+    # ``python -m bench.ablation`` is what docs/benchmarks.md's "what bounds" paragraphs quote.
     proc = run_bench("bench.ablation", "--quick")
     lines = proc.stdout.splitlines()
     heads = [line for line in lines if not line.startswith(" ")]

@@ -1,4 +1,4 @@
-"""The deploy path of README "Deploying", run as documented with a stubbed CDK CLI.
+"""The deploy path of docs/deploying.md, run as documented with a stubbed CDK CLI.
 
 A fake ``npx`` first on ``PATH`` records its arguments and environment instead of reaching AWS;
 ``make`` is the real one, on the real Makefile. What must hold: ``make deploy`` refuses to run

@@ -6,6 +6,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from infra import constants as ids
+from infra.alarms import RUNBOOK
 from infra.constructs.monitoring import AUTHORIZER_FAULTS_PATTERN, STATUS_METRICS
 from tests.infra.conftest import Synth
 
@@ -241,7 +242,7 @@ def test_audit_subscription_delivery_alarms_sum_both_source_groups_filters(synth
         assert {d["DestinationType"] for d in dims} == {SUBSCRIPTION_DESTINATION_TYPE}
         (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
         assert expression.count("FILL(") == 2
-        assert "README.md#runbook" in props["AlarmDescription"]
+        assert props["AlarmDescription"].endswith(f"Runbook: {RUNBOOK}#{alarm_id.lower()}")
 
 
 def test_audit_consumer_write_throttling_alarm(synth: Synth) -> None:
@@ -253,4 +254,4 @@ def test_audit_consumer_write_throttling_alarm(synth: Synth) -> None:
     )
     assert props["Dimensions"] == [{"Name": "service", "Value": C.AUDIT_CONSUMER_SERVICE}]
     assert props["Threshold"] == synth.config.alarms.audit_write_throttles
-    assert "README.md#runbook" in props["AlarmDescription"]
+    assert props["AlarmDescription"].endswith(f"Runbook: {RUNBOOK}#{ids.ALARM_AUDIT_WRITE_THROTTLED.lower()}")

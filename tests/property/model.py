@@ -321,9 +321,9 @@ class Principal:
     groups: tuple[str, ...] = ()
 
 
-# -- the RBAC rules (README "The role table"), written from the rules, not from the product -------
+# -- the RBAC rules (docs/roles.md), written from the rules, not from the product -------
 
-#: README: inheritance is followed at most 8 levels above a held role.
+#: docs/roles.md: inheritance is followed at most 8 levels above a held role.
 MAX_INHERITANCE_DEPTH = 8
 
 
@@ -408,7 +408,7 @@ def _method_ok(permission_method: str, method: str) -> bool:
 
 
 def ref_decision(method: str, template: str, direct: Iterable[str], roles: Mapping[str, RoleSpec]) -> bool:
-    """The RBAC decision for (method, resource template), from the README's rules, brute force."""
+    """The RBAC decision for (method, resource template), from the rules of docs/roles.md, brute force."""
     holding = held_roles(direct, roles)
     for name in holding.reached:
         spec = roles[name]

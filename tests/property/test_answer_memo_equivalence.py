@@ -31,7 +31,7 @@ What the steps vary:
 
 Caches whose documented lag is not the memo's are waited out, never asserted away:
 
-* role table: A may serve grants up to ``role_cache_ttl`` old (README ``EDGEAUTH_ROLE_CACHE_TTL``).
+* role table: A may serve grants up to ``role_cache_ttl`` old (docs/configuration.md ``EDGEAUTH_ROLE_CACHE_TTL``).
   Each edit is followed by a clock step of ``role_cache_ttl + 1`` s before anything else, the way
   edits reach a Lambda container in production. ``A.store.invalidate()`` (what the CLI does after a
   write) would skip the path we want to test: the TTL expiring in a container that nobody

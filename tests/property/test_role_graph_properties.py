@@ -5,7 +5,7 @@ depth limit; cycles, self-inheritance, missing parents, disabled and malformed r
 :class:`~edgeauth.adapters.role_store.RoleStore`, and a subject holding a few of them:
 
 * the decision on every route and method is the one :func:`tests.property.model.ref_decision`
-  derives from the README's rules (written independently of ``core/roles.py``);
+  derives from the rules of docs/roles.md (written independently of ``core/roles.py``);
 * disabling a role, or breaking it (an unknown attribute, a bad allow, a bad deny, inheriting
   itself), or pushing its parents further away (fresh empty roles put on an ``inherit`` link, which
   may carry a deny past the depth limit) never allows a request that was refused before.

@@ -1,6 +1,6 @@
 """The audit line's hand-assembled JSON is byte-for-byte what encoding the same dict would give.
 
-``decision_line`` builds its text from pre-encoded fragments for speed (README "Benchmarks"). The
+``decision_line`` builds its text from pre-encoded fragments for speed (docs/benchmarks.md). The
 reference below is the straightforward implementation it replaced; both must agree on every input,
 including values of unexpected types taken from a malformed event and hostile strings.
 """

@@ -242,13 +242,13 @@ def test_which_limit_binds_first() -> None:
 
 
 WORKED_EXAMPLE = Inputs(rps=2000, clients=5000, routes_per_client=5, token_lifetime_s=3600, cache_ttl_s=300)
-"""README "Capacity and cost model": the stack as deployed, every other input at its default."""
+"""docs/benchmarks.md "Capacity and cost model": the stack as deployed, every other input at its default."""
 
 
 def test_the_audit_trail_costs_at_most_half_of_what_it_did_at_the_worked_example() -> None:
     r = model(WORKED_EXAMPLE)
     assert r.audit_cost_per_million <= 0.5 * PREVIOUS_AUDIT_COST_PER_MILLION
-    # the previous figure is the README's previous example: 4,486.35 USD a month at 2,000 rps
+    # the previous figure is the previous worked example of docs/benchmarks.md: 4,486.35 USD a month at 2,000 rps
     assert math.isclose(PREVIOUS_AUDIT_COST_PER_MILLION, 4486.35 / (2000 * 730 * 3600 / 1e6))
     # and the Standard class alone would not be enough: the levers add up
     standard = model(dataclasses.replace(WORKED_EXAMPLE, audit_log_class="STANDARD"))
@@ -366,7 +366,7 @@ def test_cli_refuses_values_the_model_cannot_use(
     assert message in capsys.readouterr().err
 
 
-# -- revocation checks and cache flushes (a separate term: README "How fast an edit takes effect") --
+# -- revocation checks and cache flushes (a separate term: docs/roles.md "How fast an edit takes effect") --
 
 
 def test_each_warm_container_reads_the_change_log_once_per_interval() -> None:

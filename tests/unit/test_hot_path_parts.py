@@ -1,6 +1,6 @@
 """The request path's fast parts agree with their plain definitions on every input.
 
-Four pieces were rewritten for speed (README "Benchmarks"): header lookup (C string operations
+Four pieces were rewritten for speed (docs/benchmarks.md): header lookup (C string operations
 instead of a loop over every name), the payload's JSON (the C scanner without the duplicate-member
 hook for flat objects), the claim checks (straight-line) and the Bearer token's whitespace check
 (C substring searches for ASCII tokens). Each is compared here with the plain

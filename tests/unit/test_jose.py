@@ -1,7 +1,7 @@
 """``core/jose.py`` verifies exactly what PyJWT's algorithm classes verify, and parses the same keys.
 
 The request path checks signatures with its own thin wrappers over ``cryptography`` (cold-start
-memory, README "Benchmarks"). GIVEN keys of every accepted family, WHEN signatures made by PyJWT
+memory, docs/benchmarks.md). GIVEN keys of every accepted family, WHEN signatures made by PyJWT
 (and corrupted ones, and ones of the wrong length) are checked, THEN ours answers as PyJWT's
 ``verify`` does; and a JWK parses to the same public numbers as PyJWT's ``from_jwk``.
 """
@@ -144,7 +144,7 @@ def test_other_key_types_and_empty_integers_are_refused(jwk: dict[str, Any]) -> 
 
 
 def test_the_request_path_never_imports_pyjwt() -> None:
-    # Cold-start memory (README "Benchmarks"): the handler's imports and a first verification
+    # Cold-start memory (docs/benchmarks.md): the handler's imports and a first verification
     # must not load jwt.algorithms; checked in a fresh interpreter.
     import subprocess
     import sys

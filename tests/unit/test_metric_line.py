@@ -1,8 +1,7 @@
 """The JWKS fetch metric is one valid Embedded Metric Format line, written without Powertools.
 
 ``bootstrap.record_jwks_fetch`` writes ``JwksFetches`` (Count) by ``outcome`` with
-``audit_line.metric_line`` instead of Powertools' ``single_metric`` (cold-start memory, README
-"Benchmarks"). CloudWatch accepts the line only if it is a valid EMF document: ``_aws.Timestamp`` in
+``audit_line.metric_line`` instead of Powertools' ``single_metric`` (cold-start memory, docs/benchmarks.md). CloudWatch accepts the line only if it is a valid EMF document: ``_aws.Timestamp`` in
 epoch milliseconds, one ``CloudWatchMetrics`` directive with a namespace, dimension sets naming
 top-level string members and metrics naming top-level numeric members.
 """

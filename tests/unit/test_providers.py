@@ -164,7 +164,7 @@ def config_error(raw: Any) -> ConfigError:
 def test_every_preset_is_at_least_as_strict_as_generic_for_every_check_generic_has(
     config: dict[str, Any],
 ) -> None:
-    """Check by check, against the defaults of a generic issuer (README "Provider presets")."""
+    """Check by check, against the defaults of a generic issuer (docs/configuration.md "Provider presets")."""
     i = parse_issuer(config)
     # Algorithms: asymmetric only, a subset of what generic accepts.
     assert i.algorithms and i.algorithms <= SUPPORTED_ALGORITHMS

@@ -1,7 +1,7 @@
 """``decide`` through the permission index gives exactly what a full scan of every permission gives.
 
 The index (``PermissionIndex``: tries of templates per method) only finds the first deny and the
-first allow that apply without looking at the others (README "Benchmarks", RBAC at scale). The
+first allow that apply without looking at the others (docs/benchmarks.md, "RBAC at scale"). The
 reference below is the full scan, written from the definitions of ``covers``/``overlaps``; on
 random role models and routes (literal, variable and greedy segments, ``*`` methods, the root,
 malformed deny lists, disabled roles, permissions shared by several roles) both must return the
@@ -147,7 +147,7 @@ def _large_effective() -> EffectiveRoles:
 def test_a_decision_never_checks_the_permissions_one_by_one(
     method: str, route: str, allowed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a principal with 5,000 permissions, all under /items (README "Benchmarks": a greedy
+    # GIVEN a principal with 5,000 permissions, all under /items (docs/benchmarks.md, "RBAC at scale": a greedy
     # route used to check every one of them, ~9x the cost of 10 permissions)
     effective = _large_effective()
     resource = parse_template(route)

@@ -1,4 +1,4 @@
-"""The saved query the AuthorizerFaults runbook entry confirms the alarm with (README "Alarms and
+"""The saved query the AuthorizerFaults runbook entry confirms the alarm with (docs/operations.md "Alarms and
 runbook"), run by the local Logs Insights evaluator on normalised audit events."""
 
 from __future__ import annotations

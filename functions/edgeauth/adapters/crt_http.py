@@ -4,7 +4,7 @@ Why not ``http.client``: the DynamoDB client signs with ``awscrt.auth``, which l
 ``awscrt.http`` and the runtime's own TLS stack anyway. ``http.client`` would add Python's ``ssl``
 (a second OpenSSL), ``email`` for header parsing and their dependencies: about 6.5 MB of peak
 memory and 15–20 ms of every cold start, plus tens of milliseconds for ``ssl``'s default context
-to parse the CA store where awscrt's context is cheaper (README "Cold start"). The JWKS fetcher and
+to parse the CA store where awscrt's context is cheaper (docs/benchmarks.md "Cold start: no boto3 on the request path"). The JWKS fetcher and
 the DynamoDB client both use this module.
 
 What a caller may rely on:

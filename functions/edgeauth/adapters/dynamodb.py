@@ -1,7 +1,7 @@
 """DynamoDB for the authorizer's request path, without boto3 or botocore.
 
 Importing boto3 and creating a DynamoDB client costs a new container about a third of a second
-and tens of megabytes (README "Benchmarks"), for three calls the authorizer makes: the role
+and tens of megabytes (docs/benchmarks.md), for three calls the authorizer makes: the role
 table's ``BatchGetItem`` and ``GetItem`` and the DPoP replay table's conditional ``PutItem``.
 :class:`DynamoDBClient` makes exactly those calls, with the request and response shapes of
 boto3's low-level client (``client.batch_get_item(RequestItems=...)`` returns the same dict), so
@@ -18,7 +18,7 @@ What a caller may rely on:
   produce botocore's signature for the same request, credentials and time.
 * **Credentials** (:func:`credentials_from_environment`): ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN`` as Lambda sets them; where they are absent
-  (SnapStart, README "Cold start"), the container credentials endpoint Lambda sets instead
+  (SnapStart, docs/benchmarks.md "Cold start: no boto3 on the request path"), the container credentials endpoint Lambda sets instead
   (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` with ``AWS_CONTAINER_AUTHORIZATION_TOKEN``), refreshed
   before they expire. This is botocore's order of the two sources.
 * **Endpoint**: ``https://dynamodb.<region>.<the partition's DNS suffix>`` as botocore resolves it,
@@ -73,7 +73,7 @@ TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 SERVICE = "dynamodb"
 
-#: Attempts per call in all, as the authorizer's timeout budget and the README promise.
+#: Attempts per call in all, as the authorizer's timeout budget and docs/configuration.md promise.
 MAX_ATTEMPTS = 3
 #: Seconds kept back when deciding whether a retry still fits in the invocation: the answer and
 #: its audit line must be written before Lambda's timeout, or the request has no audit line.

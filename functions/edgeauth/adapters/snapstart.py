@@ -1,4 +1,4 @@
-"""Lambda SnapStart runtime hooks for the authorizer (README "Cold start", SnapStart).
+"""Lambda SnapStart runtime hooks for the authorizer (docs/benchmarks.md "SnapStart").
 
 With SnapStart, Lambda runs the function's init once, when a version is published, snapshots the
 execution environment and starts new environments by restoring copies of that snapshot. So:

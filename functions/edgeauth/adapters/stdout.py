@@ -5,7 +5,7 @@ In Lambda, the Python runtime (awslambdaric ``bootstrap.run``) replaces ``sys.st
 that copies the text into the ``TextIOWrapper``, then a ``flush`` that copies it again into the
 ``BufferedWriter`` before the one ``write`` system call. Writing the encoded line to the descriptor
 does the same system call without the two layers: 1–1.5 µs less per repeated token and 2–4 µs per
-new one here, on that very wrapper (README "Benchmarks", "Lambda's stdout").
+new one here, on that very wrapper (docs/benchmarks.md, "Lambda's stdout").
 
 Order with everything else written to the stream (Powertools' log lines, ``print``) is kept: the
 stream is flushed before each line, so text it still buffers goes out first (in Lambda there is

@@ -49,7 +49,7 @@ on one shard (one waits for the other's lease). Duplicates can still happen in t
   again;
 * the DynamoDB item deleted by hand while a leftover intent was in it.
 
-All three keep the ``id``: ``dedup id`` in a Logs Insights query removes them (README "Exactly once").
+All three keep the ``id``: ``dedup id`` in a Logs Insights query removes them (docs/audit.md "Exactly once").
 
 Bounded recovery: a redelivered batch waits at most for a lease plus the settle time (only after a
 crash; after a timeout or a reported failure the lease is over already), then reads back one

@@ -13,7 +13,7 @@ event              always ``"decision"``
 decision           ``allow`` | ``deny`` (RBAC, 403) | ``unauthorized`` (401) | ``error`` (500)
 reason             stable reason code (``allowed``, ``explicit_deny``, ``inheritance_too_deep``,
                    ``no_matching_permission``, ``no_roles``, ``expired``, ``bad_signature``, ... see
-                   README)
+                   docs/authorizer.md "Reason codes")
 rule               the permission that decided (``role:allow:GET /accounts/{id}``), the inherit
                    link not followed for ``inheritance_too_deep`` (``role:inherit:parent``), or null
 iss, sub, kid,     from the token, only once its signature is verified (null otherwise, except
@@ -29,7 +29,7 @@ RoleCacheHit
 =================  ==========================================================================
 
 Why not ``Logger.info``: Powertools' Logger costs about twice a signature check per line, which
-alone would break the authorizer's latency budget (see README "Benchmarks"). This module writes the
+alone would break the authorizer's latency budget (see docs/benchmarks.md). This module writes the
 same structured shape directly. Powertools stays in use for every other log line and metric, except
 the rare JWKS fetch metric, written by :func:`metric_line` so that the first request does not import
 Powertools' metrics (cold-start memory).
@@ -42,7 +42,7 @@ newline or quote injection); any value that is not a plain string, ``None`` or f
 Speed. The line is assembled from pre-encoded constant fragments instead of building a dict and
 encoding it (byte-for-byte the same text, checked by ``tests/unit/test_audit_line_encoding.py``),
 and the ``timestamp``'s date-time part is formatted once per second: together about 4× cheaper,
-which is a large share of the per-request budget (README "Benchmarks"). Key order: the fields
+which is a large share of the per-request budget (docs/benchmarks.md). Key order: the fields
 that are the same for every request of one token on one route come first (``level`` … ``resource``,
 :func:`line_prefix`, kept with a remembered answer), then the request's own, ``xray_trace_id``,
 ``timestamp`` and the EMF block ``_aws`` last (EMF does not need it first; JSON has no key order).
@@ -129,7 +129,7 @@ _LINE_START = '{"level":"INFO","location":"edgeauth.audit","message":' + _str(C.
 _SERVICE_FIELD = ',"service":' + _str(C.AUTHORIZER_SERVICE)
 _EMF_TAIL = ',"CloudWatchMetrics":' + _EMF_METRICS + "}}"
 # '123Z"' for every millisecond, five characters each: a slice instead of a format per line
-# (one 5 KB string rather than a list of 1,000: cold-start memory, README "Benchmarks").
+# (one 5 KB string rather than a list of 1,000: cold-start memory, docs/benchmarks.md).
 _MILLIS = "".join(f'{i:03d}Z"' for i in range(1000))
 # (second, "YYYY-MM-DDTHH:MM:SS.") of the last line: the date-time part changes once a second.
 _second: tuple[int, str] = (-1, "")
@@ -193,7 +193,7 @@ def principal_tail(client_id: str | None, roles: Any, method: str | None, resour
 def roles_tail(client_id: str | None, roles_json: str, method: str | None, resource: str | None) -> str:
     """:func:`principal_tail` with the roles already encoded by :func:`string_list`: a principal's
     roles are the same on every route, and encoding hundreds of names for each new route cost more
-    than the rest of its answer (README "Benchmarks", RBAC at scale)."""
+    than the rest of its answer (docs/benchmarks.md, "RBAC at scale")."""
     j = _json
     return f',"client_id":{j(client_id)},"roles":{roles_json},"method":{j(method)},"resource":{j(resource)}'
 
@@ -266,7 +266,7 @@ def metric_line(
     """One Embedded Metric Format document with one metric (no trailing newline), for rare events.
 
     What Powertools' ``single_metric`` prints, without importing Powertools' metrics (about 0.9 MB
-    at cold start, see README "Benchmarks"): CloudWatch extracts ``name`` in ``namespace`` by the
+    at cold start, see docs/benchmarks.md): CloudWatch extracts ``name`` in ``namespace`` by the
     ``dimensions`` (string values); ``properties`` are extra top-level keys, searchable in Logs
     Insights but not dimensions. A property named like a dimension or the metric is overridden.
     """

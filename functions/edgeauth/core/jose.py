@@ -7,7 +7,7 @@ themselves on the request path:
 
 * cold start: importing ``jwt.algorithms`` also imports ``cryptography.x509``, the cipher and SSH
   serialization modules and PyJWT's JWKS HTTP client, about 1.4 MB of peak memory that no
-  verification uses (README "Benchmarks", row 5b);
+  verification uses (docs/benchmarks.md, row 5b);
 * per request: their ``verify`` builds a padding and a hash object on every call; here they are
   built once per algorithm (they are immutable descriptions, safe to share between threads).
 
@@ -36,7 +36,7 @@ class Verify(Protocol):
 
 # ``cryptography`` is imported on first use, not with this module: at cold start the first token
 # check comes after the DynamoDB client exists, so these imports reuse memory botocore freed while
-# loading its models instead of raising the peak (README "Benchmarks", row 5b).
+# loading its models instead of raising the peak (docs/benchmarks.md, row 5b).
 
 #: JWS alg -> the JWK curve it needs (RFC 7518 §3.4).
 EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}

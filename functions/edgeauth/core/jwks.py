@@ -1,6 +1,6 @@
 """Per-issuer JWKS cache: which key verifies a token, fetched as rarely as safety allows.
 
-Rules (README "Keys and the JWKS cache"):
+Rules (docs/authorizer.md "Keys and the JWKS cache"):
 
 * keys are fetched at most once per ``jwks_cooldown_seconds`` (≥ 10 s) because of unknown ``kid``s,
   so a flood of random ``kid``s causes no fetch storm;

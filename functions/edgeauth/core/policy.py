@@ -32,8 +32,7 @@ class ReadOnlyDict(dict[str, Any]):
 
     JSON-encodes, compares and reads like a plain ``dict`` (what the Lambda runtime and API
     Gateway see is unchanged). ``copy.copy``/``copy.deepcopy`` give plain, changeable copies.
-    Copying each answer before handing it out cost about 1 µs per repeated token (README
-    "Benchmarks"); refusing changes makes sharing it safe instead.
+    Copying each answer before handing it out cost about 1 µs per repeated token (docs/benchmarks.md); refusing changes makes sharing it safe instead.
     """
 
     __slots__ = ()

@@ -2,8 +2,8 @@
 
 Pure: the stack's settings come in as numbers. ``edgeauth revoke`` prints the bound as
 ``effective by <time>``; the role-events function waits :data:`SECOND_FLUSH_MARGIN` past the
-containers' check before its second flush. README "How fast an edit takes effect" states the same
-bound.
+containers' check before its second flush. docs/roles.md "How fast an edit takes effect" states the
+same bound.
 
 What can still answer with the state from before an edit written at ``W``:
 

@@ -69,19 +69,11 @@ from typing import Any, Final, NamedTuple
 
 from edgeauth.core.claims import ClaimCheck, parse_claim_path
 from edgeauth.core.errors import ConfigError
+from edgeauth.core.settings import PROVIDERS as SETTING_PROVIDERS
 
 GENERIC: Final = "generic"
-PROVIDERS: Final = (
-    "generic",
-    "cognito",
-    "entra",
-    "okta",
-    "auth0",
-    "keycloak",
-    "github-actions",
-    "kubernetes",
-)
-"""Every value of an issuer's ``provider`` setting."""
+PROVIDERS: Final = SETTING_PROVIDERS
+"""Every value of an issuer's ``provider`` setting (its choices in the settings table)."""
 
 #: Claims every preset requires (the providers all set them): generic's minus ``aud`` (required
 #: where the preset checks ``aud``), plus ``iat``, so the lifetime bound is measured from issuance.

@@ -3,7 +3,7 @@
 Pure: items arrive as plain Python values (already converted from DynamoDB's attribute-value JSON by
 the adapter), and every function here is deterministic.
 
-Safety rules (README "The role table"), all of which err towards refusing:
+Safety rules (docs/roles.md), all of which err towards refusing:
 
 * deny by default; a matching ``deny`` beats any ``allow``;
 * every ``deny`` reachable through ``inherit`` from any role the subject holds (through its subject
@@ -425,7 +425,7 @@ class PermissionIndex:
     ``{name}`` child (and, for denies, every literal), a greedy segment ends the walk with what is
     recorded at that node. Each node keeps the first entry, in evaluation order, of what ends or
     lies below it, so the cost does not grow with the number of permissions, for every route
-    kind, greedy ones included (README "Benchmarks", RBAC at scale).
+    kind, greedy ones included (docs/benchmarks.md, "RBAC at scale").
 
     Exactness: the walks follow the definitions of ``method_matches``, ``overlaps`` and ``covers``
     in ``core/routes.py``; ``tests/unit/test_rbac_index.py`` checks, on random role models and

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from edgeauth import constants as C
@@ -67,37 +67,311 @@ MAX_JWKS_MAX_BYTES = 1024 * 1024
 
 MAX_MAPPED_CLAIMS = 8
 MAX_GROUPS_CLAIMS = 8
-_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+MAX_NAME_CHARS = 32
 
-_ISSUER_KEYS = frozenset(
-    {
-        "issuer",
-        "audiences",
-        "jwks_uri",
-        "discovery",
-        "algorithms",
-        "leeway_seconds",
-        "max_lifetime_seconds",
-        "required_claims",
-        "token_type",
-        "required_scopes",
-        "groups_claim",
-        "client_claim",
-        "client_ids",
-        "required_claim_values",
-        "mapped_claims",
-        "name",
-        "provider",
-        "jwks_max_age_seconds",
-        "jwks_cooldown_seconds",
-        "jwks_max_stale_seconds",
-        "jwks_timeout_seconds",
-        "jwks_max_bytes",
-        "dpop",
-        "dpop_max_age_seconds",
-        "dpop_algorithms",
-    }
+#: Every value of an issuer's ``provider`` setting: ``generic`` (every setting explicit) and the
+#: presets of :mod:`edgeauth.core.providers` (imported only for an issuer that names one).
+PROVIDERS: Final[tuple[str, ...]] = (
+    "generic",
+    "cognito",
+    "entra",
+    "okta",
+    "auth0",
+    "keycloak",
+    "github-actions",
+    "kubernetes",
 )
+
+REQUIRED: Final = object()
+"""The default of a setting that must be given."""
+
+
+class SettingSpec(NamedTuple):
+    """One setting as its loader reads it and the documentation lists it (docs/configuration.md).
+
+    The loaders take the name, default and bounds from here (:func:`load_settings`,
+    :func:`parse_issuer`, and ``infra/config.py`` for ``cdk.json``), so the generated reference cannot
+    drift from what is accepted. ``kind`` and ``meaning`` are for people (Markdown); ``low``/``high``
+    are inclusive bounds of a number (``low_exclusive``: above ``low``), or the shortest/longest length
+    of a string; ``choices`` are the
+    accepted values; ``default_text`` describes a default that is not a plain value.
+
+    (A named tuple, not a dataclass: this module is imported at every cold start, where a frozen
+    dataclass costs about 2 ms to create, a named tuple a tenth of that.)
+    """
+
+    name: str
+    kind: str
+    meaning: str
+    default: Any = None
+    low: int | float | None = None
+    high: int | float | None = None
+    choices: tuple[str, ...] = ()
+    default_text: str | None = None
+    low_exclusive: bool = False
+    """The value must be above ``low`` (a rate, a percentage), not at least ``low``."""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def int_range(self) -> tuple[int, int]:
+        """``(low, high)`` of an integer setting."""
+        if not isinstance(self.low, int) or not isinstance(self.high, int):
+            raise TypeError(f"{self.name} has no integer bounds")
+        return self.low, self.high
+
+    def default_markdown(self) -> str:
+        """The default as the reference shows it: ``required``, ``none``, or the JSON value."""
+        if self.default_text is not None:
+            return self.default_text
+        if self.default is REQUIRED:
+            return "required"
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, frozenset):
+            return "`" + json.dumps(sorted(self.default)) + "`"
+        return "`" + json.dumps(list(self.default) if isinstance(self.default, tuple) else self.default) + "`"
+
+    def bounds_markdown(self) -> str:
+        """The accepted values: a range, a length, or the choices; empty when anything of the kind goes."""
+        if self.choices:
+            return ", ".join(f"`{c}`" for c in self.choices)
+        low, high = self.low, self.high
+        if low is None and high is None:
+            return ""
+        if self.low_exclusive:
+            return f"above {low:,}, at most {high:,}"
+        if "string" in self.kind:
+            return f"at least {low} characters" if high is None else f"{low}–{high} characters"
+        if "list" in self.kind and low is None:
+            return f"at most {high:,} entries"
+        if high is None:
+            return f"≥ {low:,}"
+        if low is None:
+            return f"≤ {high:,}"
+        return f"{low:,}–{high:,}"
+
+
+#: The keys of one entry of ``EDGEAUTH_ISSUERS`` (and of a stage's ``issuers`` in ``cdk.json``), in the
+#: order the reference lists them. :func:`parse_issuer` reads defaults and bounds from here.
+ISSUER_SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "provider",
+        "string",
+        "a preset that expands the few values the provider's admin knows into the settings below plus "
+        "the checks its tokens need (see [Provider presets](#provider-presets))",
+        "generic",
+        choices=PROVIDERS,
+    ),
+    SettingSpec(
+        "name",
+        "string",
+        "the issuer's short name (`a-z`, `0-9`, `-`, starting alphanumeric; unique among the issuers): "
+        "`edgeauth … --issuer-name`",
+        default_text="a preset's provider; none for `generic`",
+        low=1,
+        high=MAX_NAME_CHARS,
+    ),
+    SettingSpec("issuer", "string", "exact `iss` value (no normalisation)", REQUIRED),
+    SettingSpec(
+        "audiences",
+        "list of strings",
+        "accepted `aud` values; empty only with `client_ids` and `aud` not in `required_claims` (the "
+        "client claim is then the recipient check)",
+        REQUIRED,
+    ),
+    SettingSpec(
+        "jwks_uri",
+        "URL",
+        "the issuer's JWKS URL; exactly one of `jwks_uri` and `discovery`; https only, plain http only "
+        "on loopback",
+        default_text="required, unless `discovery`",
+    ),
+    SettingSpec(
+        "discovery",
+        "boolean",
+        "`true`: find the JWKS through `<issuer>/.well-known/openid-configuration` (whose `issuer` must "
+        "equal this one) instead of `jwks_uri`",
+        False,
+    ),
+    SettingSpec(
+        "algorithms",
+        "list of strings",
+        "accepted `alg` values, asymmetric only (`none` and HMAC never)",
+        ("RS256",),
+        choices=tuple(sorted(SUPPORTED_ALGORITHMS)),
+    ),
+    SettingSpec(
+        "leeway_seconds",
+        "integer",
+        "clock skew allowed on `exp`/`nbf`/`iat`",
+        DEFAULT_LEEWAY_SECONDS,
+        0,
+        MAX_LEEWAY_SECONDS,
+    ),
+    SettingSpec(
+        "max_lifetime_seconds",
+        "integer or null",
+        "largest `exp − iat` accepted, or `null` for no limit (an explicit opt-out)",
+        DEFAULT_MAX_LIFETIME_SECONDS,
+        60,
+        31 * 24 * 3600,
+    ),
+    SettingSpec(
+        "required_claims",
+        "list of strings",
+        "claims that must be present (must include `exp`)",
+        DEFAULT_REQUIRED_CLAIMS,
+    ),
+    SettingSpec("token_type", "string or null", "required `typ` header, e.g. `at+jwt` (RFC 9068)"),
+    SettingSpec("required_scopes", "list of strings", "scopes every token must carry (`scope` or `scp`)", ()),
+    SettingSpec(
+        "groups_claim",
+        "claim path, list of them, or null",
+        "claims whose values map to roles through group items, e.g. `groups`, `cognito:groups`, "
+        "`/realm_access/roles` ([claim paths](#claim-paths))",
+        high=MAX_GROUPS_CLAIMS,
+    ),
+    SettingSpec(
+        "mapped_claims",
+        "claim path, list of them, or null",
+        "claims looked up as group items `<claim>=<value>` ([claim mappings](roles.md#claim-mappings)); "
+        "not with `groups_claim`",
+        high=MAX_MAPPED_CLAIMS,
+    ),
+    SettingSpec(
+        "client_claim",
+        "string or null",
+        "top-level claim naming the client for usage keys and `client_ids` (`client_id`, `azp`, a tenant "
+        "claim), or null",
+        "client_id",
+    ),
+    SettingSpec(
+        "client_ids",
+        "list of strings",
+        "when not empty, the client claim must be present and one of these (else `wrong_client`)",
+        (),
+    ),
+    SettingSpec(
+        "required_claim_values",
+        "object",
+        '`{"<claim path>": ["allowed", …]}`: each claim present, a string, and one of its values (else '
+        "`claim_not_allowed`)",
+        default_text="`{}`",
+    ),
+    SettingSpec(
+        "jwks_max_age_seconds",
+        "integer",
+        "refresh the key set after this long",
+        DEFAULT_JWKS_MAX_AGE,
+        60,
+        7 * 24 * 3600,
+    ),
+    SettingSpec(
+        "jwks_cooldown_seconds",
+        "integer",
+        "at most one fetch per this long for unknown `kid`s",
+        DEFAULT_JWKS_COOLDOWN,
+        MIN_JWKS_COOLDOWN,
+        3600,
+    ),
+    SettingSpec(
+        "jwks_max_stale_seconds",
+        "integer",
+        "serve known keys this long past max age while the endpoint fails",
+        DEFAULT_JWKS_MAX_STALE,
+        0,
+        7 * 24 * 3600,
+    ),
+    SettingSpec(
+        "jwks_timeout_seconds", "number", "fetch timeout", DEFAULT_JWKS_TIMEOUT, 0.1, MAX_JWKS_TIMEOUT
+    ),
+    SettingSpec(
+        "jwks_max_bytes", "integer", "body size cap", DEFAULT_JWKS_MAX_BYTES, 1024, MAX_JWKS_MAX_BYTES
+    ),
+    SettingSpec(
+        "dpop",
+        "string",
+        "`off` (Bearer only), `optional` (Bearer or DPoP) or `required` (DPoP only): see "
+        "[DPoP](authorizer.md#dpop-rfc-9449)",
+        "off",
+        choices=DPOP_MODES,
+    ),
+    SettingSpec(
+        "dpop_max_age_seconds",
+        "integer",
+        "how old a DPoP proof's `iat` may be; its `jti` is remembered as long, plus the leeway",
+        DEFAULT_DPOP_MAX_AGE,
+        1,
+        MAX_DPOP_MAX_AGE,
+    ),
+    SettingSpec(
+        "dpop_algorithms",
+        "list of strings",
+        "proof algorithms, validated like `algorithms` (asymmetric only)",
+        DEFAULT_DPOP_ALGORITHMS,
+        choices=tuple(sorted(SUPPORTED_ALGORITHMS)),
+    ),
+)
+_ISSUER = {spec.name: spec for spec in ISSUER_SETTINGS}
+_ISSUER_KEYS = frozenset(_ISSUER)
+_NAME = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{_ISSUER['name'].int_range()[1] - 1}}}")
+"""An issuer's ``name``: as long as its table entry allows, ``a-z``, ``0-9`` and ``-``."""
+
+#: The authorizer's environment, in the order the reference lists it. :func:`load_settings` reads
+#: names, defaults and bounds from here; the CDK app sets each from ``cdk.json``.
+ENVIRONMENT: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        C.ENV_ISSUERS, "JSON list", "trusted issuers, each an object of the issuer settings", REQUIRED
+    ),
+    SettingSpec(C.ENV_ROLE_TABLE, "string", "role table name", REQUIRED),
+    SettingSpec(
+        C.ENV_ROLE_CACHE_TTL,
+        "integer",
+        "seconds role-table reads are reused in a container",
+        DEFAULT_ROLE_CACHE_TTL,
+        0,
+        MAX_ROLE_CACHE_TTL,
+    ),
+    SettingSpec(
+        C.ENV_REVOCATION_CHECK_SECONDS,
+        "integer",
+        "seconds between two reads of the role table's change log by a warm container: the longest it "
+        "keeps answering from roles an edit has changed, once the edit is in the log; the role-events "
+        "function reads it too, to time its second cache flush",
+        DEFAULT_REVOCATION_CHECK_SECONDS,
+        MIN_REVOCATION_CHECK_SECONDS,
+        MAX_REVOCATION_CHECK_SECONDS,
+    ),
+    SettingSpec(C.ENV_DEFAULT_USAGE_KEY, "string", "API key value of the default usage tier", None, low=20),
+    SettingSpec(
+        C.ENV_TOKEN_CACHE_SIZE,
+        "integer",
+        "verified tokens remembered per container",
+        DEFAULT_TOKEN_CACHE_SIZE,
+        0,
+        1_000_000,
+    ),
+    SettingSpec(
+        C.ENV_DYNAMODB_TIMEOUT,
+        "number",
+        "connect and answer timeout of role-table (and replay-table) calls, seconds; 3 attempts in all "
+        "(botocore's standard-mode rules and backoff; no retry that would not finish before the "
+        "invocation's timeout), so a role-table outage answers 500 within a few seconds",
+        DEFAULT_DYNAMODB_TIMEOUT,
+        0.05,
+        MAX_DYNAMODB_TIMEOUT,
+    ),
+    SettingSpec(C.ENV_ENDPOINT_URL, "http(s) URL", "AWS endpoint override (local stack only)"),
+    SettingSpec(
+        C.ENV_DPOP_REPLAY_TABLE,
+        "string",
+        "the DPoP replay table's name",
+        default_text="none; required when an issuer has `dpop` on",
+    ),
+)
+_ENV = {spec.name: spec for spec in ENVIRONMENT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +401,7 @@ class IssuerSettings:
     claim_checks: tuple[ClaimCheck, ...] = ()
     """The preset's checks, then ``required_claim_values``' (each refuses with its own reason)."""
     mapped_claims: tuple[ClaimPath, ...] = ()
-    """Claims looked up as group mappings keyed ``<claim>=<value>`` (README "Claim mappings")."""
+    """Claims looked up as group mappings keyed ``<claim>=<value>`` (docs/roles.md "Claim mappings")."""
     name: str | None = None
     """The issuer's short name (``edgeauth ... --issuer-name``); a preset's default is its provider."""
     provider: str = "generic"
@@ -261,12 +535,13 @@ def parse_issuer(raw: Any, where: str = "issuers[0]") -> IssuerSettings:
     # know (whose error may name its preset): a generic issuer's cold start does not load them.
     if "provider" not in raw and _ISSUER_KEYS.issuperset(raw):
         return _parse_expanded(dict(raw), where, "generic", ())
-    from edgeauth.core.providers import PRESET_KEYS, PRESETS, PROVIDERS, preset_owning
+    from edgeauth.core.providers import PRESET_KEYS, PRESETS, preset_owning
 
-    provider = raw.get("provider", "generic")
-    if provider not in PROVIDERS:
+    providers = _ISSUER["provider"].choices
+    provider = raw.get("provider", _ISSUER["provider"].default)
+    if provider not in providers:
         raise ConfigError(
-            f"{where}.provider", f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}"
+            f"{where}.provider", f"unknown provider {provider!r}; use one of {', '.join(providers)}"
         )
     preset = PRESETS[provider]
     for key in sorted(raw):
@@ -312,25 +587,29 @@ def _parse_expanded(
 
     name = raw.get("name")
     if name is not None and (not isinstance(name, str) or not _NAME.fullmatch(name)):
+        low, high = _ISSUER["name"].int_range()
         raise ConfigError(
             f"{where}.name",
-            f"must be 1-32 characters of a-z, 0-9 and '-' (starting alphanumeric), got {name!r}",
+            f"must be {low}-{high} characters of a-z, 0-9 and '-' (starting alphanumeric), got {name!r}",
         )
 
     if "audiences" not in raw:
         raise ConfigError(f"{where}.audiences", "is required (the accepted 'aud' values)")
     audiences = _strings(f"{where}.audiences", raw["audiences"], allow_empty=True)
 
-    algorithms = _algorithms(f"{where}.algorithms", raw.get("algorithms", ["RS256"]))
-    dpop = raw.get("dpop", "off")
-    if dpop not in DPOP_MODES:
-        raise ConfigError(f"{where}.dpop", f"must be one of {', '.join(DPOP_MODES)}, got {dpop!r}")
+    algorithms = _algorithms(
+        f"{where}.algorithms", raw.get("algorithms", list(_ISSUER["algorithms"].default))
+    )
+    dpop_modes = _ISSUER["dpop"].choices
+    dpop = raw.get("dpop", _ISSUER["dpop"].default)
+    if dpop not in dpop_modes:
+        raise ConfigError(f"{where}.dpop", f"must be one of {', '.join(dpop_modes)}, got {dpop!r}")
     dpop_algorithms = _algorithms(
-        f"{where}.dpop_algorithms", raw.get("dpop_algorithms", list(DEFAULT_DPOP_ALGORITHMS))
+        f"{where}.dpop_algorithms", raw.get("dpop_algorithms", list(_ISSUER["dpop_algorithms"].default))
     )
 
     jwks_uri = raw.get("jwks_uri")
-    discovery = raw.get("discovery", False)
+    discovery = raw.get("discovery", _ISSUER["discovery"].default)
     if not isinstance(discovery, bool):
         raise ConfigError(f"{where}.discovery", "must be true or false")
     if jwks_uri is not None:
@@ -346,25 +625,31 @@ def _parse_expanded(
     required_claims = tuple(
         _strings(
             f"{where}.required_claims",
-            raw.get("required_claims", list(DEFAULT_REQUIRED_CLAIMS)),
+            raw.get("required_claims", list(_ISSUER["required_claims"].default)),
             allow_empty=False,
         )
     )
     if "exp" not in required_claims:
         raise ConfigError(f"{where}.required_claims", "must include 'exp'")
 
-    max_lifetime = raw.get("max_lifetime_seconds", DEFAULT_MAX_LIFETIME_SECONDS)
+    max_lifetime = raw.get("max_lifetime_seconds", _ISSUER["max_lifetime_seconds"].default)
     if max_lifetime is not None:
-        max_lifetime = _int(f"{where}.max_lifetime_seconds", max_lifetime, 60, 31 * 24 * 3600)
+        max_lifetime = _int_setting(where, _ISSUER["max_lifetime_seconds"], max_lifetime)
 
-    client_claim_raw = raw.get("client_claim", "client_id")
+    def integer(key: str) -> int:
+        spec = _ISSUER[key]
+        return _int_setting(where, spec, raw.get(key, spec.default))
+
+    client_claim_raw = raw.get("client_claim", _ISSUER["client_claim"].default)
     client_claim: str | None = None
     if client_claim_raw is not None:
         path = _claim_path(f"{where}.client_claim", client_claim_raw)
         if len(path.segments) != 1:
             raise ConfigError(f"{where}.client_claim", "must name a top-level claim (not a nested path)")
         client_claim = path.top_level
-    client_ids = _strings(f"{where}.client_ids", raw.get("client_ids", []), allow_empty=True)
+    client_ids = _strings(
+        f"{where}.client_ids", raw.get("client_ids", list(_ISSUER["client_ids"].default)), allow_empty=True
+    )
     if client_ids and client_claim is None:
         raise ConfigError(f"{where}.client_ids", "needs a 'client_claim' (the claim that names the client)")
     if not audiences:
@@ -378,8 +663,8 @@ def _parse_expanded(
         if "aud" in required_claims:
             raise ConfigError(f"{where}.required_claims", "requires 'aud' but 'audiences' is empty")
 
-    groups_claims = _claim_paths(f"{where}.groups_claim", raw.get("groups_claim"), MAX_GROUPS_CLAIMS)
-    mapped_claims = _claim_paths(f"{where}.mapped_claims", raw.get("mapped_claims"), MAX_MAPPED_CLAIMS)
+    groups_claims = _claim_paths(where, _ISSUER["groups_claim"], raw.get("groups_claim"))
+    mapped_claims = _claim_paths(where, _ISSUER["mapped_claims"], raw.get("mapped_claims"))
     for i, path in enumerate(mapped_claims):
         if "=" in path.text:
             # The mapping key is '<claim>=<value>': a claim spelled with '=' would make it ambiguous.
@@ -396,23 +681,23 @@ def _parse_expanded(
         f"{where}.required_claim_values", raw.get("required_claim_values", {})
     )
 
+    timeout = _ISSUER["jwks_timeout_seconds"]
     return IssuerSettings(
         issuer=issuer,
         audiences=frozenset(audiences),
         algorithms=frozenset(algorithms),
         jwks_uri=jwks_uri,
         discovery=discovery,
-        leeway_seconds=_int(
-            f"{where}.leeway_seconds",
-            raw.get("leeway_seconds", DEFAULT_LEEWAY_SECONDS),
-            0,
-            MAX_LEEWAY_SECONDS,
-        ),
+        leeway_seconds=integer("leeway_seconds"),
         max_lifetime_seconds=max_lifetime,
         required_claims=required_claims,
         token_type=_optional_str(f"{where}.token_type", raw.get("token_type")),
         required_scopes=frozenset(
-            _strings(f"{where}.required_scopes", raw.get("required_scopes", []), allow_empty=True)
+            _strings(
+                f"{where}.required_scopes",
+                raw.get("required_scopes", list(_ISSUER["required_scopes"].default)),
+                allow_empty=True,
+            )
         ),
         groups_claims=groups_claims,
         client_claim=client_claim,
@@ -421,45 +706,25 @@ def _parse_expanded(
         mapped_claims=mapped_claims,
         name=name,
         provider=provider,
-        jwks_max_age_seconds=_int(
-            f"{where}.jwks_max_age_seconds",
-            raw.get("jwks_max_age_seconds", DEFAULT_JWKS_MAX_AGE),
-            60,
-            7 * 24 * 3600,
-        ),
-        jwks_cooldown_seconds=_int(
-            f"{where}.jwks_cooldown_seconds",
-            raw.get("jwks_cooldown_seconds", DEFAULT_JWKS_COOLDOWN),
-            MIN_JWKS_COOLDOWN,
-            3600,
-        ),
-        jwks_max_stale_seconds=_int(
-            f"{where}.jwks_max_stale_seconds",
-            raw.get("jwks_max_stale_seconds", DEFAULT_JWKS_MAX_STALE),
-            0,
-            7 * 24 * 3600,
-        ),
+        jwks_max_age_seconds=integer("jwks_max_age_seconds"),
+        jwks_cooldown_seconds=integer("jwks_cooldown_seconds"),
+        jwks_max_stale_seconds=integer("jwks_max_stale_seconds"),
         jwks_timeout_seconds=_number(
-            f"{where}.jwks_timeout_seconds",
-            raw.get("jwks_timeout_seconds", DEFAULT_JWKS_TIMEOUT),
-            0.1,
-            MAX_JWKS_TIMEOUT,
+            f"{where}.{timeout.name}",
+            raw.get(timeout.name, timeout.default),
+            float(timeout.low or 0),
+            float(timeout.high or 0),
         ),
-        jwks_max_bytes=_int(
-            f"{where}.jwks_max_bytes",
-            raw.get("jwks_max_bytes", DEFAULT_JWKS_MAX_BYTES),
-            1024,
-            MAX_JWKS_MAX_BYTES,
-        ),
+        jwks_max_bytes=integer("jwks_max_bytes"),
         dpop=dpop,
-        dpop_max_age_seconds=_int(
-            f"{where}.dpop_max_age_seconds",
-            raw.get("dpop_max_age_seconds", DEFAULT_DPOP_MAX_AGE),
-            1,
-            MAX_DPOP_MAX_AGE,
-        ),
+        dpop_max_age_seconds=integer("dpop_max_age_seconds"),
         dpop_algorithms=frozenset(dpop_algorithms),
     )
+
+
+def _int_setting(where: str, spec: SettingSpec, value: Any) -> int:
+    """``value`` of the integer setting ``spec`` (of the issuer at ``where``), within its bounds."""
+    return _int(f"{where}.{spec.name}", value, *spec.int_range())
 
 
 def _claim_path(setting: str, value: Any) -> ClaimPath:
@@ -469,14 +734,17 @@ def _claim_path(setting: str, value: Any) -> ClaimPath:
         raise ConfigError(setting, f"{e}, got {value!r}") from None
 
 
-def _claim_paths(setting: str, value: Any, limit: int) -> tuple[ClaimPath, ...]:
-    """``None`` (none), one claim path, or a list of them (each error names its index)."""
+def _claim_paths(where: str, spec: SettingSpec, value: Any) -> tuple[ClaimPath, ...]:
+    """``None`` (none), one claim path, or a list of at most ``spec.high`` of them (each error names
+    its index) for the setting ``spec`` of the issuer at ``where``."""
+    setting = f"{where}.{spec.name}"
     if value is None:
         return ()
     if isinstance(value, str):
         return (_claim_path(setting, value),)
     if not isinstance(value, list) or not value:
         raise ConfigError(setting, "must be a claim path or a non-empty list of claim paths (or null)")
+    limit = int(spec.high or 0)
     if len(value) > limit:
         raise ConfigError(setting, f"names {len(value)} claims; at most {limit}")
     paths = tuple(_claim_path(f"{setting}[{i}]", v) for i, v in enumerate(value))
@@ -539,26 +807,26 @@ def parse_issuers(raw: Any, setting: str = C.ENV_ISSUERS) -> tuple[IssuerSetting
     return issuers
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
+def _env_int(env: Mapping[str, str], spec: SettingSpec) -> int:
+    raw = env.get(spec.name)
     if raw is None or raw == "":
-        return default
+        return int(spec.default)
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
-    return _int(name, value, low, high)
+        raise ConfigError(spec.name, f"must be an integer, got {raw!r}") from None
+    return _int(spec.name, value, *spec.int_range())
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
+def _env_float(env: Mapping[str, str], spec: SettingSpec) -> float:
+    raw = env.get(spec.name)
     if raw is None or raw == "":
-        return default
+        return float(spec.default)
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(name, f"must be a number, got {raw!r}") from None
-    return _number(name, value, low, high)
+        raise ConfigError(spec.name, f"must be a number, got {raw!r}") from None
+    return _number(spec.name, value, float(spec.low or 0), float(spec.high or 0))
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -577,8 +845,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigError(C.ENV_ROLE_TABLE, "is required (the role table's name)")
 
     default_key = env.get(C.ENV_DEFAULT_USAGE_KEY) or None
-    if default_key is not None and len(default_key) < 20:
-        raise ConfigError(C.ENV_DEFAULT_USAGE_KEY, "must be at least 20 characters (an API key value)")
+    shortest = int(_ENV[C.ENV_DEFAULT_USAGE_KEY].low or 0)
+    if default_key is not None and len(default_key) < shortest:
+        raise ConfigError(
+            C.ENV_DEFAULT_USAGE_KEY, f"must be at least {shortest} characters (an API key value)"
+        )
 
     endpoint = env.get(C.ENV_ENDPOINT_URL) or None
     if endpoint is not None:
@@ -599,19 +870,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         issuers=issuers,
         role_table=table,
         dpop_replay_table=replay_table,
-        role_cache_ttl=_env_int(env, C.ENV_ROLE_CACHE_TTL, DEFAULT_ROLE_CACHE_TTL, 0, MAX_ROLE_CACHE_TTL),
-        revocation_check_seconds=_env_int(
-            env,
-            C.ENV_REVOCATION_CHECK_SECONDS,
-            DEFAULT_REVOCATION_CHECK_SECONDS,
-            MIN_REVOCATION_CHECK_SECONDS,
-            MAX_REVOCATION_CHECK_SECONDS,
-        ),
+        role_cache_ttl=_env_int(env, _ENV[C.ENV_ROLE_CACHE_TTL]),
+        revocation_check_seconds=_env_int(env, _ENV[C.ENV_REVOCATION_CHECK_SECONDS]),
         default_usage_key=default_key,
-        token_cache_size=_env_int(env, C.ENV_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_SIZE, 0, 1_000_000),
-        dynamodb_timeout=_env_float(
-            env, C.ENV_DYNAMODB_TIMEOUT, DEFAULT_DYNAMODB_TIMEOUT, 0.05, MAX_DYNAMODB_TIMEOUT
-        ),
+        token_cache_size=_env_int(env, _ENV[C.ENV_TOKEN_CACHE_SIZE]),
+        dynamodb_timeout=_env_float(env, _ENV[C.ENV_DYNAMODB_TIMEOUT]),
         endpoint_url=endpoint,
         issuer_by_name={i.issuer: i for i in issuers},
     )

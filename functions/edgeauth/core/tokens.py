@@ -6,7 +6,7 @@ claim checks are done here rather than by ``jwt.decode`` for two reasons: the ch
 than PyJWT's (numeric-only time claims, no NaN/Infinity, no duplicate JSON members, ``crit``
 refused, ``jku``/``x5u``/``jwk``/``x5c`` never used, issuer matched before any key lookup), and
 ``jwt.decode`` spends two thirds of its time in a per-character base64url check written in Python
-(see README "Benchmarks").
+(see docs/benchmarks.md).
 
 Order of checks: size → shape → header (``alg`` in the global asymmetric list, ``crit``) → payload
 JSON → ``iss`` exact match → ``alg`` allowed for that issuer → ``typ`` → key → signature → claims.
@@ -17,7 +17,7 @@ A verified token is remembered by the SHA-256 of its signing input, with its sig
 ``exp`` (bounded count), so a repeated token is not verified twice while valid. A cached
 verification is dropped when its key is no longer published by the issuer. An ES* signature has two
 spellings that verify (``s`` and ``n − s``, :func:`~edgeauth.core.jose.ecdsa_low_s`); the cache
-serves both from the one entry (README "Caches" says why it does not refuse the high-s one).
+serves both from the one entry (docs/authorizer.md "Caches" says why it does not refuse the high-s one).
 
 A token bound to a key (RFC 7800 ``cnf``) is accepted only with a binding this authorizer can check:
 ``cnf`` absent, or exactly ``{"jkt": <SHA-256 JWK thumbprint>}`` (DPoP, RFC 9449 §6.1), which the
@@ -62,7 +62,7 @@ def b64url_decode(part: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2). Raises :class:`TokenParseError`.
 
     :func:`edgeauth.core.jose.b64url_bytes`, in C (a regex check and ``str.translate`` did the same
-    at about 4× the cost, README "Benchmarks").
+    at about 4× the cost, docs/benchmarks.md).
     """
     try:
         return b64url_bytes(part)
@@ -298,7 +298,7 @@ def check_claims(
 ) -> VerifiedToken:
     """The claim checks of a token whose signature verified, in order; the first failure raises
     :class:`TokenClaimError` (or :class:`AuthenticationError`). ``now`` is the verifier's clock."""
-    # Straight-line for the usual token (README "Benchmarks"); every branch refuses or falls
+    # Straight-line for the usual token (docs/benchmarks.md); every branch refuses or falls
     # through, in the order: the issuer's claim checks (the kind of token first, so that an ID
     # token is refused as one, not for a claim only access tokens have), presence, time claims'
     # types, times, aud, sub, jti, scopes, groups, client.
