@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from bench.cold_start import ANSWER_FD, OURS, handler_env
+from bench.world import aws_test_credentials
 from bench.world import token_claims
 from tests.support.tokens import jwks, make_key, sign
 
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         "--docs", action="store_true", help="write the tables into docs/benchmarks.md (between its markers)"
     )
     args = parser.parse_args(argv)
+    aws_test_credentials()  # the moto server's table is seeded with boto3
     own, cumulative = profile(args.runs)
     table = render(own, cumulative, args.runs)
     print(table)
