@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 
 from bench.cold_start import ANSWER_FD, OURS, handler_env
-from bench.world import aws_test_credentials
-from bench.world import token_claims
+from bench.world import aws_test_credentials, token_claims
 from tests.support.tokens import jwks, make_key, sign
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
