@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Grants, RoleStore
@@ -63,12 +62,12 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-@dataclass(slots=True)
-class AuthorizerRequest:
-    """The parts of a REQUEST-authorizer event the decision uses (never changed once built).
+class AuthorizerRequest(NamedTuple):
+    """The parts of a REQUEST-authorizer event the decision uses.
 
-    Not ``frozen``: a frozen dataclass sets each field through ``object.__setattr__``, which made
-    building this one of the larger costs of a repeated token (docs/benchmarks.md).
+    This module's records are named tuples: immutable, as cheap to build as a slotted class, and
+    without ``dataclasses`` (whose import, with ``inspect``, and class creation would add about
+    15 ms to every cold start: docs/benchmarks.md).
     """
 
     method: str
@@ -292,8 +291,7 @@ MAX_ROUTE_ANSWERS = 256
 MEMO_KEY_CHARS = 32
 
 
-@dataclass(frozen=True, slots=True)
-class _RouteAnswer:
+class _RouteAnswer(NamedTuple):
     """What one principal's grants give on one route: the answer and the audit line's principal
     fields but the token's own (``kid``, ``jti``). The same for every token of the principal, so a
     new token of a known principal pays for its signature and claims, not for the answer again."""
@@ -303,15 +301,13 @@ class _RouteAnswer:
     tail: str  # audit_line.principal_tail (as roles_tail)
 
 
-@dataclass(slots=True)
-class _CachedAnswer:
+class _CachedAnswer(NamedTuple):
     """The answer for one ``Authorization`` value on one route, while it stays valid.
 
     Valid while ``TokenVerifier.still_valid(verified)`` (not expired, key still published) and
     ``RoleStore.still_current(principal, grants)`` (the role cache would return this very
     ``grants``): then every input of the decision, the answer and the line's principal fields is
-    unchanged, and only the request's own fields are written afresh. Never changed once built
-    (not ``frozen``, which costs a Python-level ``__setattr__`` per field on every new token).
+    unchanged, and only the request's own fields are written afresh.
     """
 
     authorization: str  # the whole Authorization value (the memo's key holds only its end)

@@ -37,7 +37,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -95,11 +94,24 @@ def from_attribute_value(value: Mapping[str, Any]) -> Any:
     return _Unsupported(next(iter(value), "?"))
 
 
-@dataclass(frozen=True, slots=True)
 class _Unsupported:
-    """A value of a type the role model never uses; any attribute holding it is malformed."""
+    """A value of a type the role model never uses; any attribute holding it is malformed.
 
-    type_name: str
+    Deliberately not a tuple (nor a list, set or string): no parser may take it for a value."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unsupported) and other.type_name == self.type_name
+
+    def __hash__(self) -> int:
+        return hash((_Unsupported, self.type_name))
+
+    def __repr__(self) -> str:
+        return f"_Unsupported({self.type_name!r})"
 
 
 def item_to_python(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -122,27 +134,50 @@ def client_key(issuer: str, client_id: str) -> Key:
     return (C.CLIENT_PK_PREFIX + issuer, client_id)
 
 
-@dataclass(slots=True)
 class Grants:
-    """What the role table says about one principal, resolved, plus a per-route decision memo."""
+    """What the role table says about one principal, resolved, plus a per-route decision memo.
 
-    effective: EffectiveRoles
-    not_before: float | None = None
-    usage_key: str | None = None
-    tier: str | None = None
-    problems: list[str] = field(default_factory=list)
-    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
-    context_roles: str = ""
-    # The audit line's ``roles`` (a JSON list of the granting roles), encoded by the authorizer on
-    # the principal's first new route and kept here for the others.
-    audit_roles: str | None = None
-    # What the authorizer derived from these grants for one route (method, resourcePath,
-    # methodArn): its answer and audit fields, the same for every token of the principal. Lives
-    # and dies with this object, so a role-cache refresh starts afresh.
-    answers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    # Every key read to resolve these grants (present or absent): a change to any of them in the
-    # change log drops the grants.
-    keys: frozenset[Key] = frozenset()
+    ``decisions`` memoizes the RBAC decision per route; ``audit_roles`` is the audit line's
+    ``roles`` (a JSON list of the granting roles), encoded by the authorizer on the principal's
+    first new route and kept for the others; ``answers`` is what the authorizer derived from these
+    grants for one route (method, resourcePath, methodArn): its answer and audit fields, the same
+    for every token of the principal (it lives and dies with this object, so a role-cache refresh
+    starts afresh); ``keys`` is every key read to resolve these grants (present or absent): a
+    change to any of them in the change log drops the grants.
+    """
+
+    __slots__ = (
+        "answers",
+        "audit_roles",
+        "context_roles",
+        "decisions",
+        "effective",
+        "keys",
+        "not_before",
+        "problems",
+        "tier",
+        "usage_key",
+    )
+
+    def __init__(
+        self,
+        effective: EffectiveRoles,
+        not_before: float | None = None,
+        usage_key: str | None = None,
+        tier: str | None = None,
+        problems: list[str] | None = None,
+        context_roles: str = "",
+    ) -> None:
+        self.effective = effective
+        self.not_before = not_before
+        self.usage_key = usage_key
+        self.tier = tier
+        self.problems: list[str] = [] if problems is None else problems
+        self.decisions: dict[tuple[str, str], Decision] = {}
+        self.context_roles = context_roles
+        self.audit_roles: str | None = None
+        self.answers: dict[tuple[str, str, str], Any] = {}
+        self.keys: frozenset[Key] = frozenset()
 
 
 class RoleStore:

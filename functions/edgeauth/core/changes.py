@@ -39,8 +39,7 @@ DynamoDB attribute values from :func:`to_item`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from edgeauth import constants as C
 
@@ -60,8 +59,7 @@ class ChangeLogFormatError(ValueError):
     """The change log item is malformed; the message names the attribute."""
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeLog:
+class ChangeLog(NamedTuple):
     """What the change log item says (:data:`NO_CHANGES` when there is no item)."""
 
     generation: int = 0

@@ -19,8 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from edgeauth.core.errors import AuthenticationError, DpopError
@@ -89,8 +88,7 @@ def normalize_htu(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
-@dataclass(frozen=True, slots=True)
-class DpopProof:
+class DpopProof(NamedTuple):
     """A verified proof: its id, the key thumbprint and when it was made."""
 
     jti: str

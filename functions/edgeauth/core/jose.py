@@ -85,8 +85,9 @@ def b64url_bytes(part: str) -> bytes:
 @functools.cache
 def verifier(alg: str) -> Verify:
     """The signature check of JWS algorithm ``alg`` (one of ``SUPPORTED_ALGORITHMS``), built once."""
+    # Each family's module is imported by its own branch: an RSA-only issuer's cold start never
+    # loads the EC or EdDSA modules (about 2 ms).
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
     digests: dict[str, Callable[[], Any]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
@@ -94,12 +95,18 @@ def verifier(alg: str) -> Verify:
     # The same check over the signing input's SHA-256 digest, for the SHA-256 algorithms only.
     prehashed = Prehashed(hashes.SHA256()) if size == "256" else None
     if alg.startswith("RS"):
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         return _rsa(padding.PKCS1v15(), digests[size](), prehashed)
     if alg.startswith("PS"):
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         digest = digests[size]()
         # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
         return _rsa(padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest, prehashed)
     if alg in EC_CURVES:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         return _ecdsa(
             _EC_COORDINATES[EC_CURVES[alg]],
             ec.ECDSA(digests[size]()),
@@ -190,13 +197,15 @@ def public_key(jwk: Mapping[str, Any]) -> Any:
     those types; an EC point not on its curve is refused by ``cryptography``. Private members are
     not looked at (callers refuse JWKs that publish them).
     """
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-
     kty = jwk.get("kty")
     if kty == "RSA":
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         n, e = _uint(jwk["n"]), _uint(jwk["e"])
         return rsa.RSAPublicNumbers(e, n).public_key()
     if kty == "EC":
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         crv = jwk["crv"]
         curves: dict[str, Callable[[], Any]] = {
             "P-256": ec.SECP256R1,
@@ -211,6 +220,8 @@ def public_key(jwk: Mapping[str, Any]) -> Any:
         numbers = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve())
         return numbers.public_key()
     if kty == "OKP":
+        from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+
         crv, x = jwk["crv"], _member(jwk["x"])
         if crv == "Ed25519":
             return ed25519.Ed25519PublicKey.from_public_bytes(x)

@@ -21,7 +21,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from edgeauth.core.errors import AuthenticationError, JwksUnavailableError, JwksUnknownKidError
@@ -42,14 +41,19 @@ def _family(alg: str) -> str:
     return "OKP"
 
 
-@dataclass(slots=True)
 class KeyEntry:
     """One JWK of an issuer; the cryptography key object is built on first use only."""
 
-    kid: str | None
-    jwk: dict[str, Any]
-    _key: Any = None
-    _problem_by_alg: dict[str, str | None] = field(default_factory=dict)
+    __slots__ = ("_key", "_problem_by_alg", "jwk", "kid")
+
+    def __init__(self, kid: str | None, jwk: dict[str, Any]) -> None:
+        self.kid = kid
+        self.jwk = jwk
+        self._key: Any = None
+        self._problem_by_alg: dict[str, str | None] = {}
+
+    def __repr__(self) -> str:
+        return f"KeyEntry(kid={self.kid!r}, kty={self.jwk.get('kty')!r})"
 
     def problem_for(self, alg: str) -> str | None:
         """Why this key must not verify a token with ``alg`` (``None`` when it may)."""

@@ -15,8 +15,7 @@ The shape is the one API Gateway documents for Lambda authorizer output.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from edgeauth import constants as C
 from edgeauth.core.errors import RequestError
@@ -82,8 +81,7 @@ _PARSED: dict[str, MethodArn] = {}
 _MAX_PARSED = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class MethodArn:
+class MethodArn(NamedTuple):
     """``arn:<partition>:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>``."""
 
     api_arn: str  # up to and including the API id
@@ -92,8 +90,8 @@ class MethodArn:
 
     @classmethod
     def parse(cls, arn: str) -> MethodArn:
-        # Parsed ARNs are remembered (they are immutable): building a frozen dataclass costs more
-        # than the checks, and a container sees the same few routes again and again.
+        # Parsed ARNs are remembered (they are immutable): a container sees the same few routes
+        # again and again.
         parsed = _PARSED.get(arn)
         if parsed is not None:
             return parsed

@@ -26,8 +26,7 @@ Safety rules (docs/roles.md), all of which err towards refusing:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgeauth import constants as C
 from edgeauth.core.routes import (
@@ -64,8 +63,7 @@ def valid_role_name(name: object) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Role:
+class Role(NamedTuple):
     """One role item, parsed. ``problems`` is empty for a well-formed item."""
 
     name: str
@@ -212,15 +210,13 @@ def role_references(value: Any, attr: str = C.ATTR_ROLES) -> tuple[tuple[str, ..
     return tuple(names), tuple(problems)
 
 
-@dataclass(frozen=True, slots=True)
-class RoleSource:
+class RoleSource(NamedTuple):
     """Why a subject holds a role: ``subject``, ``group:<value>`` or ``inherited:<role>``."""
 
     role: str
     source: str
 
 
-@dataclass(slots=True)
 class EffectiveRoles:
     """The roles a principal holds after inheritance, with provenance and what was skipped.
 
@@ -232,16 +228,38 @@ class EffectiveRoles:
 
     Treated as immutable once resolved: :func:`decide` builds a :class:`PermissionIndex` on first
     use and keeps it here (rebuilt if ``roles`` or ``granting`` is replaced or resized).
+
+    A plain class, like the authorizer's other records: ``dataclasses`` (and the ``inspect`` it
+    imports) would add about 15 ms to every cold start (docs/benchmarks.md).
     """
 
-    roles: dict[str, Role] = field(default_factory=dict)
-    granting: tuple[str, ...] = ()
-    sources: list[RoleSource] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    cyclic: frozenset[str] = frozenset()
-    too_deep: str | None = None
-    beyond_limit: tuple[str, ...] = ()
-    _index: PermissionIndex | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("_index", "beyond_limit", "cyclic", "granting", "problems", "roles", "sources", "too_deep")
+
+    def __init__(
+        self,
+        roles: dict[str, Role] | None = None,
+        granting: tuple[str, ...] = (),
+        sources: list[RoleSource] | None = None,
+        problems: list[str] | None = None,
+        cyclic: frozenset[str] = frozenset(),
+        too_deep: str | None = None,
+        beyond_limit: tuple[str, ...] = (),
+    ) -> None:
+        self.roles: dict[str, Role] = {} if roles is None else roles
+        self.granting = granting
+        self.sources: list[RoleSource] = [] if sources is None else sources
+        self.problems: list[str] = [] if problems is None else problems
+        self.cyclic = cyclic
+        self.too_deep = too_deep
+        self.beyond_limit = beyond_limit
+        self._index: PermissionIndex | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"EffectiveRoles(roles={self.roles!r}, granting={self.granting!r}, sources={self.sources!r}, "
+            f"problems={self.problems!r}, cyclic={self.cyclic!r}, too_deep={self.too_deep!r}, "
+            f"beyond_limit={self.beyond_limit!r})"
+        )
 
     @property
     def names(self) -> list[str]:
@@ -614,8 +632,7 @@ def _cycle_members(roles: Mapping[str, Role | None]) -> set[str]:
     return members
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """An RBAC decision: effect, the reason code and the rule that decided (if any)."""
 
     allowed: bool

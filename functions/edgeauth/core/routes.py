@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 METHODS: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -40,16 +39,14 @@ class TemplateError(ValueError):
     """A permission or resource template is not well formed. The message says what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
+class Template(NamedTuple):
     """A parsed resource template: a tuple of ``(kind, text)`` segments."""
 
     text: str
     segments: tuple[tuple[int, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Permission:
+class Permission(NamedTuple):
     """``METHOD /template``; ``method`` is ``*`` for any method."""
 
     method: str
@@ -188,8 +185,7 @@ def method_matches(permission_method: str, method: str) -> bool:
     return permission_method == "*" or permission_method == method
 
 
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
+class RouteMatch(NamedTuple):
     """The resource template API Gateway would select for a path, with its path parameters."""
 
     template: Template

@@ -16,7 +16,6 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
@@ -374,8 +373,7 @@ ENVIRONMENT: Final[tuple[SettingSpec, ...]] = (
 _ENV = {spec.name: spec for spec in ENVIRONMENT}
 
 
-@dataclass(frozen=True, slots=True)
-class IssuerSettings:
+class IssuerSettings(NamedTuple):
     """One trusted issuer, as the verifier uses it: a provider preset already expanded.
 
     Tokens are matched to it by exact ``iss`` string comparison. ``audiences`` is empty only when
@@ -427,8 +425,7 @@ class IssuerSettings:
         return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the authorizer needs, read once at cold start."""
 
     issuers: tuple[IssuerSettings, ...]
@@ -442,7 +439,11 @@ class Settings:
     endpoint_url: str | None = None
     dpop_replay_table: str | None = None
     """The DPoP replay table; set (required) when an issuer has ``dpop`` other than ``off``."""
-    issuer_by_name: Mapping[str, IssuerSettings] = field(default_factory=dict, compare=False)
+
+    @property
+    def issuer_by_name(self) -> dict[str, IssuerSettings]:
+        """The issuers by their ``iss`` value (what a token names)."""
+        return {i.issuer: i for i in self.issuers}
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -876,7 +877,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         token_cache_size=_env_int(env, _ENV[C.ENV_TOKEN_CACHE_SIZE]),
         dynamodb_timeout=_env_float(env, _ENV[C.ENV_DYNAMODB_TIMEOUT]),
         endpoint_url=endpoint,
-        issuer_by_name={i.issuer: i for i in issuers},
     )
 
 
