@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import Grants, RoleStore
@@ -62,23 +62,48 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-class AuthorizerRequest(NamedTuple):
-    """The parts of a REQUEST-authorizer event the decision uses.
+class AuthorizerRequest:
+    """The parts of a REQUEST-authorizer event the decision uses (never changed once built).
 
-    This module's records are named tuples: immutable, as cheap to build as a slotted class, and
-    without ``dataclasses`` (whose import, with ``inspect``, and class creation would add about
-    15 ms to every cold start: docs/benchmarks.md).
+    The records of the request path are slotted classes (as cheap to build and read as a slotted
+    dataclass; a named tuple costs about 80 ns more to build and 9 ns per field read): not
+    ``dataclasses``, whose import (with ``inspect``) and class creation would add about 15 ms to
+    every cold start (docs/benchmarks.md).
     """
 
-    method: str
-    resource: str
-    path: str | None
-    method_arn: str
-    authorization: list[str]
-    request_id: str | None
-    source_ip: str | None
-    api_id: str | None
-    stage: str | None
+    __slots__ = (
+        "api_id",
+        "authorization",
+        "method",
+        "method_arn",
+        "path",
+        "request_id",
+        "resource",
+        "source_ip",
+        "stage",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        resource: str,
+        path: str | None,
+        method_arn: str,
+        authorization: list[str],
+        request_id: str | None,
+        source_ip: str | None,
+        api_id: str | None,
+        stage: str | None,
+    ) -> None:
+        self.method = method
+        self.resource = resource
+        self.path = path
+        self.method_arn = method_arn
+        self.authorization = authorization
+        self.request_id = request_id
+        self.source_ip = source_ip
+        self.api_id = api_id
+        self.stage = stage
 
     @classmethod
     def from_event(
@@ -291,31 +316,47 @@ MAX_ROUTE_ANSWERS = 256
 MEMO_KEY_CHARS = 32
 
 
-class _RouteAnswer(NamedTuple):
+class _RouteAnswer:
     """What one principal's grants give on one route: the answer and the audit line's principal
     fields but the token's own (``kid``, ``jti``). The same for every token of the principal, so a
     new token of a known principal pays for its signature and claims, not for the answer again."""
 
-    answer: dict[str, Any]
-    head: str  # audit_line.line_prefix of audit_line.principal_head
-    tail: str  # audit_line.principal_tail (as roles_tail)
+    __slots__ = ("answer", "head", "tail")
+
+    def __init__(self, answer: dict[str, Any], head: str, tail: str) -> None:
+        self.answer = answer
+        self.head = head  # audit_line.line_prefix of audit_line.principal_head
+        self.tail = tail  # audit_line.principal_tail (as roles_tail)
 
 
-class _CachedAnswer(NamedTuple):
+class _CachedAnswer:
     """The answer for one ``Authorization`` value on one route, while it stays valid.
 
     Valid while ``TokenVerifier.still_valid(verified)`` (not expired, key still published) and
     ``RoleStore.still_current(principal, grants)`` (the role cache would return this very
     ``grants``): then every input of the decision, the answer and the line's principal fields is
-    unchanged, and only the request's own fields are written afresh.
+    unchanged, and only the request's own fields are written afresh. Never changed once built.
     """
 
-    authorization: str  # the whole Authorization value (the memo's key holds only its end)
-    verified: VerifiedToken
-    principal: tuple[str, str, tuple[str, ...], str | None]
-    grants: Grants
-    answer: dict[str, Any]
-    prefix: str  # audit_line.line_prefix of the decision's principal_fragment
+    __slots__ = ("answer", "authorization", "grants", "prefix", "principal", "verified")
+
+    def __init__(
+        self,
+        authorization: str,
+        verified: VerifiedToken,
+        principal: tuple[str, str, tuple[str, ...], str | None],
+        grants: Grants,
+        answer: dict[str, Any],
+        prefix: str,
+    ) -> None:
+        self.authorization = (
+            authorization  # the whole Authorization value (the memo's key holds only its end)
+        )
+        self.verified = verified
+        self.principal = principal
+        self.grants = grants
+        self.answer = answer
+        self.prefix = prefix  # audit_line.line_prefix of the decision's principal_fragment
 
 
 class Authorizer:
