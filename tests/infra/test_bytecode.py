@@ -45,22 +45,21 @@ from tests.infra.conftest import Synth
 from tests.infra.test_bundling import asset_dir
 
 THIS_PYTHON = probe_python(sys.executable)
-UNCHECKED_HASH = (
-    0b01  # the pyc header's flags word: hash-based (bit 0), do not check the source (bit 1 clear)
-)
+#: The .pyc header's flags word: hash-based (bit 0), without checking the source (bit 1 clear).
+UNCHECKED_HASH = 0b01
 DEP = "edgeauth_testdep"
 #: Modules of ours that the authorizer's cold start imports.
 OUR_MODULES = ("edgeauth/authorizer.py", "edgeauth/adapters/dynamodb.py", "edgeauth/constants.py")
 
 
-# --- helpers -----------------------------------------------------------------------------------------
+# --- helpers -----------------------------------------------------------------------------------------------
 
 
 def make_wheel(wheelhouse: Path) -> None:
     """A pure-Python wheel of a requirement with a package and a submodule (no network needed)."""
     files = {
         f"{DEP}/__init__.py": "VALUE = 1\n",
-        # Set constants: marshalled in an order that could depend on the hash seed (see test (e)).
+        # Set constants: marshalled in an order that could depend on the hash seed (the last test).
         f"{DEP}/sub.py": "NAMES = frozenset({'a', 'b', 'c', 'd'})\n\ndef f(x):\n    return x in {'e', 'f'}\n",
         f"{DEP}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {DEP}\nVersion: 1.0\n",
         f"{DEP}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
@@ -125,7 +124,7 @@ OTHER_CPYTHON = says("cpython", f"{MAJOR}.{int(MINOR) - 1}.7")
 BROKEN_SHIM = 'echo "pyenv: python3.12: command not found" >&2; exit 127'
 
 
-# --- (a) what the compile step writes ---------------------------------------------------------------
+# --- what the compile step writes --------------------------------------------------------------------------
 
 
 def test_the_bundle_has_unchecked_bytecode_naming_var_task_for_our_code_and_requirements(
@@ -199,7 +198,7 @@ def test_code_that_does_not_compile_fails_the_bundle_naming_the_file(
     assert "handler.py" in message
 
 
-# --- (b) Python uses the bytecode without looking at the sources -------------------------------------
+# --- Python uses the bytecode without looking at the sources -----------------------------------------------
 
 
 def loaded_from(root: Path, modules: tuple[str, ...]) -> set[Path]:
@@ -249,7 +248,7 @@ def test_a_timestamp_pyc_would_be_ignored_after_the_same_change(tmp_path: Path) 
     assert package / "__init__.py" in loaded_from(tmp_path, ("pkg",))
 
 
-# --- (c) which interpreter compiles ------------------------------------------------------------------
+# --- which interpreter compiles ----------------------------------------------------------------------------
 
 
 def test_the_explicit_setting_wins_and_must_be_cpython_of_the_runtimes_version(tmp_path: Path) -> None:
@@ -337,11 +336,11 @@ def test_none_found_bundles_without_bytecode_and_says_so_once(
         assert (out / "edgeauth" / "authorizer.py").is_file() and not list(out.rglob("*.pyc"))
     # AND stderr says so, once: what is missing, what it costs, how to fix it
     assert capsys.readouterr().err == NO_BYTECODE_WARNING + "\n"
-    for part in (f"no CPython {PYTHON_VERSION} found", "every cold start compiles", BYTECODE_PYTHON_ENV):
+    for part in (f"no CPython {PYTHON_VERSION} found", "Every cold start will compile", BYTECODE_PYTHON_ENV):
         assert part in NO_BYTECODE_WARNING
 
 
-# --- (d) the session synth ---------------------------------------------------------------------------
+# --- the session synth -------------------------------------------------------------------------------------
 
 
 def test_the_synth_ships_bytecode_exactly_when_a_cpython_of_the_runtimes_version_is_found(
@@ -375,7 +374,7 @@ def test_the_synth_ships_bytecode_exactly_when_a_cpython_of_the_runtimes_version
     assert shown.stdout.strip() == f"{TASK_ROOT}/{OUR_MODULES[0]}"
 
 
-# --- (e) determinism ---------------------------------------------------------------------------------
+# --- determinism -------------------------------------------------------------------------------------------
 
 
 def test_two_bundles_of_the_same_inputs_have_identical_bytecode(
@@ -391,5 +390,5 @@ def test_two_bundles_of_the_same_inputs_have_identical_bytecode(
             builds.append({str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*.pyc")})
         assert builds[0] and builds[0] == builds[1]
         assert any(name.startswith(f"{DEP}/") for name in builds[0])
-        shutil.rmtree(tmp_path / f"cache{1}")
-        shutil.rmtree(tmp_path / f"cache{2}")
+        for n in (1, 2):
+            shutil.rmtree(tmp_path / f"cache{n}")  # the next interpreter compiles its own install
