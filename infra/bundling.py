@@ -6,14 +6,37 @@ No Docker engine runs on the machines that synthesize this app, so the asset is 
 1. ``pip install --platform manylinux2014_aarch64 --implementation cp --python-version 3.12
    --only-binary=:all: --target …`` of ``functions/requirements.txt``: binary wheels for the Lambda
    platform only, never a source build (which would compile for this machine, not for Lambda);
-2. copy the code of ``functions/`` on top (without caches and tests).
+2. copy the code of ``functions/`` on top (without caches and tests);
+3. compile both to bytecode for the runtime (:func:`compile_bytecode`), when a CPython 3.12 is found.
+
+Bytecode. Lambda's ``/var/task`` is read-only, so without ``.pyc`` files in the asset every cold
+start compiles every module of ours and every pure-Python module of the requirements from source.
+Bytecode is specific to a Python minor version, so it is made by a CPython :data:`PYTHON_VERSION`
+interpreter of this machine (:func:`find_bytecode_python`): ``$EDGEAUTH_BYTECODE_PYTHON`` (a path) if
+set, which must be one (else :class:`BundlingError`); otherwise the synth's own interpreter if it is
+one, or the first ``python3.12`` on ``PATH`` that runs and is one. With none, the asset is built
+without bytecode, as before, and the synth says so once on stderr (:data:`NO_BYTECODE_WARNING`).
+The ``.pyc`` files are ``unchecked-hash`` (the CDK's asset zip normalises timestamps, so
+timestamp-checked ones would be stale on Lambda and ignored), optimisation level 0, and name their
+sources ``/var/task/…`` for tracebacks. Measured here (x86_64 build of the same bundle, CPython
+3.12.1): a fresh import of the authorizer's modules (``edgeauth.authorizer``,
+``edgeauth.adapters.dynamodb``, ``awscrt.auth``, the RSA of ``cryptography``) takes about 95 ms with
+the bytecode against 147 ms without; the asset grows from 617 files, 31.2 MB to 1,137 files, 36.0 MB
+unzipped (10.4 to 12.5 MB zipped).
 
 The installed requirements are cached under ``build/lambda-deps/<key>``, keyed by the requirements
-file's content, the Python version, the platform and :data:`BUNDLER_VERSION`, so repeated synths (the
-test session, ``cdk diff``) do not reinstall. Delete ``build/`` to force a fresh install.
+file's content, the Python version, the platform, :data:`BUNDLER_VERSION` and what compiled them (the
+interpreter's version, or none), so repeated synths (the test session, ``cdk diff``) neither
+reinstall nor recompile them; our code is compiled per bundle. Delete ``build/`` to force a fresh
+install.
 
 The asset hash is the hash of the bundled output (``AssetHashType.OUTPUT``): transitive requirements
-are resolved by pip, so only the output says what will run.
+are resolved by pip, so only the output says what will run. The bytecode is reproducible: the same
+sources and interpreter version give byte-identical ``.pyc`` files, whatever the hash seed, the
+directory or the order they are compiled in (``tests/infra/test_bytecode.py`` checks it). So the
+hash changes only with the code, the pins or the compiling interpreter's version; but a machine
+without a CPython 3.12 makes another asset (without bytecode) than one with it: deploy a stage from
+machines that agree, or each switch redeploys every function.
 
 A requirement without a wheel for the platform fails the synth with :class:`BundlingError` naming it.
 """
@@ -89,8 +112,8 @@ _PROBE: Final = (
 NO_BYTECODE_WARNING: Final = (
     f"edgeauth: warning: the Lambda bundle has no bytecode: no CPython {PYTHON_VERSION} found "
     f"(EDGEAUTH_BYTECODE_PYTHON is not set, and neither this Python nor a python{PYTHON_VERSION} on "
-    "PATH is one), so every cold start compiles the functions' code from source. Install CPython "
-    f"{PYTHON_VERSION}, or set EDGEAUTH_BYTECODE_PYTHON to its path."
+    "PATH is one). Every cold start will compile the functions' code from source (about 50 ms of the "
+    f"authorizer's). Install CPython {PYTHON_VERSION}, or set EDGEAUTH_BYTECODE_PYTHON to its path."
 )
 """Printed once on stderr when the bundle is built without bytecode."""
 _warned_no_bytecode = False
