@@ -61,9 +61,10 @@ class EdgeAuthStack(Stack):
 
         if code is None:
             if self.bundling_required:
-                # Install now, so that a missing wheel is a plain BundlingError naming the requirement
-                # rather than an error from inside asset staging. (`cdk ls`/`destroy` skip bundling.)
-                bundling.install_requirements()
+                # Install now, so that a missing wheel (or a wrong EDGEAUTH_BYTECODE_PYTHON) is a plain
+                # BundlingError rather than an error from inside asset staging. (`cdk ls`/`destroy`
+                # skip bundling.)
+                bundling.install_requirements(python=bundling.bytecode_python())
             code = bundling.function_code()
 
         default_key = default_usage_key_value(config.stack_name, config.stage)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeauth import constants as C
-from infra.bundling import PLATFORM, REQUIREMENTS, BundlingError, install_requirements
+from infra.bundling import PLATFORM, PYTHON_VERSION, REQUIREMENTS, BundlingError, install_requirements
 from tests.infra.conftest import Synth
 
 EM_AARCH64 = 183  # ELF e_machine of 64-bit ARM
@@ -81,7 +81,12 @@ def test_asset_contains_the_code_and_no_local_artifacts(synth: Synth) -> None:
     assert (asset / "edgeauth" / "constants.py").is_file()
     assert not (asset / "jwt").exists()  # verification uses cryptography directly (core/jose.py)
     assert (asset / "aws_lambda_powertools").is_dir()
-    assert not list(asset.rglob("__pycache__"))
+    # No local byte-code caches: the only .pyc files are the runtime's, compiled for the bundle
+    # (tests/infra/test_bytecode.py), never a copy of this machine's (cpython-311…).
+    assert {p.name.split(".", 1)[1] for p in asset.rglob("*.pyc")} <= {
+        f"cpython-{PYTHON_VERSION.replace('.', '')}.pyc"
+    }
+    assert all(p.parent.name == "__pycache__" for p in asset.rglob("*.pyc"))
     assert not (asset / "bin").exists()
     assert not (asset / "tests").exists()
     assert C.HANDLER_AUTHORIZER.startswith("authorizer.")

@@ -6,7 +6,7 @@ in ``infra/config.py``, ``edgeauth.core.settings`` and the provider presets, ``C
 ``edgeauth.core.claims`` (a claim path's part of it), ``TemplateError`` of ``edgeauth.core.routes``,
 ``QueryParameterError`` of the saved queries), the messages error classes build themselves
 (``MissingSettingsError``, ``ConflictError``), the renamed alarm keys' messages and the bundler's
-pip failures. A message is its text with ``…`` for every value put in (an f-string's ``{…}``); it
+(its pip failures, its ``BundlingError`` and its warning of a bundle without bytecode). A message is its text with ``…`` for every value put in (an f-string's ``{…}``); it
 has an entry when a code span of the page contains it. Messages that are nothing but values
 (``str(e)`` passed on) are the messages above, passed through.
 """
@@ -108,6 +108,15 @@ def error_messages() -> dict[str, str]:
             for ret in ast.walk(node):
                 if isinstance(ret, ast.Return) and ret.value is not None:
                     add(template(ret.value), f"infra/bundling.py:{ret.lineno}")
+        elif isinstance(node, ast.Call) and _name(node) == "BundlingError" and node.args:
+            add(template(node.args[0]), f"infra/bundling.py:{node.lineno}")
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "NO_BYTECODE_WARNING"
+            and node.value is not None
+        ):
+            add(template(node.value), f"infra/bundling.py:{node.lineno}")
     return found
 
 
@@ -120,7 +129,9 @@ def missing_entries(messages: dict[str, str], page: str) -> list[str]:
     out = []
     for message, where in sorted(messages.items(), key=lambda m: m[1]):
         # A message whose values come last is quoted up to its first sentence's end, as printed.
-        wanted = message.split(". ")[0] if message.startswith("cannot bundle") else message
+        wanted = (
+            message.split(". ")[0] if message.startswith(("cannot bundle", "edgeauth: warning")) else message
+        )
         if not any(wanted in span for span in spans):
             out.append(f"{where}: {message}")
     return out
@@ -142,6 +153,11 @@ def test_the_collector_finds_the_cli_and_synth_messages() -> None:
     ):
         assert expected in messages, expected
     assert any(m.startswith("cannot bundle …: no wheel of …") for m in messages)
+    assert any(
+        m.startswith("cannot bundle with EDGEAUTH_BYTECODE_PYTHON=…: it …, not CPython …") for m in messages
+    )
+    assert any(m.startswith("cannot bundle …: … (…) could not compile it to bytecode") for m in messages)
+    assert any(m.startswith("edgeauth: warning: the Lambda bundle has no bytecode") for m in messages)
     assert any(m.startswith("renamed 'authorizer_faults'") for m in messages)
 
 
