@@ -14,7 +14,7 @@ start compiles every module of ours and every pure-Python module of the requirem
 Bytecode is specific to a Python minor version, so it is made by a CPython :data:`PYTHON_VERSION`
 interpreter of this machine (:func:`find_bytecode_python`): ``$EDGEAUTH_BYTECODE_PYTHON`` (a path) if
 set, which must be one (else :class:`BundlingError`); otherwise the synth's own interpreter if it is
-one, or the first ``python3.12`` on ``PATH`` that runs and is one. With none, the asset is built
+one, the first ``python3.12`` on ``PATH`` that runs and is one, or one installed by pyenv. With none, the asset is built
 without bytecode, as before, and the synth says so once on stderr (:data:`NO_BYTECODE_WARNING`).
 The ``.pyc`` files are ``unchecked-hash`` (the CDK's asset zip normalises timestamps, so
 timestamp-checked ones would be stale on Lambda and ignored), optimisation level 0, and name their
@@ -111,8 +111,8 @@ _PROBE: Final = (
 
 NO_BYTECODE_WARNING: Final = (
     f"edgeauth: warning: the Lambda bundle has no bytecode: no CPython {PYTHON_VERSION} found "
-    f"(EDGEAUTH_BYTECODE_PYTHON is not set, and neither this Python nor a python{PYTHON_VERSION} on "
-    "PATH is one). Every cold start will compile the functions' code from source (about 50 ms of the "
+    f"(EDGEAUTH_BYTECODE_PYTHON is not set, and neither this Python, a python{PYTHON_VERSION} on "
+    "PATH nor one installed by pyenv is one). Every cold start will compile the functions' code from source (about 50 ms of the "
     f"authorizer's). Install CPython {PYTHON_VERSION}, or set EDGEAUTH_BYTECODE_PYTHON to its path."
 )
 """Printed once on stderr when the bundle is built without bytecode."""
@@ -171,8 +171,9 @@ def find_bytecode_python(
 
     ``$EDGEAUTH_BYTECODE_PYTHON`` (of ``environ``, default ``os.environ``) wins, and it must be one:
     anything else raises :class:`BundlingError` saying what it is. Without it, the first of the
-    ``running`` interpreter (the synth's own, when the venv is 3.12) and every ``python3.12`` on
-    ``PATH``, in order, that runs and says it is CPython 3.12.
+    ``running`` interpreter (the synth's own, when the venv is 3.12), every ``python3.12`` on
+    ``PATH`` and pyenv's installed 3.12 versions (:func:`pyenv_pythons`), in order, that runs and
+    says it is CPython 3.12.
     """
     env = os.environ if environ is None else environ
     explicit = env.get(BYTECODE_PYTHON_ENV)
@@ -195,6 +196,7 @@ def find_bytecode_python(
         on_path = shutil.which(f"python{PYTHON_VERSION}", path=directory) if directory else None
         if on_path:
             candidates.append(on_path)
+    candidates += pyenv_pythons(env.get("PYENV_ROOT"))
     for candidate in dict.fromkeys(candidates):
         try:
             python = probe_python(candidate)
@@ -203,6 +205,22 @@ def find_bytecode_python(
         if python.matches_runtime:
             return python
     return None
+
+
+def pyenv_pythons(pyenv_root: str | None) -> list[str]:
+    """The ``python3.12`` of every 3.12 version installed under ``$PYENV_ROOT``, newest first.
+
+    pyenv's ``python3.12`` shim on ``PATH`` fails unless 3.12 is a selected version (``pyenv: python3.12:
+    command not found``), although it is installed: its interpreter is used directly."""
+    if not pyenv_root:
+        return []
+    found = []
+    for directory in Path(pyenv_root, "versions").glob(f"{PYTHON_VERSION}.*"):
+        micro = directory.name.removeprefix(f"{PYTHON_VERSION}.")
+        executable = directory / "bin" / f"python{PYTHON_VERSION}"
+        if micro.isdigit() and executable.is_file():
+            found.append((int(micro), str(executable)))
+    return [executable for _, executable in sorted(found, reverse=True)]
 
 
 def bytecode_python(

@@ -305,6 +305,22 @@ def test_on_path_a_shim_that_fails_and_other_versions_are_skipped(tmp_path: Path
     )
 
 
+def test_a_pyenv_install_is_found_when_its_shim_fails(tmp_path: Path) -> None:
+    # GIVEN pyenv's failing shim on PATH and, under PYENV_ROOT, another version and two of the runtime's
+    name = f"python{PYTHON_VERSION}"
+    shims = fake_python(tmp_path / "shims", name, BROKEN_SHIM).parent
+    root = tmp_path / "pyenv"
+    fake_python(root / "versions" / f"{MAJOR}.{int(MINOR) - 1}.7" / "bin", name, OTHER_CPYTHON)
+    fake_python(root / "versions" / f"{PYTHON_VERSION}.2" / "bin", name, RUNTIME_CPYTHON)
+    newest = fake_python(root / "versions" / f"{PYTHON_VERSION}.10" / "bin", name, RUNTIME_CPYTHON)
+    # WHEN the interpreter is looked for
+    found = find_bytecode_python({"PATH": str(shims), "PYENV_ROOT": str(root)}, running=None)
+    # THEN the newest installed 3.12 is the one
+    assert found is not None and found.executable == str(newest)
+    # AND without PYENV_ROOT pyenv is not looked at
+    assert find_bytecode_python({"PATH": str(shims)}, running=None) is None
+
+
 def test_the_running_interpreter_counts_when_it_is_the_runtimes_version(tmp_path: Path) -> None:
     running = fake_python(tmp_path, "python", RUNTIME_CPYTHON)
     found = find_bytecode_python({"PATH": str(tmp_path / "empty")}, running=str(running))
