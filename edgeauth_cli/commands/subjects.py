@@ -14,7 +14,7 @@ from typing import Any
 
 from edgeauth import constants as C
 from edgeauth.adapters.role_store import RoleStore, role_key, subject_key
-from edgeauth.core.roles import parse_role_names
+from edgeauth.core.roles import parse_role_names, role_references
 from edgeauth_cli import render
 from edgeauth_cli.context import (
     AWS,
@@ -110,10 +110,15 @@ def check_role_names(ctx: CliContext, names: list[str]) -> None:
 
 
 def role_list(item: dict[str, Any] | None) -> list[str]:
-    """The valid role names of a subject or group item (invalid entries are dropped on rewrite)."""
+    """The role names of a subject or group item as the authorizer follows them, kept on rewrite.
+
+    An entry that is not a valid role name (an old ``a,b`` from before commas were refused) is
+    kept too when a role item could have it: the authorizer still applies that role's denies, so
+    dropping it on an unrelated edit could widen access. Only ``revoke``/``unmap`` naming it
+    removes it. Entries that cannot name any item (not strings) are dropped."""
     if item is None:
         return []
-    names, _ = parse_role_names(item.get(C.ATTR_ROLES))
+    names, _ = role_references(item.get(C.ATTR_ROLES))
     return list(names)
 
 
@@ -121,7 +126,7 @@ def add_roles(
     ctx: CliContext, key: tuple[str, str], names: list[str]
 ) -> tuple[dict[str, Any] | None, list[str], bool]:
     """Append ``names`` to the role list of the subject or group item at ``key`` (created if
-    absent); invalid entries already there are dropped on rewrite. Returns the item as it was, the
+    absent); every entry already there that names a role stays (:func:`role_list`). Returns the item as it was, the
     names actually added, and whether anything was written (nothing is when nothing changes)."""
     old = read_item(ctx.client("dynamodb"), ctx.role_table, key)
     roles = role_list(old)

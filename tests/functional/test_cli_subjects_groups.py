@@ -97,3 +97,20 @@ def test_map_over_a_concurrent_console_edit_is_a_conflict(
     # THEN conflict, and the concurrent edit survives
     assert code == 1 and "conflict" in err
     assert world.items()[(f"GROUP#{ISS}", "auditors")]["version"] == 7
+
+
+def test_a_rewrite_keeps_a_role_name_that_is_no_longer_valid(world: World, capsys, tmp_path) -> None:
+    # GIVEN a subject and a group whose items, written before commas were refused, name 'old,deny'
+    # (the authorizer still follows it for its denies)
+    _seed(capsys, tmp_path)
+    for pk, sk in ((f"SUBJECT#{ISS}", "carol"), (f"GROUP#{ISS}", "ops")):
+        roles = {"L": [{"S": "reader"}, {"S": "old,deny"}, {"N": "7"}]}
+        world.put_raw({"pk": {"S": pk}, "sk": {"S": sk}, "roles": roles})
+    # WHEN an unrelated role is granted, mapped, or taken away
+    assert run(capsys, "subjects", "grant", "carol", "writer", "--iss", ISS)[0] == 0
+    assert run(capsys, "groups", "map", "ops", "writer", "--iss", ISS)[0] == 0
+    assert run(capsys, "groups", "unmap", "ops", "reader", "--iss", ISS)[0] == 0
+    # THEN the old name stays on both items (only what names no item, the number, is dropped)
+    items = world.items()
+    assert items[(f"SUBJECT#{ISS}", "carol")]["roles"] == ["reader", "old,deny", "writer"]
+    assert items[(f"GROUP#{ISS}", "ops")]["roles"] == ["old,deny", "writer"]
