@@ -40,8 +40,10 @@ import json
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -261,10 +263,12 @@ class Gateway:
             response = self._handle(ex)
         except _Refusal as r:
             response = self._gateway_response(ex, r)
-        except Exception as e:  # the gateway answers 500 rather than dropping the connection
-            response = self._gateway_response(
-                ex, _Refusal("API_CONFIGURATION_ERROR", f"local gateway error: {e}")
-            )
+        except Exception:
+            # A bug of the local gateway: answered as API Gateway answers its own faults (500
+            # "Internal server error"), never with the exception's text; the developer sees it on stderr.
+            print(f"edgeauth local gateway: error on {request.method} {request.target}", file=sys.stderr)
+            traceback.print_exc()
+            response = self._gateway_response(ex, _Refusal("API_CONFIGURATION_ERROR"))
         return self._finish(ex, response)
 
     def refuse(self, request: Request, response_type: str) -> Response:

@@ -161,3 +161,21 @@ def test_a_backend_that_drops_the_connection_is_502_and_a_slow_one_504() -> None
     assert dropped.status == 502
     slow = get(gateway(policy("Allow", f"{ARN}/*"), refusing(TimeoutError("timed out"))))
     assert (slow.status, body(slow)) == (504, {"message": "Endpoint request timed out"})
+
+
+def test_a_fault_of_the_gateway_itself_is_500_without_its_text(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a gateway whose own code fails while handling a request
+    gw = gateway(policy("Allow", f"{ARN}/GET/accounts/*"))
+
+    def broken(_ex: Any) -> Response:
+        raise RuntimeError("secret detail of the failure")
+
+    gw._handle = broken  # type: ignore[method-assign]
+    # WHEN a request arrives
+    response = get(gw)
+    # THEN the caller gets API Gateway's own 500, not the exception's text
+    assert response.status == 500
+    assert body(response) == {"message": "Internal server error"}
+    assert b"secret detail" not in response.body
+    # AND the developer sees it on stderr
+    assert "secret detail of the failure" in capsys.readouterr().err
