@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,7 +45,9 @@ def record_jwks_fetch(issuer: str, ok: bool) -> None:
     service = os.environ.get(ENV_POWERTOOLS_SERVICE_NAME) or AUTHORIZER_SERVICE
     outcome = {"outcome": "ok" if ok else "failed"}
     props = {"service": service, "iss": issuer}
-    print(metric_line("JwksFetches", 1, "Count", outcome, props, namespace=_namespace()))
+    # One write with its newline (print() writes the newline separately): another thread's audit
+    # line cannot land between them (the local gateway calls the authorizer from several threads).
+    sys.stdout.write(metric_line("JwksFetches", 1, "Count", outcome, props, namespace=_namespace()) + "\n")
     if not ok:
         warn("JWKS fetch failed", {"iss": issuer})
 
