@@ -15,10 +15,9 @@ import collections
 import platform
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-from bench.cold_start import ANSWER_FD, OURS, handler_env
+from bench.cold_start import ANSWER_FD, OURS, handler_env, lambda_like_python
 from bench.world import aws_test_credentials, token_claims
 from tests.support.tokens import jwks, make_key, sign
 
@@ -33,12 +32,15 @@ def profile(runs: int) -> tuple[dict[str, int], dict[str, int]]:
     key = make_key("RS256", "rs-1")
     own: dict[str, list[int]] = collections.defaultdict(list)
     cumulative: dict[str, list[int]] = collections.defaultdict(list)
-    with handler_env(jwks(key), sign(key, token_claims("jti-import-profile"))) as env:
+    with (
+        handler_env(jwks(key), sign(key, token_claims("jti-import-profile"))) as env,
+        lambda_like_python() as python,
+    ):
         for _ in range(runs):
             proc = subprocess.run(
                 # The launcher's answer pipe is not there: the child answers on its stdout instead.
                 [
-                    sys.executable,
+                    python,
                     "-X",
                     "importtime",
                     "-c",

@@ -137,12 +137,36 @@ def test_a_child_that_exits_without_answering_is_an_error() -> None:
         cold_start.spawn("pass", dict(os.environ))
 
 
+def test_the_cold_start_children_start_as_bare_as_lambdas_python() -> None:
+    # No start-up file of this development environment runs in them (the editable install's finder,
+    # setuptools' hack), and they find the code and the packages through PYTHONPATH only.
+    child = (
+        "import os, sys\n"
+        "hooks = [m for m in sys.modules if m.startswith(('__editable__', '_distutils_hack'))]\n"
+        "import authorizer.handler, boto3, awscrt\n"
+        "assert not hooks and sys.prefix != sys.base_prefix, hooks\n"
+        "assert not any(p.endswith('.pth') for d in sys.path if os.path.isdir(d) and d.startswith(sys.prefix)"
+        " for p in os.listdir(d))\n"
+        "os.write(3, b'!')\n"
+    )
+    key = make_key("RS256", "rs-1")
+    with (
+        cold_start.handler_env(jwks(key), sign(key, token_claims("jti-bare"))) as env,
+        cold_start.lambda_like_python() as python,
+    ):
+        assert cold_start.spawn(child, env, python).max_rss_kb > 0
+        # AND the development environment's own Python would not pass the same check
+        with pytest.raises(RuntimeError):
+            cold_start.spawn(child, env)
+
+
 def test_both_cold_start_children_answer_under_the_runtime() -> None:
     # Outside mock_aws: the children read the table from a moto server.
     key = make_key("RS256", "rs-1")
     with cold_start.handler_env(jwks(key), sign(key, token_claims("jti-cold"))) as env:
         assert TRACE_HEADER.fullmatch(env["BENCH_TRACE_ID"]) and env["_HANDLER"] == C.HANDLER_AUTHORIZER
         # spawn raises unless the child answered (ours: only after an Allow) and exited with 0
-        ours_run = cold_start.spawn(cold_start.OURS, env)
-        reference = cold_start.spawn(cold_start.REFERENCE, env)
+        with cold_start.lambda_like_python() as python:
+            ours_run = cold_start.spawn(cold_start.OURS, env, python)
+            reference = cold_start.spawn(cold_start.REFERENCE, env, python)
     assert ours_run.max_rss_kb > 0 and reference.max_rss_kb > 0
