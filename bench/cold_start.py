@@ -17,7 +17,8 @@ pip or any ``.pth`` file, the task root and this environment's installed package
 (as Lambda puts ``/var/task`` there). Not this development environment's own Python: its start-up
 runs the editable install's finder and setuptools' ``_distutils_hack``, which Lambda has not, and the
 objects they allocate move the cyclic collector's runs; measured, that alone moved the reference by
-about 18 ms (0.52× → 0.56×), all of it in garbage collection while its client was created. The time is
+about 18 ms (row 5: 0.52× → 0.55× in full runs), all of it in garbage collection while its
+client was created. The time is
 what a caller waits for: the wall clock from just before the spawn to the child's answer, which it
 signals by writing a byte to a pipe (descriptor 3) as soon as the handler has returned (the
 reference: as soon as its client exists); the interpreter's exit is not counted. The memory is the
