@@ -730,6 +730,12 @@ class LocalStack:
 
     # -- stop -------------------------------------------------------------------------------------------------
 
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self._stopped.is_set():
             return

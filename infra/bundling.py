@@ -43,6 +43,7 @@ A requirement without a wheel for the platform fails the synth with :class:`Bund
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -145,9 +146,12 @@ class _NotAPython(Exception):
     """A candidate interpreter that does not run or does not say what it is; the message says why."""
 
 
+@functools.cache
 def probe_python(executable: str) -> BytecodePython:
     """Run ``executable`` and ask what it is. Raises ``_NotAPython`` when it cannot tell (a pyenv shim
-    of a version that is not selected exists on ``PATH`` but exits with an error)."""
+    of a version that is not selected exists on ``PATH`` but exits with an error). Each interpreter
+    is run once per process: a synth looks for one twice (the early install, then the asset's
+    bundling), and every candidate before the one found is run each time."""
     try:
         result = subprocess.run(  # noqa: S603
             [executable, "-c", _PROBE], capture_output=True, text=True, check=False, timeout=60

@@ -101,8 +101,5 @@ def resources_of(template: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
 def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
     """The stack exactly as the template describes it."""
     name, template = synthesized
-    s = start_stack(template=template, stack_name=name)
-    try:
+    with start_stack(template=template, stack_name=name) as s:
         yield s
-    finally:
-        s.stop()

@@ -31,11 +31,8 @@ def _retry_once(template: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
     name, template = synthesized
-    s = start_stack(template=patched(template, _retry_once), stack_name=name)
-    try:
+    with start_stack(template=patched(template, _retry_once), stack_name=name) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def _audit_events(stack: LocalStack) -> list[dict[str, Any]]:

@@ -25,11 +25,8 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     name, template = synthesize("dev", extra_context=client_certificate_context("dev"))
-    s = start_stack(template=template, stack_name=name, tls_dir=tmp_path_factory.mktemp("tls"))
-    try:
+    with start_stack(template=template, stack_name=name, tls_dir=tmp_path_factory.mktemp("tls")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def backend_get(stack: LocalStack, context: ssl.SSLContext) -> int:

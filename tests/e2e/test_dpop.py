@@ -27,11 +27,8 @@ PATH = "/accounts/42"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     name, template = synthesize("dev", extra_context=dpop_context("dev"))
-    s = start_stack(template=template, stack_name=name)
-    try:
+    with start_stack(template=template, stack_name=name) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture

@@ -31,11 +31,8 @@ def provider_stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     """The stack of one provider (``indirect`` parameter); pytest keeps one alive at a time."""
     provider: str = request.param
     name, template = synthesize("dev", extra_context=provider_context("dev", provider))
-    s = start_stack(template=template, stack_name=name)
-    try:
+    with start_stack(template=template, stack_name=name) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def on(provider: str) -> pytest.MarkDecorator:

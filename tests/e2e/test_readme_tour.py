@@ -16,14 +16,12 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from edgeauth_local.__main__ import tour_exports, usage
-from edgeauth_local.stack import LocalStack, start_stack
+from edgeauth_local.stack import LocalStack
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,16 +42,6 @@ def tour_blocks() -> list[tuple[str, list[str]]]:
 
 def tour_lines() -> list[str]:
     return [line for lang, lines in tour_blocks() if lang == "bash" for line in lines]
-
-
-@pytest.fixture(scope="module")
-def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
-    name, template = synthesized
-    s = start_stack(template=template, stack_name=name)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def environment(stack: LocalStack, home: Path) -> dict[str, str]:

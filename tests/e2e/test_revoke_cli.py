@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 
 from edgeauth import constants as C
 from edgeauth.core.propagation import SECOND_FLUSH_MARGIN, STREAM_ALLOWANCE
 from edgeauth_cli.main import main
-from edgeauth_local.stack import LocalStack, start_stack
+from edgeauth_local.stack import LocalStack
 from tests.e2e.conftest import call
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
-    name, template = synthesized
-    s = start_stack(template=template, stack_name=name)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def test_a_revoked_token_is_refused_from_effective_by_on(

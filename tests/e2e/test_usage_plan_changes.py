@@ -35,11 +35,8 @@ def _variant(template: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
     name, template = synthesized
-    s = start_stack(template=patched(template, _variant), stack_name=name)
-    try:
+    with start_stack(template=patched(template, _variant), stack_name=name) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def edgeauth(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:

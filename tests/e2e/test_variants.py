@@ -45,11 +45,8 @@ def _variant(template: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def stack(synthesized: tuple[str, dict[str, Any]]) -> Iterator[LocalStack]:
     name, template = synthesized
-    s = start_stack(template=patched(template, _variant), stack_name=name)
-    try:
+    with start_stack(template=patched(template, _variant), stack_name=name) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_context_mapped_by_the_template_reaches_the_backend(stack: LocalStack) -> None:

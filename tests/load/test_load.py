@@ -85,11 +85,8 @@ def stack() -> Iterator[LocalStack]:
     from edgeauth_local.template import synthesize
 
     name, template = synthesize("dev")
-    s = start_stack(template=patched(template, _unthrottled), stack_name=name)
-    try:
+    with start_stack(template=patched(template, _unthrottled), stack_name=name) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def _add_tiny_client(stack: LocalStack) -> None:
