@@ -21,6 +21,7 @@ decision, the policy and the audit line with its EMF metrics.
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import sys
@@ -92,6 +93,9 @@ def lambda_process(env: Mapping[str, str], stdout: TextIO) -> Iterator[Handler]:
     (its init runs now) and its handler yielded. Everything is restored afterwards."""
     module_name = C.HANDLER_AUTHORIZER.rpartition(".")[0]
     saved_stdout, saved_path = sys.stdout, list(sys.path)
+    # The handler module turns the collector off until its first invocation ends: a block that
+    # never invokes it must not leave this process without one.
+    collecting = gc.isenabled()
     with mock.patch.dict(os.environ, env):
         os.environ.pop(TRACE_ENV, None)
         sys.path.insert(0, str(TASK_ROOT))
@@ -104,6 +108,8 @@ def lambda_process(env: Mapping[str, str], stdout: TextIO) -> Iterator[Handler]:
             sys.modules.pop(module_name, None)
             sys.stdout = saved_stdout
             sys.path[:] = saved_path
+            if collecting:
+                gc.enable()
 
 
 def new_context() -> Any:

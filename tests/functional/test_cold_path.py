@@ -4,7 +4,9 @@ GIVEN the JWKS on a loopback server and the role table on moto's server, WHEN a 
 imports ``authorizer.handler`` and answers its first request, THEN the answer is an Allow (the
 roles were read from the table) and neither boto3 nor botocore was ever imported: the role table
 was read by ``edgeauth.adapters.dynamodb`` over awscrt. Nor ``dataclasses`` (with ``inspect``: about
-15 ms of a cold start), nor, for an RSA key, ``cryptography``'s EC and EdDSA modules.
+15 ms of a cold start), nor, for an RSA key, ``cryptography``'s EC and EdDSA modules. The cyclic
+collector is off from the import to the end of the first answer, then on again with what the cold
+start built frozen (out of every later collection's walk).
 """
 
 from __future__ import annotations
@@ -26,14 +28,27 @@ UNWANTED = {
     "cryptography.hazmat.primitives.asymmetric.ed25519",
     "cryptography.hazmat.primitives.asymmetric.ed448",
 }
+import gc
+freezes = []
+_freeze = gc.freeze
+gc.freeze = lambda: (freezes.append(gc.isenabled()), _freeze())
 from authorizer.handler import handler
+collecting_at_init = gc.isenabled()
 
 class Context:  # what the Lambda runtime passes: the invocation's remaining time
     def get_remaining_time_in_millis(self):
         return 3000
 
-answer = handler(json.loads(os.environ["BENCH_EVENT"]), Context())
+event = json.loads(os.environ["BENCH_EVENT"])
+answer = handler(event, Context())
+collecting, frozen = gc.isenabled(), gc.get_freeze_count()
+again = handler(event, Context())
 print(json.dumps({
+    "collecting_at_init": collecting_at_init,
+    "collecting": collecting,
+    "frozen": frozen,
+    "freezes": freezes,
+    "again": again["policyDocument"]["Statement"][0]["Effect"],
     "effect": answer["policyDocument"]["Statement"][0]["Effect"],
     "roles": answer["context"].get("roles"),
     "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "awscrt", "s3transfer")),
@@ -55,3 +70,10 @@ def test_the_first_answer_of_a_new_container_never_imports_boto3_or_botocore() -
     assert "boto3" not in top and "botocore" not in top and "s3transfer" not in top, result["modules"]
     assert "awscrt" in top  # the table was read through the authorizer's own client
     assert result["unwanted"] == [], result["unwanted"]
+    # AND the collector was off through init and the first answer, on after it, with the cold
+    # start's objects frozen once, before the collector came back (a second invocation freezes
+    # nothing more)
+    assert result["collecting_at_init"] is False
+    assert result["collecting"] is True
+    assert result["frozen"] > 10_000
+    assert result["freezes"] == [False] and result["again"] == "Allow"

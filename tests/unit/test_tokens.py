@@ -25,6 +25,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm, get_default_algorithms
 
+import edgeauth.core.tokens as tokens_module
 from edgeauth.core.errors import AuthenticationError, JwksUnavailableError, TokenClaimError
 from edgeauth.core.jwks import JwksCache
 from edgeauth.core.settings import IssuerSettings, parse_issuer
@@ -888,8 +889,6 @@ def test_a_token_verifies_under_either_of_two_rsa_keys_sharing_its_kid(
     w = World(old, new)
     assert w.ok(sign(new, w.claims())).key.jwk["n"] == new.public_jwk()["n"]
     assert w.ok(sign(old, w.claims())).key.jwk["n"] == old.public_jwk()["n"]
-    import edgeauth.core.tokens as tokens_module
-
     checks: list[int] = []
     real = tokens_module.verifier
 
@@ -936,6 +935,29 @@ def test_a_tampered_copy_of_a_cached_token_is_not_served_from_the_cache(w: World
     w.refused(f"{h}.{b64json(w.claims(sub='admin'))}.{s}", "bad_signature")
     # The forged copies share the real token's cache key or signature; it is still cached.
     assert w.verifier.verify(token)[1] is True
+
+
+def test_the_cached_signature_is_compared_in_constant_time(
+    w: World, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a cached token
+    token = sign(key, w.claims())
+    w.ok(token)
+    compared: list[tuple[str, str]] = []
+
+    def recording(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return hmac.compare_digest(a, b)
+
+    monkeypatch.setattr(tokens_module, "compare_digest", recording)
+    # WHEN it and a copy with another signature are presented
+    h, p, s = token.split(".")
+    forged = f"{h}.{p}.{s[:-2]}{'AA' if s[-2:] != 'AA' else 'BB'}"
+    assert w.verifier.verify(token)[1] is True
+    w.refused(forged, "bad_signature")
+    # THEN each presented signature was compared with the cached one by hmac.compare_digest
+    # (timing says nothing about how much of a guessed signature matched), not with ==
+    assert compared == [(s, s), (s, forged.rsplit(".", 1)[1])]
 
 
 def test_a_second_valid_signature_over_the_same_content_is_verified_in_full() -> None:

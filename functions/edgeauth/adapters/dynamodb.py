@@ -823,8 +823,6 @@ def client_factory(
     A missing region raises :class:`TransportError` at the first call (a 500, as before)."""
 
     def build() -> DynamoDBClient:
-        import gc
-
         if not region:
             raise TransportError("NoRegionError", "AWS_REGION is not set")
         try:
@@ -837,9 +835,6 @@ def client_factory(
             )
         except ValueError as e:
             raise TransportError("InvalidRegionError", str(e)) from None
-        # What init and the client loaded stays for the container's life: out of the collector's
-        # reach, no later full collection walks it again (as before, with botocore's models).
-        gc.freeze()
         return client
 
     return build

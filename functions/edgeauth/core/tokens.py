@@ -35,6 +35,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from hmac import compare_digest
 from typing import Any, TypeGuard, cast
 
 from edgeauth.core.claims import ABSENT, NOT_AN_OBJECT, ClaimCheck, ClaimPath
@@ -232,10 +233,11 @@ class TokenVerifier:
         # token for the key and the signing input again inside OpenSSL cost a second hash.
         # The key leaves the signature out, so a hit also compares it: a cached verification is
         # only ever given to the very token that was verified, never to its header and payload
-        # under another signature.
+        # under another signature. In constant time (the token is ASCII, checked above): how long
+        # the comparison takes says nothing about how much of a guessed signature was right.
         digest = hashlib.sha256(signing_input).digest()
         cached = self._cache.get(digest)
-        if cached is not None and (cached[0] == s64 or _other_ecdsa_spelling(cached, s64)):
+        if cached is not None and (compare_digest(cached[0], s64) or _other_ecdsa_spelling(cached, s64)):
             if self.still_valid(cached[1]):
                 return cached[1], True
             with self._lock:
@@ -530,7 +532,7 @@ def _other_ecdsa_spelling(cached: tuple[str, VerifiedToken], s64: str) -> bool:
         presented = b64url_bytes(s64)
     except ValueError:
         return False
-    return ecdsa_low_s(presented, crv) == ecdsa_low_s(b64url_bytes(cached[0]), crv)
+    return compare_digest(ecdsa_low_s(presented, crv), ecdsa_low_s(b64url_bytes(cached[0]), crv))
 
 
 def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
