@@ -138,7 +138,10 @@ class Inputs:
     inheritance_levels: int = 1
     role_cache_ttl_s: float = 30.0
     decision_ms: float = 0.085  # measured CPU per new-token decision, one full core (bench row 3)
-    cold_start_ms: float = 420.0  # measured cold start, one full core (bench row 5)
+    # A cold start's billed time, one full core. Row 5 reads 0.1-0.3 s on the benchmark machines, over
+    # loopback: no TLS context or handshake, no Region round trip to DynamoDB or the identity
+    # provider's JWKS. Kept at the 420 ms row 5 read before boto3 left the path: an upper estimate.
+    cold_start_ms: float = 420.0
     overhead_ms: float = 1.0  # runtime overhead per invocation (billed duration beyond our code)
     memory_mb: int = 512  # the stack's (infra/constructs/authorizer.py)
     container_lifetime_s: float = 3600.0

@@ -37,6 +37,8 @@ _authorizer: Authorizer = build_authorizer(
     os.environ, emit=line_writer(sys.stdout), time_left=_invocation.seconds_left
 )
 
+_first = True  # until the first invocation ends (the collector is off until then)
+
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
     from edgeauth.adapters.snapstart import register_runtime_hooks
 
@@ -45,11 +47,13 @@ if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway REST API REQUEST-authorizer handler."""
+    global _first  # noqa: PLW0603 - once per container
     _invocation.context = context  # DynamoDB retries start only if they fit in what is left
-    if gc.isenabled():
+    if not _first:
         return _authorizer.authorize(event, trace_id=os.environ.get("_X_AMZN_TRACE_ID"))
-    try:  # the first invocation
+    try:
         return _authorizer.authorize(event, trace_id=os.environ.get("_X_AMZN_TRACE_ID"))
     finally:
+        _first = False
         gc.freeze()
         gc.enable()
