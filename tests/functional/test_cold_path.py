@@ -77,3 +77,50 @@ def test_the_first_answer_of_a_new_container_never_imports_boto3_or_botocore() -
     assert result["collecting"] is True
     assert result["frozen"] > 10_000
     assert result["freezes"] == [False] and result["again"] == "Allow"
+
+
+FIRST_REFUSED = """
+import gc, json, os
+from authorizer.handler import handler
+event = json.loads(os.environ["BENCH_EVENT"])
+forged = "Bearer not.a.token"
+refused = dict(
+    event,
+    headers=dict(event["headers"], Authorization=forged),
+    multiValueHeaders=dict(event["multiValueHeaders"], Authorization=[forged]),
+)
+try:
+    handler(refused, None)
+    outcome = "answered"
+except Exception as e:  # API Gateway's 401: the handler raises Unauthorized
+    outcome = str(e)
+collecting, frozen = gc.isenabled(), gc.get_freeze_count()
+answer = handler(event, None)
+print(json.dumps({
+    "outcome": outcome,
+    "collecting": collecting,
+    "frozen": frozen,
+    "then": answer["policyDocument"]["Statement"][0]["Effect"],
+}))
+"""
+
+
+def test_a_first_invocation_that_refuses_still_turns_the_collector_back_on() -> None:
+    # GIVEN a new container WHEN its first request is refused (a 401: the handler raises)
+    key = make_key("RS256", "rs-1")
+    with handler_env(jwks(key), sign(key, token_claims("jti-cold-refused"))) as env:
+        proc = subprocess.run(
+            [sys.executable, "-c", FIRST_REFUSED],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # THEN the refusal was the 401, the collector is on again with the cold start frozen, and the
+    # next request is answered
+    assert result["outcome"] == "Unauthorized"
+    assert result["collecting"] is True and result["frozen"] > 10_000
+    assert result["then"] == "Allow"
