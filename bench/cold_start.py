@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +45,7 @@ from typing import Any
 from bench.ours import FUNCTION_ARN, TASK_ROOT, TIMEOUT_MS, TRACE_ENV, function_environment, trace_header
 from bench.world import REGION, ROLE_TABLE, World, event_for, seed_table
 from tests.support.dynamo import create_role_table
-from tests.support.dynamo_server import reset
+from tests.support.dynamo_server import reset, start_moto
 
 #: The descriptor on which a measured child writes one byte when it has answered.
 ANSWER_FD = 3
@@ -62,11 +60,14 @@ from awslambdaric.lambda_context import LambdaContext
 sys.stdout = Unbuffered(sys.stdout)
 """
 
-#: Init (the handler the stack names, imported by the runtime's own resolution), then the first
-#: invocation as the runtime makes it (trace id, context, event) and the answer.
-OURS = (
-    RUNTIME
-    + f"""
+
+def ours(answer_fd: int = ANSWER_FD) -> str:
+    """Init (the handler the stack names, imported by the runtime's own resolution), then the first
+    invocation as the runtime makes it (trace id, context, event) and the answer: a byte written to
+    ``answer_fd`` (the launcher's pipe; ``1`` where a child answers on its stdout)."""
+    return (
+        RUNTIME
+        + f"""
 handler = _get_handler(os.environ["_HANDLER"])
 update_xray_env_variable(os.environ["BENCH_TRACE_ID"])
 deadline_ms = int(time.time() * 1000) + {TIMEOUT_MS}
@@ -74,9 +75,13 @@ context = LambdaContext(str(uuid.uuid4()), None, None, deadline_ms, {FUNCTION_AR
 answer = handler(json.loads(os.environ["BENCH_EVENT"]), context)
 if answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
     sys.exit(3)
-os.write({ANSWER_FD}, b"!")
+os.write({answer_fd}, b"!")
 """
-)
+    )
+
+
+#: The measured child of row 5 (:func:`ours`, answering on :data:`ANSWER_FD`).
+OURS = ours()
 
 #: The least any Python authorizer reading a table with boto3 does: boto3 imported, a DynamoDB client
 #: made. It runs as in Lambda's Python runtime, whose boto3 comes without awscrt: botocore imports
@@ -91,13 +96,6 @@ client = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"], endpoint
 os.write({ANSWER_FD}, b"!")
 """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class _JwksHandler(http.server.BaseHTTPRequestHandler):
@@ -141,13 +139,8 @@ def jwks_server(body: bytes) -> Iterator[JwksServer]:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
+    """A moto server on 127.0.0.1 (a free port) for the duration of the block, its URL yielded."""
+    server, url = start_moto()
     # moto's state is the process's, not the server's: start from empty even if an earlier server
     # of this process (another test, another run) left tables behind.
     reset(url)

@@ -17,7 +17,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from bench.cold_start import ANSWER_FD, OURS, handler_env, lambda_like_python
+from bench.cold_start import handler_env, lambda_like_python, ours
 from bench.world import aws_test_credentials, token_claims
 from tests.support.tokens import jwks, make_key, sign
 
@@ -39,13 +39,7 @@ def profile(runs: int) -> tuple[dict[str, int], dict[str, int]]:
         for _ in range(runs):
             proc = subprocess.run(
                 # The launcher's answer pipe is not there: the child answers on its stdout instead.
-                [
-                    python,
-                    "-X",
-                    "importtime",
-                    "-c",
-                    OURS.replace(f"os.write({ANSWER_FD},", "os.write(1,"),
-                ],
+                [python, "-X", "importtime", "-c", ours(answer_fd=1)],
                 env=env,
                 capture_output=True,
                 text=True,

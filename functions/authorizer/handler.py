@@ -49,11 +49,10 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway REST API REQUEST-authorizer handler."""
     global _first  # noqa: PLW0603 - once per container
     _invocation.context = context  # DynamoDB retries start only if they fit in what is left
-    if not _first:
-        return _authorizer.authorize(event, trace_id=os.environ.get("_X_AMZN_TRACE_ID"))
     try:
         return _authorizer.authorize(event, trace_id=os.environ.get("_X_AMZN_TRACE_ID"))
     finally:
-        _first = False
-        gc.freeze()
-        gc.enable()
+        if _first:  # the end of the first invocation, answered or refused
+            _first = False
+            gc.freeze()
+            gc.enable()

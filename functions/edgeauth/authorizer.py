@@ -528,12 +528,27 @@ class Authorizer:
         """The line's prefix when no answer was given: the token's fields once verified; before
         that only ``iss`` and ``kid`` as presented (never trusted), for the audit (on an error too:
         a JWKS outage's ``kid``s tell a rotation from a flood of random ones)."""
-        record = DecisionRecord(decision, reason, method=request.method, resource=request.resource)
+        iss: str | None
+        kid: str | None
+        sub: str | None = None
+        jti: str | None = None
+        client_id: str | None = None
         if verified is not None:
-            record.iss, record.sub, record.kid = verified.issuer.issuer, verified.sub, verified.kid
-            record.jti, record.client_id = verified.jti, verified.client_id
-        elif token is not None:
-            record.iss, record.kid = self.verifier.unverified_hint(token)
+            iss, sub, kid = verified.issuer.issuer, verified.sub, verified.kid
+            jti, client_id = verified.jti, verified.client_id
+        else:
+            iss, kid = self.verifier.unverified_hint(token) if token is not None else (None, None)
+        record = DecisionRecord(
+            decision,
+            reason,
+            method=request.method,
+            resource=request.resource,
+            iss=iss,
+            sub=sub,
+            kid=kid,
+            jti=jti,
+            client_id=client_id,
+        )
         return line_prefix(principal_fragment(record))
 
     def _route_answer(

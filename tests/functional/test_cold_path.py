@@ -14,10 +14,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from bench.cold_start import handler_env
 from bench.world import token_claims
 from tests.support.tokens import jwks, make_key, sign
+
+
+def run_child(code: str, jti: str) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter as a new container (the JWKS and the role table served,
+    the event carrying a token with ``jti``); what it printed last, as JSON."""
+    key = make_key("RS256", "rs-1")
+    with handler_env(jwks(key), sign(key, token_claims(jti))) as env:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
 
 CHILD = """
 import json, os, sys
@@ -58,13 +73,7 @@ print(json.dumps({
 
 
 def test_the_first_answer_of_a_new_container_never_imports_boto3_or_botocore() -> None:
-    key = make_key("RS256", "rs-1")
-    with handler_env(jwks(key), sign(key, token_claims("jti-cold"))) as env:
-        proc = subprocess.run(
-            [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_child(CHILD, "jti-cold")
     assert result["effect"] == "Allow" and result["roles"]
     top = {m.split(".")[0] for m in result["modules"]}
     assert "boto3" not in top and "botocore" not in top and "s3transfer" not in top, result["modules"]
@@ -107,18 +116,7 @@ print(json.dumps({
 
 def test_a_first_invocation_that_refuses_still_turns_the_collector_back_on() -> None:
     # GIVEN a new container WHEN its first request is refused (a 401: the handler raises)
-    key = make_key("RS256", "rs-1")
-    with handler_env(jwks(key), sign(key, token_claims("jti-cold-refused"))) as env:
-        proc = subprocess.run(
-            [sys.executable, "-c", FIRST_REFUSED],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_child(FIRST_REFUSED, "jti-cold-refused")
     # THEN the refusal was the 401, the collector is on again with the cold start frozen, and the
     # next request is answered
     assert result["outcome"] == "Unauthorized"

@@ -146,9 +146,20 @@ def test_a_cached_principal_fragment_with_another_requests_fields_matches_the_re
     rng = random.Random(1000 + seed)
     for _ in range(300):
         first, later = _record(rng), _record(rng)
-        for name in ("decision", "reason", "rule", "iss", "sub", "kid", "jti", "client_id", "roles"):
-            setattr(later, name, getattr(first, name))
-        later.method, later.resource = first.method, first.resource
+        shared = (
+            "decision",
+            "reason",
+            "rule",
+            "iss",
+            "sub",
+            "kid",
+            "jti",
+            "client_id",
+            "roles",
+            "method",
+            "resource",
+        )
+        later = later._replace(**{name: getattr(first, name) for name in shared})
         now = 1_700_000_000.0 + rng.random() * 86_400
         service = rng.choice([C.AUTHORIZER_SERVICE, "svc\n"])
         line = request_line(

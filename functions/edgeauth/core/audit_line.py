@@ -53,8 +53,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from edgeauth import constants as C
 
@@ -76,79 +76,28 @@ _EMF_METRICS = json.dumps(
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
-class DecisionRecord:
-    """Everything the audit line says about one decision (filled in as the decision is made).
+class DecisionRecord(NamedTuple):
+    """Everything the audit line says about one decision."""
 
-    A plain class: ``dataclasses`` (and the ``inspect`` it imports) would add about 15 ms to
-    every cold start (docs/benchmarks.md).
-    """
-
-    __slots__ = (
-        "api_id",
-        "client_id",
-        "decision",
-        "iss",
-        "jti",
-        "kid",
-        "latency_ms",
-        "method",
-        "path",
-        "reason",
-        "request_id",
-        "resource",
-        "role_cache_hit",
-        "roles",
-        "rule",
-        "source_ip",
-        "stage",
-        "sub",
-        "xray_trace_id",
-    )
-
-    def __init__(
-        self,
-        decision: str,
-        reason: str,
-        method: str | None = None,
-        resource: str | None = None,
-        path: str | None = None,
-        source_ip: str | None = None,
-        request_id: str | None = None,
-        api_id: str | None = None,
-        stage: str | None = None,
-        rule: str | None = None,
-        iss: str | None = None,
-        sub: str | None = None,
-        kid: str | None = None,
-        jti: str | None = None,
-        client_id: str | None = None,
-        roles: list[str] | None = None,
-        latency_ms: float = 0.0,
-        role_cache_hit: bool = False,
-        xray_trace_id: str | None = None,
-    ) -> None:
-        self.decision = decision
-        self.reason = reason
-        self.method = method
-        self.resource = resource
-        self.path = path
-        self.source_ip = source_ip
-        self.request_id = request_id
-        self.api_id = api_id
-        self.stage = stage
-        self.rule = rule
-        self.iss = iss
-        self.sub = sub
-        self.kid = kid
-        self.jti = jti
-        self.client_id = client_id
-        self.roles: list[str] = [] if roles is None else roles
-        self.latency_ms = latency_ms
-        self.role_cache_hit = role_cache_hit
-        self.xray_trace_id = xray_trace_id
-
-    def __repr__(self) -> str:
-        return "DecisionRecord(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+    decision: str
+    reason: str
+    method: str | None = None
+    resource: str | None = None
+    path: str | None = None
+    source_ip: str | None = None
+    request_id: str | None = None
+    api_id: str | None = None
+    stage: str | None = None
+    rule: str | None = None
+    iss: str | None = None
+    sub: str | None = None
+    kid: str | None = None
+    jti: str | None = None
+    client_id: str | None = None
+    roles: Sequence[str] = ()
+    latency_ms: float = 0.0
+    role_cache_hit: bool = False
+    xray_trace_id: str | None = None
 
 
 # The C encoder (``c_encode_basestring_ascii``); raises TypeError for anything but a str.
